@@ -1,0 +1,157 @@
+"""The suite and prompt file formats, as pydantic models.
+
+These models are the single source of truth: the loader validates against them and the JSON
+Schemas shipped in ``promptsuite/schemas/`` (for editor completion) are generated from them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=120)]
+ModelRef = str | dict[str, Any]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class FewShot(_Strict):
+    """A few-shot example: one user message and the assistant reply that follows it."""
+
+    user: str = Field(description="The example input, rendered like the user message.")
+    assistant: str = Field(description="The reply the model should imitate.")
+
+
+class ChatMessage(_Strict):
+    """A chat message template."""
+
+    role: Literal["system", "user", "assistant"] = Field(description="Who speaks.")
+    content: str = Field(description="Template text (Jinja2, sandboxed, strict).")
+
+
+class PromptVariant(_Strict):
+    """One way of prompting for the task.
+
+    Write either ``system`` / ``examples`` / ``user``, rendered in that order (shared text
+    first, so a local model reuses its cached prompt prefix), or an explicit ``messages`` list.
+    """
+
+    description: str | None = Field(None, description="What distinguishes this variant.")
+    system: str | None = Field(None, description="System message template.")
+    examples: list[FewShot] = Field(default_factory=list, description="Few-shot pairs.")
+    user: str | None = Field(None, description="User message template (case-specific, last).")
+    messages: list[ChatMessage] | None = Field(
+        None, description="Explicit message list; excludes system/examples/user."
+    )
+
+
+class PromptFile(PromptVariant):
+    """A ``prompts/*.yaml`` file: one prompt with one or more named variants.
+
+    A file without ``variants`` is a single variant named ``default``.
+    """
+
+    name: str | None = Field(None, description="Prompt name; defaults to the file name.")
+    default: str | None = Field(None, description="Variant used when a suite names none.")
+    variants: dict[Identifier, PromptVariant] | None = Field(
+        None, description="Named variants of this prompt."
+    )
+
+
+class PromptRef(_Strict):
+    """A suite's reference to a prompt file, optionally choosing variants to compare."""
+
+    file: str = Field(description="Path of the prompt file, relative to the suite file.")
+    variants: list[str] | None = Field(
+        None, description="Variants to run; each becomes its own test item. Default: the default."
+    )
+
+
+class Expectation(_Strict):
+    """One scored check of a model output (promptfoo-compatible semantics).
+
+    Any ``type`` may be negated with a ``not-`` prefix. ``weight`` sets its share of the
+    case's weighted mean score; ``weight: 0`` never fails a case.
+    """
+
+    type: str = Field(description="Check type, e.g. contains, regex, is-json, judge, not-equals.")
+    value: Any = Field(None, description="The check's argument (text, pattern, rubric...).")
+    weight: float = Field(1.0, ge=0, description="Weight in the case score.")
+    threshold: float | None = Field(
+        None, description="Minimum score to pass, for graded checks (similarity, judge)."
+    )
+    min: float | None = Field(None, description="Lower bound (length, word-count, latency...).")
+    max: float | None = Field(None, description="Upper bound (length, word-count, latency...).")
+    path: str | None = Field(None, description="Field path for json-field (a.b[0].c).")
+    json_schema: dict[str, Any] | None = Field(
+        None, alias="schema", description="JSON Schema for the json-schema check."
+    )
+    rubric: str | None = Field(None, description="Grading rubric for judge (or use value).")
+    grader: ModelRef | None = Field(None, description="Grader model for judge.")
+    metric: str | None = Field(None, description="A name to report this check under.")
+
+
+class Case(_Strict):
+    """One expected behaviour: inputs and the checks its output must pass."""
+
+    id: Identifier = Field(description="Stable id, unique in the suite; used in test ids.")
+    description: str | None = Field(None, description="What this case is about.")
+    vars: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
+    tags: list[Identifier] = Field(default_factory=list, description="Tags (pytest -m).")
+    expect: list[Expectation] = Field(default_factory=list, description="Checks to pass.")
+    threshold: float | None = Field(
+        None, ge=0, le=1, description="Pass when weighted mean score >= threshold."
+    )
+    repeat: int | None = Field(None, ge=1, le=1000, description="Runs of this case.")
+
+
+class Defaults(_Strict):
+    """Settings every case of the suite inherits."""
+
+    temperature: float = Field(0.0, ge=0, le=2, description="Sampling temperature.")
+    max_tokens: int = Field(256, ge=1, le=100_000, description="Generation limit.")
+    seed: int | None = Field(None, description="Sampling seed, where the backend honours one.")
+    repeat: int = Field(1, ge=1, le=1000, description="Runs of each case.")
+    tags: list[Identifier] = Field(default_factory=list, description="Tags on every case.")
+    vars: dict[str, Any] = Field(default_factory=dict, description="Variables for every case.")
+    expect: list[Expectation] = Field(
+        default_factory=list, description="Checks added to every case."
+    )
+    threshold: float | None = Field(None, ge=0, le=1, description="Default case threshold.")
+
+
+def _prompt_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "path"
+    if isinstance(value, PromptRef) or (isinstance(value, dict) and "file" in value):
+        return "ref"
+    return "inline"
+
+
+class SuiteFile(_Strict):
+    """A ``suites/*.yaml`` file."""
+
+    name: str | None = Field(None, description="Suite name; defaults to the file name.")
+    description: str | None = Field(None, description="What the suite checks.")
+    prompt: Annotated[
+        Annotated[str, Tag("path")]
+        | Annotated[PromptRef, Tag("ref")]
+        | Annotated[PromptFile, Tag("inline")],
+        Discriminator(_prompt_kind),
+    ] = Field(description="A prompt file path, a reference with variants, or an inline prompt.")
+    models: list[ModelRef] = Field(
+        default_factory=lambda: ["local"],
+        description="Models to run: 'local', 'openai:gpt-4o-mini', or {provider, model, ...}.",
+    )
+    defaults: Defaults = Field(default_factory=Defaults, description="Inherited settings.")
+    cases: list[Case] = Field(min_length=1, description="The cases.")
+
+    @field_validator("models")
+    @classmethod
+    def _models_not_empty(cls, value: list[ModelRef]) -> list[ModelRef]:
+        if not value:
+            raise ValueError("list at least one model")
+        return value

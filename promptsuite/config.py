@@ -1,0 +1,121 @@
+"""Run options from the command line, ini files and ``[tool.promptsuite]``, resolved once.
+
+Precedence, highest first: command line, ``[tool.pytest.ini_options]`` (``promptsuite_*``
+keys), ``[tool.promptsuite]`` in ``pyproject.toml``, ``PROMPTSUITE_*`` environment
+variables, built-in defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptsuite.cache import CacheMode
+from promptsuite.errors import ConfigError
+from promptsuite.models._base import ModelSpec
+from promptsuite.models._registry import parse_model_spec
+from promptsuite.runner import DEFAULT_CACHE_PATH, DEFAULT_CONCURRENCY, RunSettings
+
+#: Option name -> help text. Each is ``--promptsuite-<name>`` on the command line,
+#: ``promptsuite_<name>`` in ini files and ``<name>`` in ``[tool.promptsuite]``.
+OPTIONS: dict[str, str] = {
+    "model": "run every suite on this model instead of its own (repeatable; "
+    "'local', 'local:/path.gguf', 'openai:gpt-4o-mini', 'replay:local')",
+    "concurrency": f"most model requests in flight at once (default {DEFAULT_CONCURRENCY})",
+    "repeat": "run every case this many times",
+    "cache": "response cache mode: use (default), refresh, off, replay",
+    "cache-path": f"response cache file (default {DEFAULT_CACHE_PATH})",
+    "results": "folder for results files (default reports)",
+    "grader": "default grader model for judge checks (default: the case's model)",
+}
+
+
+@dataclass(frozen=True)
+class PluginConfig:
+    """Everything the plugin needs, resolved from all sources."""
+
+    settings: RunSettings
+    models: tuple[ModelSpec, ...]
+    results_dir: Path
+
+
+def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
+    """The ``[tool.promptsuite]`` table of ``rootdir/pyproject.toml`` (empty if absent)."""
+    path = rootdir / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    table = data.get("tool", {}).get("promptsuite", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.promptsuite] must be a table")
+    return table
+
+
+def resolve(
+    lookup: Callable[[str], Any],
+    table: Mapping[str, Any],
+    rootdir: Path,
+    environ: Mapping[str, str] | None = None,
+) -> PluginConfig:
+    """Resolve options.
+
+    Args:
+        lookup: Returns the command-line-or-ini value of an option name, or None.
+        table: The ``[tool.promptsuite]`` table.
+        rootdir: Relative paths are taken from here.
+        environ: Environment (defaults to ``os.environ``).
+    """
+    env = os.environ if environ is None else environ
+    unknown = set(table) - {name.replace("-", "_") for name in OPTIONS} - set(OPTIONS)
+    if unknown:
+        known = ", ".join(sorted(OPTIONS))
+        raise ConfigError(
+            f"[tool.promptsuite]: unknown key(s) {', '.join(sorted(unknown))}; known: {known}"
+        )
+
+    def get(name: str) -> Any:
+        value = lookup(name)
+        if value in (None, "", []):
+            value = table.get(name, table.get(name.replace("-", "_")))
+        if value in (None, "", []):
+            value = env.get("PROMPTSUITE_" + name.replace("-", "_").upper())
+        return value
+
+    def integer(name: str, default: int | None, minimum: int) -> int | None:
+        value = get(name)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"option {name}: expected an integer, got {value!r}") from None
+        if number < minimum:
+            raise ConfigError(f"option {name}: expected at least {minimum}, got {number}")
+        return number
+
+    raw_models = get("model")
+    if isinstance(raw_models, str):
+        raw_models = [raw_models]
+    models = tuple(parse_model_spec(m) for m in (raw_models or []))
+    grader = get("grader")
+    cache_path = Path(get("cache-path") or DEFAULT_CACHE_PATH)
+    results_dir = Path(get("results") or "reports")
+    settings = RunSettings(
+        concurrency=integer("concurrency", DEFAULT_CONCURRENCY, 1) or DEFAULT_CONCURRENCY,
+        cache_mode=CacheMode.parse(str(get("cache") or "use")),
+        cache_path=cache_path if cache_path.is_absolute() else rootdir / cache_path,
+        repeat=integer("repeat", None, 1),
+        grader=parse_model_spec(grader) if grader else None,
+    )
+    return PluginConfig(
+        settings=settings,
+        models=models,
+        results_dir=results_dir if results_dir.is_absolute() else rootdir / results_dir,
+    )

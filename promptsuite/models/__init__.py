@@ -1,0 +1,23 @@
+"""Model providers: one small interface, registered lazily."""
+
+from promptsuite.models._base import (
+    GenerateRequest,
+    Generation,
+    GenerationParams,
+    Message,
+    ModelSpec,
+    Provider,
+)
+from promptsuite.models._registry import create_provider, parse_model_spec, register_provider
+
+__all__ = [
+    "GenerateRequest",
+    "Generation",
+    "GenerationParams",
+    "Message",
+    "ModelSpec",
+    "Provider",
+    "create_provider",
+    "parse_model_spec",
+    "register_provider",
+]

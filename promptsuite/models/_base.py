@@ -1,0 +1,151 @@
+"""The provider interface: one abstract class with one async method."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message."""
+
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    """Sampling parameters sent with a request; all of them are part of the cache key.
+
+    Attributes:
+        temperature: Sampling temperature.
+        max_tokens: Upper bound on generated tokens.
+        seed: Sampling seed, where the backend honours one.
+        stop: Stop sequences.
+        json_schema: When set, ask the backend for output constrained to this JSON Schema
+            (used by the ``judge`` grader); backends that cannot constrain ignore it.
+    """
+
+    temperature: float = 0.0
+    max_tokens: int = 256
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    json_schema: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "temperature": self.temperature,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+            "stop": list(self.stop),
+            "json_schema": self.json_schema,
+        }
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    """What a provider is asked to complete."""
+
+    messages: tuple[Message, ...]
+    params: GenerationParams = field(default_factory=GenerationParams)
+
+
+@dataclass(frozen=True)
+class Generation:
+    """A completion and its measured cost.
+
+    Attributes:
+        text: The model's reply.
+        prompt_tokens: Tokens in the prompt, as the backend counted them (0 if unknown).
+        completion_tokens: Tokens generated (0 if unknown).
+        latency_s: Wall time of the call that produced it, in seconds.
+        finish_reason: Why generation stopped (``stop``, ``length``...), if known.
+        model: The model name the backend reported.
+        cached: True when served from the response cache instead of the model.
+    """
+
+    text: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    finish_reason: str | None = None
+    model: str = ""
+    cached: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "latency_s": self.latency_s,
+            "finish_reason": self.finish_reason,
+            "model": self.model,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, cached: bool = False) -> Generation:
+        return cls(
+            text=str(data["text"]),
+            prompt_tokens=int(data.get("prompt_tokens", 0)),
+            completion_tokens=int(data.get("completion_tokens", 0)),
+            latency_s=float(data.get("latency_s", 0.0)),
+            finish_reason=data.get("finish_reason"),
+            model=str(data.get("model", "")),
+            cached=cached,
+        )
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model as a suite or the command line names it.
+
+    Attributes:
+        provider: Registered provider name (``local``, ``openai``, ``replay``, ``scripted``).
+        model: The provider's model name or path (a GGUF path for ``local``).
+        label: Short name used in test ids (``refund[local]``).
+        options: Provider options (``base_url``, ``api_key_env``, ``threads``...). Never
+            holds a secret: keys are read from the environment at call time.
+    """
+
+    provider: str
+    model: str = ""
+    label: str = ""
+    options: tuple[tuple[str, Any], ...] = ()
+
+    @property
+    def options_dict(self) -> dict[str, Any]:
+        return dict(self.options)
+
+    @property
+    def display(self) -> str:
+        return self.label or (f"{self.provider}:{self.model}" if self.model else self.provider)
+
+
+class Provider(ABC):
+    """A model backend. Subclasses implement :meth:`generate` and describe themselves.
+
+    Providers raise :class:`promptsuite.errors.ModelError` subclasses for every failure,
+    after their own bounded retries.
+    """
+
+    #: Most requests this provider should have in flight at once (None: no own limit).
+    max_concurrency: int | None = None
+
+    @abstractmethod
+    async def generate(self, request: GenerateRequest) -> Generation:
+        """Complete ``request``."""
+
+    @abstractmethod
+    def identity(self) -> dict[str, Any]:
+        """What identifies this backend in a cache key: provider, model, endpoint.
+
+        Must never include a secret.
+        """
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook with a no-op default
+        """Release connections or model memory."""

@@ -1,0 +1,83 @@
+"""A scripted provider: deterministic answers without a model, for tests and demos.
+
+It is a real provider, so tests that use it exercise the real runner, cache and plugin.
+
+Options (in the suite's model mapping or ``scripted:<reply>`` on the command line):
+    reply: A fixed reply for every request.
+    responses: ``{substring: reply}``; the first substring found in the last user message
+        picks the reply.
+    script: ``"module:function"`` called as ``function(messages, params) -> str``.
+    fail: ``{substring: message}``; a matching request raises a ModelError.
+Without any of these it echoes the last user message.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from promptsuite.errors import ConfigError, ModelError
+from promptsuite.models._base import GenerateRequest, Generation, ModelSpec, Provider
+
+ScriptFunction = Callable[[list[dict[str, str]], dict[str, Any]], str]
+
+
+class ScriptedProvider(Provider):
+    """Answers from a script instead of a model."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        options = spec.options_dict
+        self._reply: str | None = options.get("reply") or (spec.model or None)
+        self._responses: dict[str, str] = dict(options.get("responses") or {})
+        self._fail: dict[str, str] = dict(options.get("fail") or {})
+        self._script_ref: str | None = options.get("script")
+        self._script: ScriptFunction | None = None
+        self.calls = 0
+
+    def identity(self) -> dict[str, Any]:
+        return {
+            "provider": "scripted",
+            "model": self.spec.model,
+            "options": repr(self.spec.options),
+        }
+
+    def _load_script(self) -> ScriptFunction:
+        if self._script is None:
+            assert self._script_ref is not None
+            module_name, _, attr = self._script_ref.partition(":")
+            try:
+                self._script = getattr(importlib.import_module(module_name), attr)
+            except (ImportError, AttributeError) as exc:
+                raise ConfigError(
+                    f"scripted provider: cannot load script {self._script_ref!r}: {exc}"
+                ) from None
+        return self._script
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        started = time.perf_counter()
+        self.calls += 1
+        last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        for needle, message in self._fail.items():
+            if needle in last_user:
+                raise ModelError(f"scripted failure: {message}")
+        if self._script_ref:
+            messages = [m.to_dict() for m in request.messages]
+            text = self._load_script()(messages, request.params.to_dict())
+        elif self._responses:
+            text = next((r for k, r in self._responses.items() if k in last_user), "")
+        elif self._reply is not None:
+            text = self._reply
+        else:
+            text = last_user
+        prompt_words = sum(len(m.content.split()) for m in request.messages)
+        return Generation(
+            text=text,
+            prompt_tokens=prompt_words,
+            completion_tokens=len(text.split()),
+            latency_s=time.perf_counter() - started,
+            finish_reason="stop",
+            model=f"scripted:{self.spec.model}",
+        )

@@ -1,0 +1,194 @@
+"""Run results: what each case did, persisted as a versioned JSON file.
+
+The file is the contract between a run and everything that reads it later (reports,
+baselines, notebooks). ``version`` changes whenever a field changes meaning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+RESULTS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RepeatResult:
+    """One sample of one case.
+
+    Attributes:
+        index: Repeat index, from 0.
+        output: The model's reply ("" when the call failed).
+        generation: Tokens, latency, finish reason, model and whether it came from the cache.
+        checks: Every expectation's result (``CheckResult.to_dict()``).
+        passed: Whether this sample passed the case.
+        score: Weighted mean score of the checks.
+        error: Why the sample could not be produced or checked, if so.
+    """
+
+    index: int
+    output: str
+    generation: dict[str, Any]
+    checks: list[dict[str, Any]]
+    passed: bool
+    score: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case x model x prompt variant, over all its repeats.
+
+    Attributes:
+        test_id: The pytest node id (``suites/support.yaml::refund[local]``).
+        suite: Suite name.
+        suite_path: Suite file path.
+        case_id: Case id.
+        model: Model label used in test ids.
+        backend: The backend's identity (provider, model, endpoint; never a secret).
+        variant: Prompt variant name.
+        tags: Case tags.
+        messages: The rendered messages sent to the model.
+        repeats: Every sample.
+        passed: All samples passed (and none errored).
+        score: Mean of the samples' scores.
+        error: Set when any sample errored (model, template or check error).
+        error_kind: The error's class name.
+    """
+
+    test_id: str
+    suite: str
+    suite_path: str
+    case_id: str
+    model: str
+    backend: dict[str, Any]
+    variant: str
+    tags: list[str]
+    messages: list[dict[str, str]]
+    repeats: list[RepeatResult]
+    passed: bool
+    score: float
+    error: str | None = None
+    error_kind: str | None = None
+
+    @property
+    def tokens(self) -> int:
+        return sum(
+            int(r.generation.get("prompt_tokens", 0))
+            + int(r.generation.get("completion_tokens", 0))
+            for r in self.repeats
+        )
+
+    @property
+    def mean_latency_s(self) -> float:
+        values = [float(r.generation.get("latency_s", 0.0)) for r in self.repeats if r.generation]
+        return sum(values) / len(values) if values else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CaseResult:
+        values = dict(data)
+        values["repeats"] = [RepeatResult(**r) for r in data["repeats"]]
+        return cls(**values)
+
+
+@dataclass
+class RunResults:
+    """Everything one run produced, plus how it was run."""
+
+    cases: list[CaseResult] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": RESULTS_VERSION,
+            "metadata": self.metadata,
+            "cases": [c.to_dict() for c in sorted(self.cases, key=lambda c: c.test_id)],
+        }
+
+    def write(self, path: str | Path) -> Path:
+        """Write atomically: readers never see a half-written file."""
+        return write_json_atomic(Path(path), self.to_dict())
+
+
+def load(path: str | Path) -> RunResults:
+    """Read a results file written by a run."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    version = data.get("version")
+    if version != RESULTS_VERSION:
+        from promptsuite.errors import ConfigError
+
+        raise ConfigError(
+            f"{path}: results version {version!r} is not supported; expected {RESULTS_VERSION}"
+        )
+    return RunResults(
+        cases=[CaseResult.from_dict(c) for c in data["cases"]], metadata=data["metadata"]
+    )
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write JSON through a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, ensure_ascii=False, indent=1)
+            handle.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One line of the end-of-run table: a suite x model x variant."""
+
+    suite: str
+    model: str
+    variant: str
+    cases: int
+    passed: int
+    errors: int
+    mean_score: float
+    tokens: int
+    mean_latency_s: float
+
+    @property
+    def pass_rate(self) -> float:
+        return self.passed / self.cases if self.cases else 0.0
+
+
+def summarize(cases: Iterable[CaseResult]) -> list[SummaryRow]:
+    """Group results per suite x model x variant, in a stable order."""
+    groups: dict[tuple[str, str, str], list[CaseResult]] = {}
+    for case in cases:
+        groups.setdefault((case.suite, case.model, case.variant), []).append(case)
+    rows = []
+    for (suite, model, variant), members in sorted(groups.items()):
+        rows.append(
+            SummaryRow(
+                suite=suite,
+                model=model,
+                variant=variant,
+                cases=len(members),
+                passed=sum(c.passed for c in members),
+                errors=sum(c.error is not None for c in members),
+                mean_score=_mean([c.score for c in members]),
+                tokens=sum(c.tokens for c in members),
+                mean_latency_s=_mean([c.mean_latency_s for c in members]),
+            )
+        )
+    return rows
+
+
+def _mean(values: Sequence[float]) -> float:
+    return sum(values) / len(values) if values else 0.0

@@ -1,0 +1,288 @@
+"""Render -> generate -> check, for many cases at once. No pytest in here.
+
+All jobs of a run go through one :class:`Runner`: a global bound on requests in flight plus
+each provider's own bound, and the response cache in front of every provider.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from promptsuite.cache import CacheMode, ResponseCache, cache_key
+from promptsuite.errors import CacheMiss, ExpectationError, ModelError, PromptsuiteError
+from promptsuite.models._base import GenerateRequest, Generation, ModelSpec, Provider
+from promptsuite.models._registry import create_provider
+from promptsuite.results import CaseResult, RepeatResult
+from promptsuite.suite import ResolvedCase, Suite
+from promptsuite.template import render_messages
+
+DEFAULT_CONCURRENCY = 16
+DEFAULT_CACHE_PATH = Path(".promptsuite") / "cache.sqlite"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run is carried out.
+
+    Attributes:
+        concurrency: Most model requests in flight at once, over all providers.
+        cache_mode: How the response cache is used.
+        cache_path: The SQLite file holding cached responses.
+        repeat: Overrides every case's repeat count when set.
+        grader: Default grader model for ``judge`` checks (else the case's own model).
+    """
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    cache_mode: CacheMode = CacheMode.USE
+    cache_path: Path = DEFAULT_CACHE_PATH
+    repeat: int | None = None
+    grader: ModelSpec | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One case x model x prompt variant: a test item's worth of work."""
+
+    test_id: str
+    suite: Suite
+    case: ResolvedCase
+    model: ModelSpec
+    variant: str
+
+
+@dataclass
+class RunStats:
+    """Counters for the end-of-run summary."""
+
+    model_calls: int = 0
+    cache_hits: int = 0
+    errors: int = 0
+    by_provider: dict[str, int] = field(default_factory=dict)
+
+
+def plan_jobs(suite: Suite, models: Sequence[ModelSpec] | None = None) -> list[Job]:
+    """Every job of a suite in a deterministic order: case, then model, then variant."""
+    chosen = list(models) if models else list(suite.models)
+    jobs = []
+    for case in suite.cases:
+        for model in chosen:
+            for variant in suite.variants:
+                jobs.append(
+                    Job(job_id(suite, case.id, model, variant), suite, case, model, variant)
+                )
+    return jobs
+
+
+def job_id(suite: Suite, case_id: str, model: ModelSpec, variant: str) -> str:
+    """The readable test id: ``suites/x.yaml::case[model]`` or ``...[model-variant]``."""
+    param = model.display if len(suite.variants) == 1 else f"{model.display}-{variant}"
+    return f"{suite.path}::{case_id}[{param}]"
+
+
+class Runner:
+    """Runs jobs concurrently through cached providers."""
+
+    def __init__(self, settings: RunSettings | None = None) -> None:
+        self.settings = settings or RunSettings()
+        self.stats = RunStats()
+        mode = self.settings.cache_mode
+        self._cache = None if mode is CacheMode.OFF else ResponseCache(self.settings.cache_path)
+        self._providers: dict[str, Provider] = {}
+        self._limits: dict[str, asyncio.Semaphore] = {}
+        self._global: asyncio.Semaphore | None = None
+
+    # ------------------------------------------------------------ providers
+
+    def provider(self, spec: ModelSpec) -> Provider:
+        """The provider for a spec, created once per run."""
+        key = repr(spec)
+        if key not in self._providers:
+            self._providers[key] = create_provider(spec)
+        return self._providers[key]
+
+    def _limit(self, key: str, provider: Provider) -> asyncio.Semaphore | None:
+        if provider.max_concurrency is None:
+            return None
+        if key not in self._limits:
+            self._limits[key] = asyncio.Semaphore(provider.max_concurrency)
+        return self._limits[key]
+
+    async def generate(
+        self, spec: ModelSpec, request: GenerateRequest, repeat: int = 0
+    ) -> Generation:
+        """One generation, through the cache and the concurrency bounds."""
+        provider = self.provider(spec)
+        identity = provider.identity()
+        key = cache_key(identity, request, repeat)
+        mode = self.settings.cache_mode
+        if self._cache is not None and mode in (CacheMode.USE, CacheMode.REPLAY):
+            hit = self._cache.get(key)
+            if hit is not None:
+                self.stats.cache_hits += 1
+                return hit
+        if mode is CacheMode.REPLAY:
+            raise CacheMiss(
+                f"no recorded response for {spec.display} (cache key {key[:12]}) in "
+                f"{self.settings.cache_path}; record it with --promptsuite-cache=use"
+            )
+        if self._global is None:
+            self._global = asyncio.Semaphore(self.settings.concurrency)
+        limit = self._limit(repr(spec), provider)
+        async with self._global:
+            if limit is None:
+                generation = await provider.generate(request)
+            else:
+                async with limit:
+                    generation = await provider.generate(request)
+        self.stats.model_calls += 1
+        self.stats.by_provider[spec.provider] = self.stats.by_provider.get(spec.provider, 0) + 1
+        if self._cache is not None:
+            self._cache.put(key, identity, generation)
+        return generation
+
+    # ------------------------------------------------------------ jobs
+
+    async def run_jobs(self, jobs: Iterable[Job]) -> list[CaseResult]:
+        """Run jobs concurrently; results come back in the jobs' order."""
+        return list(await asyncio.gather(*(self.run_job(job) for job in jobs)))
+
+    async def run_job(self, job: Job) -> CaseResult:
+        """Run every repeat of one job and reduce them to a case result."""
+        variant = job.suite.prompt.variants[job.variant]
+        repeats = self.settings.repeat or job.case.repeat
+        try:
+            messages = render_messages(variant.templates, job.case.vars)
+        except PromptsuiteError as exc:
+            return self._result(
+                job,
+                [],
+                [],
+                passed=False,
+                score=0.0,
+                error=str(exc),
+                error_kind=type(exc).__name__,
+            )
+        request = GenerateRequest(messages, job.suite.params)
+        samples = await asyncio.gather(
+            *(self._sample(job, request, index) for index in range(repeats))
+        )
+        failed = next((s for s in samples if s.error), None)
+        return self._result(
+            job,
+            [m.to_dict() for m in messages],
+            [s.result for s in samples],
+            passed=failed is None and all(s.result.passed for s in samples),
+            score=sum(s.result.score for s in samples) / len(samples),
+            error=failed.error if failed else None,
+            error_kind=failed.error_kind if failed else None,
+        )
+
+    async def _sample(self, job: Job, request: GenerateRequest, index: int) -> _Sample:
+        from promptsuite.assertions import CheckContext, case_outcome, evaluate
+
+        try:
+            generation = await self.generate(job.model, request, index)
+        except ModelError as exc:
+            self.stats.errors += 1
+            return _Sample.failed(index, exc)
+        context = CheckContext(
+            output=generation.text,
+            generation=generation,
+            vars=job.case.vars,
+            messages=request.messages,
+            suite_dir=Path(job.suite.path).parent,
+            grade=lambda spec, req: self._grade(job, spec, req),
+        )
+        try:
+            checks = [await evaluate(exp, context) for exp in job.case.expect]
+        except (ExpectationError, ModelError) as exc:
+            self.stats.errors += 1
+            return _Sample.failed(index, exc, generation)
+        passed, score = case_outcome(checks, job.case.threshold)
+        return _Sample(
+            RepeatResult(
+                index=index,
+                output=generation.text,
+                generation=_generation_dict(generation),
+                checks=[c.to_dict() for c in checks],
+                passed=passed,
+                score=score,
+            )
+        )
+
+    async def _grade(
+        self, job: Job, spec: ModelSpec | None, request: GenerateRequest
+    ) -> Generation:
+        grader = spec or self.settings.grader or job.model
+        return await self.generate(grader, request)
+
+    def _result(
+        self,
+        job: Job,
+        messages: list[dict[str, str]],
+        repeats: list[RepeatResult],
+        *,
+        passed: bool,
+        score: float,
+        error: str | None,
+        error_kind: str | None,
+    ) -> CaseResult:
+        return CaseResult(
+            test_id=job.test_id,
+            suite=job.suite.name,
+            suite_path=job.suite.path,
+            case_id=job.case.id,
+            model=job.model.display,
+            backend=self.provider(job.model).identity(),
+            variant=job.variant,
+            tags=list(job.case.tags),
+            messages=messages,
+            repeats=repeats,
+            passed=passed,
+            score=score,
+            error=error,
+            error_kind=error_kind,
+        )
+
+    async def aclose(self) -> None:
+        """Close every provider and the cache connection."""
+        for provider in self._providers.values():
+            await provider.aclose()
+        if self._cache is not None:
+            self._cache.close()
+
+
+@dataclass(frozen=True)
+class _Sample:
+    result: RepeatResult
+    error: str | None = None
+    error_kind: str | None = None
+
+    @classmethod
+    def failed(
+        cls, index: int, exc: PromptsuiteError, generation: Generation | None = None
+    ) -> _Sample:
+        return cls(
+            RepeatResult(
+                index=index,
+                output=generation.text if generation else "",
+                generation=_generation_dict(generation) if generation else {},
+                checks=[],
+                passed=False,
+                score=0.0,
+                error=str(exc),
+            ),
+            error=str(exc),
+            error_kind=type(exc).__name__,
+        )
+
+
+def _generation_dict(generation: Generation) -> dict[str, Any]:
+    data = generation.to_dict()
+    data.pop("text")
+    data["cached"] = generation.cached
+    return data

@@ -1,0 +1,91 @@
+"""The response cache: keys cover everything that changes an answer; storage is shared."""
+
+from __future__ import annotations
+
+import multiprocessing
+from pathlib import Path
+
+import pytest
+
+from promptsuite.cache import CacheMode, ResponseCache, cache_key
+from promptsuite.errors import ConfigError
+from promptsuite.models import GenerateRequest, Generation, GenerationParams, Message
+
+IDENTITY = {"provider": "openai", "model": "m", "base_url": "http://a/v1"}
+
+
+def request(text: str = "hi", **params: object) -> GenerateRequest:
+    return GenerateRequest((Message("user", text),), GenerationParams(**params))  # type: ignore[arg-type]
+
+
+def test_key_is_stable_and_hex() -> None:
+    key = cache_key(IDENTITY, request(), 0)
+    assert key == cache_key(dict(reversed(list(IDENTITY.items()))), request(), 0)
+    assert len(key) == 64 and int(key, 16) >= 0
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda: cache_key({**IDENTITY, "model": "n"}, request(), 0),
+        lambda: cache_key({**IDENTITY, "base_url": "http://b/v1"}, request(), 0),
+        lambda: cache_key({**IDENTITY, "provider": "local"}, request(), 0),
+        lambda: cache_key(IDENTITY, request("hi!"), 0),
+        lambda: cache_key(IDENTITY, request(temperature=0.7), 0),
+        lambda: cache_key(IDENTITY, request(max_tokens=5), 0),
+        lambda: cache_key(IDENTITY, request(seed=3), 0),
+        lambda: cache_key(IDENTITY, request(stop=("\n",)), 0),
+        lambda: cache_key(IDENTITY, request(json_schema={"type": "object"}), 0),
+        lambda: cache_key(IDENTITY, request(), 1),
+        lambda: cache_key(
+            IDENTITY, GenerateRequest((Message("system", "hi"),), GenerationParams()), 0
+        ),
+    ],
+)
+def test_key_changes_with_every_input(change: object) -> None:
+    assert callable(change)
+    assert change() != cache_key(IDENTITY, request(), 0)
+
+
+def test_put_get_roundtrip_marks_cached(tmp_path: Path) -> None:
+    cache = ResponseCache(tmp_path / "c.sqlite")
+    generation = Generation("out", 3, 4, 0.25, "stop", "m")
+    cache.put("k", IDENTITY, generation)
+    hit = cache.get("k")
+    assert hit is not None and hit.cached
+    assert (hit.text, hit.prompt_tokens, hit.completion_tokens, hit.latency_s) == (
+        "out",
+        3,
+        4,
+        0.25,
+    )
+    assert cache.get("other") is None
+    assert len(cache) == 1
+
+
+def _writer(path: str, start: int) -> None:
+    cache = ResponseCache(path)
+    for i in range(start, start + 200):
+        cache.put(f"k{i}", IDENTITY, Generation(f"t{i}"))
+
+
+def test_several_processes_share_one_cache(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.sqlite")
+    ResponseCache(path)
+    context = multiprocessing.get_context("spawn")
+    workers = [context.Process(target=_writer, args=(path, n * 200)) for n in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+        assert worker.exitcode == 0
+    cache = ResponseCache(path)
+    assert len(cache) == 600
+    hit = cache.get("k599")
+    assert hit is not None and hit.text == "t599"
+
+
+def test_cache_mode_parse() -> None:
+    assert CacheMode.parse("replay") is CacheMode.REPLAY
+    with pytest.raises(ConfigError, match="one of: use, refresh, off, replay"):
+        CacheMode.parse("sometimes")

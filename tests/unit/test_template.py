@@ -1,0 +1,57 @@
+"""Rendering is strict about undefined variables and sandboxed."""
+
+from __future__ import annotations
+
+import pytest
+
+from promptsuite.errors import TemplateError
+from promptsuite.template import check_syntax, render, render_messages
+
+
+def test_renders_variables_and_filters() -> None:
+    assert render("Hi {{ name | upper }}!", {"name": "ann"}) == "Hi ANN!"
+    assert render("{% for x in xs %}{{ x }},{% endfor %}", {"xs": [1, 2]}) == "1,2,"
+
+
+def test_undefined_variable_is_an_error_naming_it() -> None:
+    with pytest.raises(TemplateError, match="'nme' is undefined"):
+        render("Hi {{ nme }}", {"name": "ann"}, what="user message #1")
+
+
+def test_undefined_attribute_is_an_error() -> None:
+    with pytest.raises(TemplateError, match="user message"):
+        render("{{ order.id }}", {"order": {}}, what="user message")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+        "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+        "{{ x.__class__.__init__.__globals__ }}",
+        "{{ [].append.__self__.__class__ }}",
+    ],
+)
+def test_template_injection_cannot_reach_python_internals(payload: str) -> None:
+    with pytest.raises(TemplateError):
+        render(payload, {"x": 1})
+
+
+def test_variables_are_data_not_templates() -> None:
+    assert render("{{ q }}", {"q": "{{ 7 * 7 }}"}) == "{{ 7 * 7 }}"
+
+
+def test_mutating_vars_is_refused() -> None:
+    with pytest.raises(TemplateError, match="unsafe"):
+        render("{{ xs.append(1) }}", {"xs": []})
+
+
+def test_check_syntax() -> None:
+    assert check_syntax("ok {{ a }}") is None
+    problem = check_syntax("bad {{ a ")
+    assert problem is not None and "line 1" in problem
+
+
+def test_render_messages_keeps_roles_and_order() -> None:
+    messages = render_messages((("system", "S"), ("user", "U {{ v }}")), {"v": 1})
+    assert [(m.role, m.content) for m in messages] == [("system", "S"), ("user", "U 1")]
