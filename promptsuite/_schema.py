@@ -10,6 +10,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+__all__ = [
+    "BaseModel",
+    "Case",
+    "ChatMessage",
+    "Defaults",
+    "Expectation",
+    "FewShot",
+    "PromptFile",
+    "PromptRef",
+    "PromptVariant",
+    "SuiteFile",
+]
+
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=120)]
 ModelRef = str | dict[str, Any]
 
@@ -123,6 +136,14 @@ class Defaults(_Strict):
     threshold: float | None = Field(None, ge=0, le=1, description="Default case threshold.")
 
 
+def _default_models() -> list[ModelRef]:
+    return ["local"]
+
+
+def _default_defaults() -> Defaults:
+    return Defaults()
+
+
 def _prompt_kind(value: Any) -> str:
     if isinstance(value, str):
         return "path"
@@ -143,10 +164,10 @@ class SuiteFile(_Strict):
         Discriminator(_prompt_kind),
     ] = Field(description="A prompt file path, a reference with variants, or an inline prompt.")
     models: list[ModelRef] = Field(
-        default_factory=lambda: ["local"],
+        default_factory=_default_models,
         description="Models to run: 'local', 'openai:gpt-4o-mini', or {provider, model, ...}.",
     )
-    defaults: Defaults = Field(default_factory=Defaults, description="Inherited settings.")
+    defaults: Defaults = Field(default_factory=_default_defaults, description="Inherited settings.")
     cases: list[Case] = Field(min_length=1, description="The cases.")
 
     @field_validator("models")

@@ -144,7 +144,7 @@ class CaseItem(pytest.Item):
         self,
         excinfo: pytest.ExceptionInfo[BaseException],
         style: Any = None,
-    ) -> str:
+    ) -> str | Any:
         if isinstance(excinfo.value, CaseFailed):
             return format_failure(excinfo.value.result)
         return super().repr_failure(excinfo)

@@ -85,9 +85,10 @@ def _yaml_error(exc: yaml.YAMLError, file: str) -> ConfigError:
 
 def _compose(text: str, file: str) -> yaml.Node | None:
     try:
-        return yaml.compose(text, Loader=yaml.SafeLoader)
+        node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         raise _yaml_error(exc, file) from None
+    return node
 
 
 def _check_structure(node: yaml.Node, file: str, errors: list[ConfigError]) -> None:
@@ -157,7 +158,8 @@ def _key_node(root: yaml.Node, loc: tuple[int | str, ...]) -> yaml.Node | None:
     if isinstance(parent, yaml.MappingNode):
         for key_node, _ in parent.value:
             if key_node.value == loc[-1]:
-                return key_node
+                found: yaml.Node = key_node
+                return found
     return None
 
 
@@ -316,7 +318,7 @@ def _location(root: yaml.Node, loc: tuple[int | str, ...], data: Any, file: str)
 
 def _variant(name: str, spec: schema.PromptVariant) -> Variant:
     if spec.messages is not None:
-        templates = tuple((m.role, m.content) for m in spec.messages)
+        templates: tuple[tuple[str, str], ...] = tuple((m.role, m.content) for m in spec.messages)
     else:
         parts: list[tuple[str, str]] = []
         if spec.system is not None:

@@ -66,10 +66,11 @@ def parse_model_spec(value: str | Mapping[str, Any]) -> ModelSpec:
         if not provider:
             raise ConfigError(f"model {value!r} has no provider; expected 'provider[:model]'")
         return ModelSpec(provider=provider.strip(), model=model.strip())
-    provider = value.get("provider")
+    kind = value.get("provider")
     model = value.get("model", "")
-    if not isinstance(provider, str) or not provider:
+    if not isinstance(kind, str) or not kind:
         raise ConfigError("a model mapping needs 'provider' (e.g. openai, local)")
+    provider = kind
     if "id" in value and "label" not in value:
         label = str(value["id"])
     else:
