@@ -19,7 +19,7 @@ import pytest
 from promptsuite import __version__
 from promptsuite.config import OPTIONS, PluginConfig, read_pyproject_table, resolve
 from promptsuite.errors import PromptsuiteError
-from promptsuite.results import CaseResult, RunResults, summarize
+from promptsuite.results import CaseResult, RunResults, copy_atomic, summarize
 from promptsuite.runner import Job, plan_jobs
 from promptsuite.session import RunSession
 from promptsuite.suite import load_suite
@@ -248,8 +248,8 @@ class _Recorder:
         cases = [CaseResult.from_dict(d) for d in self.collected]
         run = RunResults(cases=cases, metadata=_metadata(self.config, resolved, cases))
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        self.results_path = run.write(resolved.results_dir / "latest.json")
-        run.write(resolved.results_dir / "runs" / f"results-{stamp}.json")
+        written = run.write(resolved.results_dir / "runs" / f"results-{stamp}.json")
+        self.results_path = copy_atomic(written, resolved.results_dir / "latest.json")
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if _is_worker(self.config) or not self.collected:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +91,11 @@ class CaseResult:
         return sum(values) / len(values) if values else 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Hand-written: dataclasses.asdict deep-copies every nested value, which dominated
+        # the plugin's per-case cost on large runs.
+        data = dict(self.__dict__)
+        data["repeats"] = [dict(r.__dict__) for r in self.repeats]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CaseResult:
@@ -139,7 +144,8 @@ def write_json_atomic(path: Path, data: Any) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False, indent=1)
+            # No indent: only the compact form uses the C encoder, ~5x faster on big runs.
+            handle.write(json.dumps(data, ensure_ascii=False, separators=(",", ":")))
             handle.write("\n")
         os.replace(tmp, path)
     except BaseException:
@@ -192,3 +198,16 @@ def summarize(cases: Iterable[CaseResult]) -> list[SummaryRow]:
 
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
+
+
+def copy_atomic(source: Path, target: Path) -> Path:
+    """Copy a file so that readers of ``target`` never see it half-written."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target

@@ -185,9 +185,7 @@ def test_xdist_gives_the_same_results(project: pytest.Pytester) -> None:
 
 
 def test_options_from_pyproject_table(project: pytest.Pytester) -> None:
-    project.makefile(
-        ".toml", pyproject='[tool.promptsuite]\nresults = "out/here"\ncache = "off"\n'
-    )
+    project.makefile(".toml", pyproject='[tool.promptsuite]\nresults = "out/here"\ncache = "off"\n')
     run(project)
     assert (project.path / "out" / "here" / "latest.json").is_file()
     assert not (project.path / ".promptsuite").exists()

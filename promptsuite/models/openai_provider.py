@@ -1,0 +1,338 @@
+"""The ``openai`` provider: OpenAI or any OpenAI-compatible server (Ollama, vLLM, llama.cpp).
+
+The ``openai`` package is imported only when the first request is made, so suites that never
+use this provider never pay for it. Retries are ours, not the SDK's, so every failure maps
+onto the promptsuite error tree with one line that names the status, the attempts and the
+endpoint, and never the API key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import email.utils
+import importlib.util
+import json
+import os
+import random
+import time
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import urlsplit, urlunsplit
+
+from promptsuite.errors import (
+    BadResponse,
+    ConfigError,
+    MissingDependency,
+    ModelError,
+    ModelTimeout,
+    RateLimited,
+    TransportError,
+)
+from promptsuite.models._base import GenerateRequest, Generation, ModelSpec, Provider
+
+if TYPE_CHECKING:
+    import openai
+
+__all__ = ["OpenAIProvider"]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_OPENAI_HOST = "api.openai.com"
+_PLACEHOLDER_KEY = "not-needed"
+_RETRY_AFTER_CAP_S = 60.0
+_RETRYABLE_CLIENT_STATUSES = frozenset({408, 409, 429})
+_MAX_ERROR_DETAIL = 300
+# Shorter values are not real keys, and replacing them would garble the message.
+_MIN_REDACTED_LENGTH = 8
+
+
+class _RetryableFailure(Exception):
+    """One attempt failed in a way worth retrying; carries what the final error needs."""
+
+    def __init__(
+        self, kind: type[ModelError], detail: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(detail)
+        self.kind = kind
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+class OpenAIProvider(Provider):
+    """Chat completions from OpenAI or an OpenAI-compatible endpoint.
+
+    Options (``spec.options``):
+
+    - ``base_url``: endpoint, e.g. ``http://localhost:11434/v1`` for Ollama. Defaults to
+      ``$OPENAI_BASE_URL``, then the OpenAI API.
+    - ``api_key_env``: name of the environment variable holding the key (``OPENAI_API_KEY``).
+      Endpoints other than the OpenAI API work without one.
+    - ``timeout``: seconds allowed for one attempt, end to end (60).
+    - ``max_retries``: retries after the first attempt on 408/409/429, 5xx, timeouts,
+      connection failures and garbled bodies (4).
+    - ``max_concurrency``: requests this provider keeps in flight at most (16; 0: no limit).
+    - ``backoff_base`` / ``backoff_max``: exponential backoff with full jitter, in seconds
+      (0.5 / 20); a ``Retry-After`` header wins, capped at 60 s.
+    - ``extra_body``: mapping merged into every request body (``{"top_k": 20}``).
+
+    Args:
+        spec: The model as the suite names it.
+
+    Raises:
+        MissingDependency: The ``openai`` package is not installed.
+        ConfigError: An option has the wrong type or range.
+    """
+
+    def __init__(self, spec: ModelSpec) -> None:
+        if importlib.util.find_spec("openai") is None:
+            raise MissingDependency("the openai client", "pip install openai")
+        options = spec.options_dict
+        self.model = spec.model
+        explicit_url = options.get("base_url") or os.environ.get("OPENAI_BASE_URL")
+        self.base_url = _normalize_base_url(str(explicit_url or DEFAULT_BASE_URL))
+        self.api_key_env = str(options.get("api_key_env") or "OPENAI_API_KEY")
+        self.timeout = _positive_float(options, "timeout", 60.0)
+        self.max_retries = _non_negative_int(options, "max_retries", 4)
+        self.max_concurrency = _non_negative_int(options, "max_concurrency", 16) or None
+        self.backoff_base = _positive_float(options, "backoff_base", 0.5)
+        self.backoff_max = _positive_float(options, "backoff_max", 20.0)
+        extra_body = options.get("extra_body") or {}
+        if not isinstance(extra_body, Mapping):
+            raise ConfigError(f"openai option 'extra_body' must be a mapping, got {extra_body!r}")
+        self.extra_body: dict[str, Any] = dict(extra_body)
+        self._key_required = urlsplit(self.base_url).hostname == _OPENAI_HOST
+        self._client: openai.AsyncOpenAI | None = None
+        self._client_loop: asyncio.AbstractEventLoop | None = None
+        self._slots: contextlib.AbstractAsyncContextManager[Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"OpenAIProvider(model={self.model!r}, base_url={self.base_url!r})"
+
+    def identity(self) -> dict[str, Any]:
+        """Provider, model and endpoint; never the key."""
+        return {"provider": "openai", "model": self.model, "base_url": self.base_url}
+
+    async def generate(self, request: GenerateRequest) -> Generation:
+        """Complete ``request``, retrying transient failures with backoff.
+
+        ``latency_s`` is the wall time of the attempt that succeeded, without queueing or
+        backoff.
+
+        Raises:
+            RateLimited: The endpoint answered 429 on every attempt.
+            ModelTimeout: The last attempt timed out.
+            TransportError: Connection failures or 5xx answers on every attempt.
+            BadResponse: A 4xx answer, a completion without content, or a body that was
+                not valid JSON on every attempt.
+        """
+        client, slots = self._client_for_running_loop()
+        body = self._request_body(request)
+        attempts = self.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            try:
+                async with slots:
+                    return await self._attempt(client, body)
+            except _RetryableFailure as failure:
+                if attempt == attempts:
+                    self._raise(failure.kind, f"{failure.detail} after {attempts} attempt(s)")
+                await asyncio.sleep(self._backoff(attempt, failure.retry_after))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def aclose(self) -> None:
+        """Close the HTTP client, if one was created on the running event loop."""
+        client, self._client = self._client, None
+        loop, self._client_loop = self._client_loop, None
+        self._slots = None
+        if client is not None and loop is asyncio.get_running_loop():
+            await client.close()
+
+    def _client_for_running_loop(
+        self,
+    ) -> tuple[openai.AsyncOpenAI, contextlib.AbstractAsyncContextManager[Any]]:
+        # An httpx client is bound to the loop that opened its connections; a provider reused
+        # from another loop (a second run in the same process) gets a fresh client.
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._slots is None or self._client_loop is not loop:
+            self._client = self._new_client()
+            self._client_loop = loop
+            limit = self.max_concurrency
+            self._slots = asyncio.Semaphore(limit) if limit else contextlib.nullcontext()
+        return self._client, self._slots
+
+    def _new_client(self) -> openai.AsyncOpenAI:
+        try:
+            import openai
+        except ImportError as err:
+            raise MissingDependency("the openai client", "pip install openai") from err
+        key = os.environ.get(self.api_key_env, "").strip()
+        if not key:
+            if self._key_required:
+                raise ModelError(
+                    f"{self.api_key_env} is not set; export it, or name another variable "
+                    f"with the model option 'api_key_env' ({self.base_url})"
+                )
+            key = _PLACEHOLDER_KEY
+        return openai.AsyncOpenAI(
+            api_key=key, base_url=self.base_url, timeout=self.timeout, max_retries=0
+        )
+
+    def _request_body(self, request: GenerateRequest) -> dict[str, Any]:
+        params = request.params
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [message.to_dict() for message in request.messages],
+            "temperature": params.temperature,
+            "max_tokens": params.max_tokens,
+        }
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.stop:
+            body["stop"] = list(params.stop)
+        if params.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "grade", "schema": params.json_schema, "strict": True},
+            }
+        body.update(self.extra_body)
+        return body
+
+    async def _attempt(self, client: openai.AsyncOpenAI, body: dict[str, Any]) -> Generation:
+        import openai
+
+        started = time.perf_counter()
+        try:
+            # The SDK's own timeout bounds each read; this one bounds the whole attempt, so a
+            # server dripping bytes slowly cannot hold a test forever.
+            async with asyncio.timeout(self.timeout):
+                # The SDK's generic ``post`` skips its typed-parameter transform, which costs
+                # more per request than the whole HTTP exchange with a local server.
+                content = await client.post("/chat/completions", cast_to=bytes, body=body)
+        except (TimeoutError, openai.APITimeoutError):
+            raise _RetryableFailure(ModelTimeout, f"no answer within {self.timeout:g}s") from None
+        except openai.APIConnectionError as err:
+            cause = err.__cause__
+            reason = f"{type(cause).__name__}: {cause}" if cause else str(err)
+            raise _RetryableFailure(TransportError, f"connection failed ({reason})") from None
+        except openai.APIStatusError as err:
+            self._classify_status(err.status_code, err.response.headers, err.body)
+        latency = time.perf_counter() - started
+        return self._parse(content, latency)
+
+    def _classify_status(self, status: int, headers: Mapping[str, str], body: object) -> NoReturn:
+        detail = f"HTTP {status}: {_server_message(body)}"
+        if status == 429:
+            raise _RetryableFailure(RateLimited, detail, _parse_retry_after(headers))
+        if status >= 500 or status in _RETRYABLE_CLIENT_STATUSES:
+            kind: type[ModelError] = ModelTimeout if status == 408 else TransportError
+            raise _RetryableFailure(kind, detail, _parse_retry_after(headers))
+        self._raise(BadResponse, detail)
+
+    def _parse(self, content: bytes, latency: float) -> Generation:
+        try:
+            data = json.loads(content)
+        except ValueError:
+            # A body cut short or garbled in transit; the next attempt will likely be whole.
+            raise _RetryableFailure(
+                BadResponse, f"invalid JSON body ({len(content)} bytes)"
+            ) from None
+        if not isinstance(data, dict):
+            raise _RetryableFailure(BadResponse, "JSON body is not an object")
+        choices = data.get("choices")
+        if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+            self._raise(BadResponse, "the completion has no choices")
+        choice = choices[0]
+        message = choice.get("message")
+        text = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(text, str):
+            refusal = message.get("refusal") if isinstance(message, dict) else None
+            why = f" (refusal: {refusal})" if refusal else ""
+            self._raise(BadResponse, f"the completion has no text content{why}")
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        finish_reason = choice.get("finish_reason")
+        return Generation(
+            text=text,
+            prompt_tokens=_as_int(usage.get("prompt_tokens")),
+            completion_tokens=_as_int(usage.get("completion_tokens")),
+            latency_s=latency,
+            finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+            model=str(data.get("model") or self.model),
+        )
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), _RETRY_AFTER_CAP_S)
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        return random.uniform(0.0, ceiling)
+
+    def _raise(self, kind: type[ModelError], detail: str) -> NoReturn:
+        message = f"openai model {self.model!r} at {self.base_url}: {detail}"
+        raise kind(self._redact(" ".join(message.split())))
+
+    def _redact(self, text: str) -> str:
+        # A misbehaving server may echo the Authorization header back in its error body. The
+        # key is looked up again rather than kept, so no attribute of ours ever holds it.
+        key = os.environ.get(self.api_key_env, "").strip()
+        return text.replace(key, "***") if len(key) >= _MIN_REDACTED_LENGTH else text
+
+
+def _normalize_base_url(url: str) -> str:
+    """Strip whitespace, a trailing slash and any credentials embedded in the URL."""
+    parts = urlsplit(url.strip())
+    netloc = parts.netloc.rpartition("@")[2]
+    path = parts.path.rstrip("/")
+    return urlunsplit((parts.scheme.lower(), netloc.lower(), path, parts.query, ""))
+
+
+def _parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """Seconds the server asked us to wait: ``retry-after-ms``, then ``Retry-After``.
+
+    ``Retry-After`` may be a number of seconds or an HTTP date. Returns None when neither
+    header is present or parseable.
+    """
+    millis = headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(float(millis) / 1000.0, 0.0)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    current = time.time() if now is None else now
+    return max(when.timestamp() - current, 0.0)
+
+
+def _server_message(body: object) -> str:
+    message = body.get("message", body) if isinstance(body, dict) else body
+    text = message if isinstance(message, str) else json.dumps(message, default=str)
+    text = " ".join(text.split()) or "(empty body)"
+    if len(text) > _MAX_ERROR_DETAIL:
+        text = text[: _MAX_ERROR_DETAIL - 3] + "..."
+    return text
+
+
+def _as_int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _positive_float(options: Mapping[str, Any], name: str, default: float) -> float:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"openai option {name!r} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _non_negative_int(options: Mapping[str, Any], name: str, default: int) -> int:
+    value = options.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"openai option {name!r} must be a whole number >= 0, got {value!r}")
+    return value
