@@ -18,7 +18,29 @@ from promptsuite.cache import CacheMode
 from promptsuite.errors import ConfigError
 from promptsuite.models._base import ModelSpec
 from promptsuite.models._registry import parse_model_spec
-from promptsuite.runner import DEFAULT_CACHE_PATH, DEFAULT_CONCURRENCY, RunSettings
+
+DEFAULT_CONCURRENCY = 16
+DEFAULT_CACHE_PATH = Path(".promptsuite") / "cache.sqlite"
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """How a run is carried out.
+
+    Attributes:
+        concurrency: Most model requests in flight at once, over all providers.
+        cache_mode: How the response cache is used.
+        cache_path: The SQLite file holding cached responses.
+        repeat: Overrides every case's repeat count when set.
+        grader: Default grader model for ``judge`` checks (else the case's own model).
+    """
+
+    concurrency: int = DEFAULT_CONCURRENCY
+    cache_mode: CacheMode = CacheMode.USE
+    cache_path: Path = DEFAULT_CACHE_PATH
+    repeat: int | None = None
+    grader: ModelSpec | None = None
+
 
 #: Option name -> help text. Each is ``--promptsuite-<name>`` on the command line,
 #: ``promptsuite_<name>`` in ini files and ``<name>`` in ``[tool.promptsuite]``.

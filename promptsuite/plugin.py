@@ -12,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Generator, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -20,9 +20,10 @@ from promptsuite import __version__
 from promptsuite.config import OPTIONS, PluginConfig, read_pyproject_table, resolve
 from promptsuite.errors import PromptsuiteError
 from promptsuite.results import CaseResult, RunResults, copy_atomic, summarize
-from promptsuite.runner import Job, plan_jobs
 from promptsuite.session import RunSession
-from promptsuite.suite import load_suite
+
+if TYPE_CHECKING:
+    from promptsuite.runner import Job
 
 _CONFIG_KEY = pytest.StashKey[PluginConfig]()
 _SESSION_KEY = pytest.StashKey[RunSession]()
@@ -77,6 +78,10 @@ class SuiteCollector(pytest.File):
     still run."""
 
     def collect(self) -> Iterable[pytest.Item]:
+        # Imported here so that pytest runs without suites never load pydantic or Jinja2.
+        from promptsuite.runner import plan_jobs
+        from promptsuite.suite import load_suite
+
         config = self.config.stash[_CONFIG_KEY]
         display = _display(self.path, self.config.rootpath)
         try:

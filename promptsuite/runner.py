@@ -13,34 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from promptsuite.cache import CacheMode, ResponseCache, cache_key
+from promptsuite.config import RunSettings
 from promptsuite.errors import CacheMiss, ExpectationError, ModelError, PromptsuiteError
 from promptsuite.models._base import GenerateRequest, Generation, ModelSpec, Provider
 from promptsuite.models._registry import create_provider
 from promptsuite.results import CaseResult, RepeatResult
 from promptsuite.suite import ResolvedCase, Suite
 from promptsuite.template import render_messages
-
-DEFAULT_CONCURRENCY = 16
-DEFAULT_CACHE_PATH = Path(".promptsuite") / "cache.sqlite"
-
-
-@dataclass(frozen=True)
-class RunSettings:
-    """How a run is carried out.
-
-    Attributes:
-        concurrency: Most model requests in flight at once, over all providers.
-        cache_mode: How the response cache is used.
-        cache_path: The SQLite file holding cached responses.
-        repeat: Overrides every case's repeat count when set.
-        grader: Default grader model for ``judge`` checks (else the case's own model).
-    """
-
-    concurrency: int = DEFAULT_CONCURRENCY
-    cache_mode: CacheMode = CacheMode.USE
-    cache_path: Path = DEFAULT_CACHE_PATH
-    repeat: int | None = None
-    grader: ModelSpec | None = None
 
 
 @dataclass(frozen=True)

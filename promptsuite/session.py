@@ -12,9 +12,13 @@ import contextlib
 import threading
 from collections.abc import Iterable
 from concurrent.futures import Future
+from typing import TYPE_CHECKING
 
+from promptsuite.config import RunSettings
 from promptsuite.results import CaseResult
-from promptsuite.runner import Job, Runner, RunSettings
+
+if TYPE_CHECKING:
+    from promptsuite.runner import Job, Runner
 
 
 class RunSession:
@@ -47,6 +51,8 @@ class RunSession:
     @property
     def runner(self) -> Runner:
         if self._runner is None:
+            from promptsuite.runner import Runner
+
             self._runner = Runner(self.settings)
         return self._runner
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from promptsuite.cache import CacheMode
+from promptsuite.config import RunSettings
 from promptsuite.errors import TransportError
 from promptsuite.models import (
     GenerateRequest,
@@ -18,7 +19,7 @@ from promptsuite.models import (
     Provider,
     register_provider,
 )
-from promptsuite.runner import Runner, RunSettings, plan_jobs
+from promptsuite.runner import Runner, plan_jobs
 from promptsuite.suite import load_suite
 
 Write = Callable[[str, str], Path]
