@@ -14,7 +14,7 @@ from typing import Any
 
 from promptsuite.cache import CacheMode, ResponseCache, cache_key
 from promptsuite.config import RunSettings
-from promptsuite.errors import CacheMiss, ExpectationError, ModelError, PromptsuiteError
+from promptsuite.errors import CacheMiss, PromptsuiteError
 from promptsuite.models._base import GenerateRequest, Generation, ModelSpec, Provider
 from promptsuite.models._registry import create_provider
 from promptsuite.results import CaseResult, RepeatResult
@@ -165,7 +165,7 @@ class Runner:
 
         try:
             generation = await self.generate(job.model, request, index)
-        except ModelError as exc:
+        except PromptsuiteError as exc:  # model errors, a missing extra, bad provider options
             self.stats.errors += 1
             return _Sample.failed(index, exc)
         context = CheckContext(
@@ -178,7 +178,7 @@ class Runner:
         )
         try:
             checks = [await evaluate(exp, context) for exp in job.case.expect]
-        except (ExpectationError, ModelError) as exc:
+        except PromptsuiteError as exc:  # an expectation or its grader could not be evaluated
             self.stats.errors += 1
             return _Sample.failed(index, exc, generation)
         passed, score = case_outcome(checks, job.case.threshold)
