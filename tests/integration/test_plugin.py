@@ -213,3 +213,44 @@ def test_results_are_identical_whatever_the_concurrency(project: pytest.Pytester
 def test_results_dir_option(project: pytest.Pytester, tmp_path: Path) -> None:
     run(project, "--promptsuite-results", str(tmp_path / "r"))
     assert (tmp_path / "r" / "latest.json").is_file()
+
+
+def test_judge_uses_its_own_grader_and_unparseable_replies_are_errors(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makefile(
+        ".yaml",
+        **{
+            "suites/j": textwrap.dedent(
+                """
+                prompt: {user: '{{ q }}'}
+                models: [{provider: scripted, label: bot, reply: "Paris is the capital."}]
+                cases:
+                  - id: graded
+                    vars: {q: capital of France?}
+                    expect:
+                      - type: judge
+                        rubric: names Paris
+                        grader: {provider: scripted, label: grader,
+                                 reply: '{"reason": "mentions Paris", "score": 0.9, "pass": true}'}
+                  - id: garbled
+                    vars: {q: capital of France?}
+                    expect:
+                      - type: judge
+                        rubric: names Paris
+                        grader: {provider: scripted, label: grader2, reply: "hmm, maybe"}
+                """
+            )
+        },
+    )
+    result = run(pytester, "-rA")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(["ExpectationError: *hmm, maybe*"])
+
+
+def test_refresh_mode_calls_again_and_overwrites(project: pytest.Pytester) -> None:
+    run(project)
+    result = run(project, "--promptsuite-cache", "refresh")
+    result.stdout.fnmatch_lines(["model calls: 2, cache hits: 0*"])
+    result = run(project)
+    result.stdout.fnmatch_lines(["model calls: 0, cache hits: 2*"])
