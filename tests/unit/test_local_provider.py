@@ -149,10 +149,28 @@ def test_missing_runtime_names_the_install_command(
 # ------------------------------------------------------------------ settings
 
 
-def test_defaults() -> None:
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(local, "auto_threads", lambda env: 1)
     settings = LocalSettings.from_spec(spec())
-    assert settings == LocalSettings(None, local.DEFAULT_THREADS, local.DEFAULT_PARALLEL)
-    assert settings.threads == 1
+    assert settings == LocalSettings(None, 1, local.DEFAULT_PARALLEL)
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "env", "expected"),
+    [
+        (2, 0.2, {}, 2),
+        (2, 1.3, {}, 1),
+        (1, 0.0, {}, 1),
+        (4, 2.5, {}, 2),
+        (2, 0.0, {"PYTEST_XDIST_WORKER": "gw0"}, 1),
+    ],
+)
+def test_auto_threads_takes_a_second_core_only_when_it_is_free(
+    monkeypatch: pytest.MonkeyPatch, cores: int, load: float, env: dict[str, str], expected: int
+) -> None:
+    monkeypatch.setattr(local.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(local.os, "getloadavg", lambda: (load, load, load))
+    assert local.auto_threads(env) == expected
 
 
 @pytest.mark.parametrize("where", ["model", "option"])

@@ -1,0 +1,122 @@
+"""The example suites in ``suites/``, run end to end on the embedded model.
+
+The suites are honest about a 135M model: some cases fail, so pytest exits 1. These tests
+assert on what the runs recorded (every case ran, produced output and token counts, and a
+second run was served from the cache), never on the exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptsuite.errors import MissingDependency
+from promptsuite.runner import plan_jobs
+from promptsuite.suite import load_suite
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+SUITES = ROOT / "suites"
+RUN_TIMEOUT_S = 600
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _embedded_model() -> None:
+    pytest.importorskip("xllamacpp", reason="the embedded model runtime is not installed")
+    from promptsuite.models.local import default_model_path
+
+    try:
+        default_model_path()
+    except MissingDependency as exc:
+        pytest.skip(str(exc))
+
+
+def expected_test_ids() -> set[str]:
+    """One item per case, model and prompt variant of every example suite."""
+    return {
+        job.test_id
+        for path in sorted(SUITES.glob("*.yaml"))
+        for job in plan_jobs(load_suite(path, display=path.relative_to(ROOT).as_posix()))
+    }
+
+
+def run_suites(out: Path, cache: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """Run ``pytest suites`` in a subprocess; return it and its results file."""
+    out.mkdir(parents=True, exist_ok=True)
+    process = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "-p",
+            "no:cacheprovider",
+            "--promptsuite-results",
+            str(out),
+            "--promptsuite-cache-path",
+            str(cache),
+            f"--junitxml={out / 'junit.xml'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+    )
+    results_file = out / "latest.json"
+    assert results_file.is_file(), process.stdout + process.stderr
+    return process, json.loads(results_file.read_text(encoding="utf-8"))
+
+
+JUNIT_OUTCOMES = {"failure": "failed", "error": "error", "skipped": "skipped"}
+
+
+def junit_outcomes(path: Path) -> dict[tuple[str, str], str]:
+    """``{(class name, test name): passed | failed | error | skipped}`` from JUnit XML."""
+    outcomes = {}
+    for case in ET.parse(path).iter("testcase"):
+        kinds = [JUNIT_OUTCOMES[child.tag] for child in case if child.tag in JUNIT_OUTCOMES]
+        key = (case.get("classname", ""), case.get("name", ""))
+        outcomes[key] = kinds[0] if kinds else "passed"
+    return outcomes
+
+
+def test_example_suites_run_and_rerun_from_the_cache(tmp_path: Path) -> None:
+    expected = expected_test_ids()
+    cache = tmp_path / "c.sqlite"
+
+    # Exit code 1 is expected: some cases fail on the embedded model (baselines come later).
+    first, results = run_suites(tmp_path / "first", cache)
+    assert first.returncode in (0, 1), first.stdout + first.stderr
+
+    outcomes = junit_outcomes(tmp_path / "first" / "junit.xml")
+    assert len(outcomes) == len(expected)
+    assert set(outcomes.values()) <= {"passed", "failed"}, outcomes
+
+    cases = {case["test_id"]: case for case in results["cases"]}
+    assert set(cases) == expected
+    for test_id, case in cases.items():
+        assert case["error"] is None, test_id
+        for repeat in case["repeats"]:
+            generation = repeat["generation"]
+            assert repeat["output"].strip(), test_id
+            assert generation["prompt_tokens"] > 0, test_id
+            assert generation["completion_tokens"] > 0, test_id
+            assert generation["cached"] is False, test_id
+    generations = sum(len(case["repeats"]) for case in cases.values())
+    assert results["metadata"]["model_calls"] == generations
+
+    second, rerun = run_suites(tmp_path / "second", cache)
+    assert "model calls: 0," in second.stdout
+    assert rerun["metadata"]["model_calls"] == 0
+    assert rerun["metadata"]["cache_hits"] == generations
+    assert {c["test_id"]: c["passed"] for c in rerun["cases"]} == {
+        test_id: case["passed"] for test_id, case in cases.items()
+    }
