@@ -180,8 +180,13 @@ def format_failure(result: CaseResult) -> str:
         failed = [c for c in repeat.checks if not c["passed"]]
         if failed:
             lines.append("failed expectations:")
-            lines.extend(f"  - {c['type']}: {c['reason']}" for c in failed)
+            lines.extend(f"  - {_check_name(c)}: {c['reason']}" for c in failed)
     return "\n".join(lines)
+
+
+def _check_name(check: dict[str, Any]) -> str:
+    metric = check.get("metric")
+    return f"{check['type']} ({metric})" if metric else str(check["type"])
 
 
 def _indent(text: str) -> str:
