@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -408,6 +408,17 @@ def _build_prompt(
     return Prompt(spec.name or default_name, file, variants, default), errors
 
 
+_Model = TypeVar("_Model", bound=schema.BaseModel)
+
+
+def _read_validated(path: Path, shown: str, model: type[_Model]) -> tuple[yaml.Node, Any, _Model]:
+    root, data = _read(path, shown)
+    try:
+        return root, data, model.model_validate(data)
+    except ValidationError as exc:
+        raise SuiteLoadError(_validation_errors(exc, model, root, data, shown)) from None
+
+
 def load_prompt(path: str | Path, *, display: str | None = None) -> Prompt:
     """Load a ``prompts/*.yaml`` file.
 
@@ -416,13 +427,7 @@ def load_prompt(path: str | Path, *, display: str | None = None) -> Prompt:
     """
     path = Path(path)
     shown = display or str(path)
-    root, data = _read(path, shown)
-    try:
-        spec = schema.PromptFile.model_validate(data)
-    except ValidationError as exc:
-        raise SuiteLoadError(
-            _validation_errors(exc, schema.PromptFile, root, data, shown)
-        ) from None
+    root, data, spec = _read_validated(path, shown, schema.PromptFile)
     prompt, errors = _build_prompt(spec, path.stem, shown, root, data, shown, ())
     if errors or prompt is None:
         raise SuiteLoadError(errors)
@@ -443,11 +448,7 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
 
     path = Path(path)
     shown = display or str(path)
-    root, data = _read(path, shown)
-    try:
-        spec = schema.SuiteFile.model_validate(data)
-    except ValidationError as exc:
-        raise SuiteLoadError(_validation_errors(exc, schema.SuiteFile, root, data, shown)) from None
+    root, data, spec = _read_validated(path, shown, schema.SuiteFile)
 
     errors: list[ConfigError] = []
 
