@@ -89,10 +89,12 @@ class SuiteCollector(pytest.File):
         except PromptsuiteError as exc:
             yield SuiteLoadErrorItem.from_parent(self, name="<load>", error=exc)
             return
+        # Tags become markers (for -m); registering them keeps --strict-markers happy.
+        for tag in sorted({tag for case in suite.cases for tag in case.tags}):
+            self.config.addinivalue_line("markers", f"{tag}: promptsuite case tag")
         for job in plan_jobs(suite, config.models or None):
             item = CaseItem.from_parent(self, name=job.test_id.split("::", 1)[1], job=job)
             for tag in job.case.tags:
-                self.config.addinivalue_line("markers", f"{tag}: promptsuite case tag")
                 item.add_marker(tag)
             yield item
 

@@ -254,3 +254,7 @@ def test_refresh_mode_calls_again_and_overwrites(project: pytest.Pytester) -> No
     result.stdout.fnmatch_lines(["model calls: 2, cache hits: 0*"])
     result = run(project)
     result.stdout.fnmatch_lines(["model calls: 0, cache hits: 2*"])
+
+
+def test_tags_work_with_strict_markers(project: pytest.Pytester) -> None:
+    run(project, "--strict-markers", "-m", "refund").assert_outcomes(passed=1)
