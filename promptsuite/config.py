@@ -53,6 +53,20 @@ OPTIONS: dict[str, str] = {
     "cache-path": f"response cache file (default {DEFAULT_CACHE_PATH})",
     "results": "folder for results files (default reports)",
     "grader": "default grader model for judge checks (default: the case's model)",
+    "update-baseline": "record (or refresh) every suite's baseline from this run, pruning "
+    "entries of cases that no longer exist",
+    "baseline-missing": "what a suite without a baseline does: warn (default) or fail",
+    "gate-margin": "score drop the suite gate tolerates (default 0.05)",
+    "gate-inconclusive": "what an inconclusive gate does: pass (default, with a warning) or fail",
+}
+
+#: Options that are flags on the command line.
+FLAGS = frozenset({"update-baseline"})
+#: Options with a fixed set of values.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "cache": ("use", "refresh", "off", "replay"),
+    "baseline-missing": ("warn", "fail"),
+    "gate-inconclusive": ("pass", "fail"),
 }
 
 
@@ -63,6 +77,10 @@ class PluginConfig:
     settings: RunSettings
     models: tuple[ModelSpec, ...]
     results_dir: Path
+    update_baseline: bool = False
+    baseline_missing: str = "warn"
+    gate_margin: float = 0.05
+    gate_inconclusive: str = "pass"
 
 
 def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
@@ -136,8 +154,27 @@ def resolve(
         repeat=integer("repeat", None, 1),
         grader=parse_model_spec(grader) if grader else None,
     )
+
+    def choice(name: str) -> str:
+        value = str(get(name) or CHOICES[name][0])
+        if value not in CHOICES[name]:
+            raise ConfigError(f"option {name}: expected one of {', '.join(CHOICES[name])}")
+        return value
+
+    margin = get("gate-margin")
+    try:
+        gate_margin = 0.05 if margin is None else float(margin)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option gate-margin: expected a number, got {margin!r}") from None
+    if not 0 < gate_margin < 1:
+        raise ConfigError(f"option gate-margin: expected a number in (0, 1), got {gate_margin}")
+    update = get("update-baseline")
     return PluginConfig(
         settings=settings,
         models=models,
         results_dir=results_dir if results_dir.is_absolute() else rootdir / results_dir,
+        update_baseline=str(update).lower() in {"1", "true", "yes"},
+        baseline_missing=choice("baseline-missing"),
+        gate_margin=gate_margin,
+        gate_inconclusive=choice("gate-inconclusive"),
     )

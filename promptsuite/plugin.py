@@ -17,18 +17,27 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from promptsuite import __version__
-from promptsuite.config import OPTIONS, PluginConfig, read_pyproject_table, resolve
+from promptsuite.config import (
+    CHOICES,
+    FLAGS,
+    OPTIONS,
+    PluginConfig,
+    read_pyproject_table,
+    resolve,
+)
 from promptsuite.errors import PromptsuiteError
 from promptsuite.results import CaseResult, RunResults, copy_atomic, summarize
 from promptsuite.session import RunSession
 
 if TYPE_CHECKING:
+    from promptsuite.gate._baseline import Baseline
     from promptsuite.runner import Job
 
 _CONFIG_KEY = pytest.StashKey[PluginConfig]()
 _SESSION_KEY = pytest.StashKey[RunSession]()
 _STARTED_KEY = pytest.StashKey[float]()
 _REPORT_ATTR = "promptsuite"
+_GATE_ATTR = "promptsuite_gate"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -37,8 +46,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         kwargs: dict[str, Any] = {"help": help_text, "default": None}
         if name == "model":
             kwargs["action"] = "append"
-        if name == "cache":
-            kwargs["choices"] = ["use", "refresh", "off", "replay"]
+        if name in FLAGS:
+            kwargs.update(action="store_const", const=True)
+        if name in CHOICES:
+            kwargs["choices"] = list(CHOICES[name])
         group.addoption(
             f"--promptsuite-{name}", dest=f"promptsuite_{name.replace('-', '_')}", **kwargs
         )
@@ -89,14 +100,29 @@ class SuiteCollector(pytest.File):
         except PromptsuiteError as exc:
             yield SuiteLoadErrorItem.from_parent(self, name="<load>", error=exc)
             return
+        from promptsuite.gate._baseline import Baseline, baseline_path
+
+        try:
+            baseline = Baseline.load(baseline_path(self.path))
+        except PromptsuiteError as exc:
+            yield SuiteLoadErrorItem.from_parent(self, name="<baseline>", error=exc)
+            return
         # Tags become markers (for -m); registering them keeps --strict-markers happy.
         for tag in sorted({tag for case in suite.cases for tag in case.tags}):
             self.config.addinivalue_line("markers", f"{tag}: promptsuite case tag")
+        groups: dict[str, list[Job]] = {}
         for job in plan_jobs(suite, config.models or None):
-            item = CaseItem.from_parent(self, name=job.test_id.split("::", 1)[1], job=job)
+            name = job.test_id.split("::", 1)[1]
+            groups.setdefault(name[name.index("[") :], []).append(job)
+            item = CaseItem.from_parent(self, name=name, job=job, baseline=baseline)
             for tag in job.case.tags:
                 item.add_marker(tag)
             yield item
+        if baseline is not None or config.baseline_missing == "fail":
+            for param, jobs in groups.items():
+                yield GateItem.from_parent(
+                    self, name=f"__gate__{param}", jobs=jobs, baseline=baseline
+                )
 
 
 class SuiteLoadErrorItem(pytest.Item):
@@ -119,17 +145,24 @@ class SuiteLoadErrorItem(pytest.Item):
 class CaseFailed(Exception):
     """Raised by a case item whose output did not meet its expectations."""
 
-    def __init__(self, result: CaseResult) -> None:
+    def __init__(self, result: CaseResult, note: str | None = None) -> None:
         super().__init__(result.test_id)
         self.result = result
+        self.note = note
+
+
+class GateFailed(Exception):
+    """Raised by a suite gate whose verdict fails the run."""
 
 
 class CaseItem(pytest.Item):
     """One case x model x prompt variant."""
 
-    def __init__(self, *, job: Job, **kwargs: Any) -> None:
+    def __init__(self, *, job: Job, baseline: Baseline | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.job = job
+        self.baseline = baseline
+        self.baseline_status: str | None = None
         self.result: CaseResult | None = None
         self.keywords.update(dict.fromkeys(job.case.tags, True))
 
@@ -143,9 +176,27 @@ class CaseItem(pytest.Item):
             raise CaseError(self.result)
 
     def runtest(self) -> None:
-        assert self.result is not None
-        if not self.result.passed:
-            raise CaseFailed(self.result)
+        from promptsuite.gate._baseline import compare_case, entry_key
+
+        result = self.result
+        assert result is not None
+        if self.config.stash[_CONFIG_KEY].update_baseline:
+            if not result.passed:
+                pytest.xfail("failure recorded in the baseline being updated")
+            return
+        if self.baseline is None:
+            if not result.passed:
+                raise CaseFailed(result)
+            return
+        comparison = compare_case(self.baseline.entries.get(entry_key(result)), result)
+        self.baseline_status = comparison.status
+        self.user_properties.append(("promptsuite_baseline", comparison.status))
+        if comparison.status == "known-failure":
+            pytest.xfail(comparison.message)
+        if comparison.status == "regression":
+            raise CaseFailed(result, comparison.message)
+        if comparison.status == "new" and not result.passed:
+            raise CaseFailed(result, "fails, and is not in the baseline")
 
     def repr_failure(
         self,
@@ -153,11 +204,74 @@ class CaseItem(pytest.Item):
         style: Any = None,
     ) -> str | Any:
         if isinstance(excinfo.value, CaseFailed):
-            return format_failure(excinfo.value.result)
+            text = format_failure(excinfo.value.result)
+            return f"{excinfo.value.note}\n{text}" if excinfo.value.note else text
         return super().repr_failure(excinfo)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, self.job.case.line - 1, self.name
+
+
+class GateItem(pytest.Item):
+    """The suite gate: a paired comparison of this run with the baseline, per model x
+    prompt variant, over the cases both have."""
+
+    def __init__(self, *, jobs: list[Job], baseline: Baseline | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.jobs = jobs
+        self.baseline = baseline
+        self.verdict: dict[str, Any] | None = None
+
+    def runtest(self) -> None:
+        from promptsuite.gate import compare_paired
+        from promptsuite.gate._baseline import entry_key
+
+        config = self.config.stash[_CONFIG_KEY]
+        if config.update_baseline:
+            pytest.skip("the baseline is being updated")
+        if self.baseline is None:
+            raise GateFailed(
+                f"{_display(self.path, self.config.rootpath)} has no baseline; record one "
+                "with --promptsuite-update-baseline"
+            )
+        session = self.config.stash[_SESSION_KEY]
+        pairs = []
+        for job in self.jobs:
+            result = session.result(job)
+            entry = self.baseline.entries.get(entry_key(result))
+            if entry is not None and result.error is None:
+                pairs.append((entry, result))
+        verdict = compare_paired(
+            [e.score for e, _ in pairs],
+            [r.score for _, r in pairs],
+            [e.passed for e, _ in pairs],
+            [r.passed for _, r in pairs],
+            margin=config.gate_margin,
+        )
+        self.verdict = {
+            "suite": self.jobs[0].suite.name,
+            "model": self.jobs[0].model.display,
+            "variant": self.jobs[0].variant,
+            **verdict.__dict__,
+        }
+        self.user_properties.append(("promptsuite_gate", verdict.verdict))
+        self.user_properties.append(("promptsuite_gate_mean_diff", f"{verdict.mean_diff:.4f}"))
+        if verdict.verdict == "fail" or (
+            verdict.verdict == "inconclusive" and config.gate_inconclusive == "fail"
+        ):
+            raise GateFailed(f"suite gate: {verdict.reason}")
+
+    def repr_failure(
+        self,
+        excinfo: pytest.ExceptionInfo[BaseException],
+        style: Any = None,
+    ) -> str | Any:
+        if isinstance(excinfo.value, GateFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, self.name
 
 
 class CaseError(PromptsuiteError):
@@ -236,7 +350,11 @@ def pytest_runtest_makereport(
     if isinstance(item, CaseItem) and item.result is not None:
         done = call.when == "call" or (call.when == "setup" and call.excinfo is not None)
         if done:
-            setattr(report, _REPORT_ATTR, item.result.to_dict())
+            data = item.result.to_dict()
+            data["baseline_status"] = item.baseline_status
+            setattr(report, _REPORT_ATTR, data)
+    if isinstance(item, GateItem) and item.verdict is not None and call.when == "call":
+        setattr(report, _GATE_ATTR, item.verdict)
     return report
 
 
@@ -246,22 +364,36 @@ class _Recorder:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.collected: list[dict[str, Any]] = []
+        self.statuses: dict[str, int] = {}
+        self.gates: list[dict[str, Any]] = []
+        self.baselines_written: list[Path] = []
         self.results_path: Path | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, _REPORT_ATTR, None)
         if data is not None:
+            data = dict(data)
+            status = data.pop("baseline_status", None)
+            if status:
+                self.statuses[status] = self.statuses.get(status, 0) + 1
             self.collected.append(data)
+        gate = getattr(report, _GATE_ATTR, None)
+        if gate is not None:
+            self.gates.append(gate)
 
     def pytest_sessionfinish(self) -> None:
         if _is_worker(self.config) or not self.collected:
             return
         resolved = self.config.stash[_CONFIG_KEY]
         cases = [CaseResult.from_dict(d) for d in self.collected]
-        run = RunResults(cases=cases, metadata=_metadata(self.config, resolved, cases))
+        metadata = _metadata(self.config, resolved, cases)
+        metadata["gates"] = sorted(self.gates, key=lambda g: (g["suite"], g["model"]))
+        run = RunResults(cases=cases, metadata=metadata)
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         written = run.write(resolved.results_dir / "runs" / f"results-{stamp}.json")
         self.results_path = copy_atomic(written, resolved.results_dir / "latest.json")
+        if resolved.update_baseline:
+            self.baselines_written = _update_baselines(self.config.rootpath, cases)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if _is_worker(self.config) or not self.collected:
@@ -308,6 +440,64 @@ class _Recorder:
         terminalreporter.write_line(
             f"model calls: {calls}, cache hits: {len(generations) - calls}{tail}"
         )
+        if self.statuses:
+            counts = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items()))
+            terminalreporter.write_line(f"against baselines: {counts}")
+            if self.statuses.get("improved"):
+                terminalreporter.write_line(
+                    "improved cases pass now; record them with --promptsuite-update-baseline"
+                )
+        if self.gates:
+            gate_rows = [
+                [
+                    g["suite"],
+                    g["model"],
+                    g["variant"],
+                    g["verdict"],
+                    g["n_cases"],
+                    f"{g['mean_diff']:+.3f}",
+                    f"[{g['ci_low']:+.3f}, {g['ci_high']:+.3f}]",
+                    f"{g['pass_to_fail']}/{g['fail_to_pass']}",
+                    g["reason"],
+                ]
+                for g in sorted(self.gates, key=lambda g: (g["suite"], g["model"]))
+            ]
+            gate_headers = [
+                "suite",
+                "model",
+                "prompt",
+                "gate",
+                "cases",
+                "mean diff",
+                "95% CI",
+                "flips -/+",
+                "why",
+            ]
+            terminalreporter.write_line("")
+            terminalreporter.write_line(
+                tabulate(gate_rows, headers=gate_headers, tablefmt="simple", disable_numparse=True)
+            )
+        for path in self.baselines_written:
+            terminalreporter.write_line(f"baseline written: {_display(path, self.config.rootpath)}")
+
+
+def _update_baselines(rootdir: Path, cases: list[CaseResult]) -> list[Path]:
+    """Write each run suite's baseline, pruning cases that left the suite file."""
+    from promptsuite.gate._baseline import Baseline, baseline_path, updated
+    from promptsuite.suite import load_suite
+
+    by_suite: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        by_suite.setdefault(case.suite_path, []).append(case)
+    written = []
+    for suite_path, results in sorted(by_suite.items()):
+        path = Path(suite_path)
+        path = path if path.is_absolute() else rootdir / path
+        suite = load_suite(path, display=suite_path)
+        target = baseline_path(path)
+        fresh = updated(Baseline.load(target), suite.name, results, {c.id for c in suite.cases})
+        written.append(fresh.write(target))
+    return written
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

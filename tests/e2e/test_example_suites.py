@@ -1,8 +1,9 @@
 """The example suites in ``suites/``, run end to end on the embedded model.
 
-The suites are honest about a 135M model: some cases fail, so pytest exits 1. These tests
-assert on what the runs recorded (every case ran, produced output and token counts, and a
-second run was served from the cache), never on the exit code.
+The suites are honest about a 135M model: some cases fail, and the committed baselines in
+``suites/__baselines__/`` record which. A fresh, uncached run must reproduce those verdicts
+exactly (the embedded model is deterministic at temperature 0), so pytest exits 0 with the
+known failures as xfails and every suite gate passing; a second run is served from the cache.
 """
 
 from __future__ import annotations
@@ -78,6 +79,17 @@ def run_suites(out: Path, cache: Path) -> tuple[subprocess.CompletedProcess[str]
 JUNIT_OUTCOMES = {"failure": "failed", "error": "error", "skipped": "skipped"}
 
 
+def recorded_verdicts() -> dict[str, bool]:
+    """``{test id: passed}`` from the committed baselines."""
+    verdicts = {}
+    for path in sorted((ROOT / "suites" / "__baselines__").glob("*.json")):
+        for entry in json.loads(path.read_text())["entries"].values():
+            verdicts[f"suites/{path.stem}.yaml::{entry['case_id']}[{entry['model']}]"] = entry[
+                "passed"
+            ]
+    return verdicts
+
+
 def junit_outcomes(path: Path) -> dict[tuple[str, str], str]:
     """``{(class name, test name): passed | failed | error | skipped}`` from JUnit XML."""
     outcomes = {}
@@ -92,13 +104,16 @@ def test_example_suites_run_and_rerun_from_the_cache(tmp_path: Path) -> None:
     expected = expected_test_ids()
     cache = tmp_path / "c.sqlite"
 
-    # Exit code 1 is expected: some cases fail on the embedded model (baselines come later).
     first, results = run_suites(tmp_path / "first", cache)
-    assert first.returncode in (0, 1), first.stdout + first.stderr
+    assert first.returncode == 0, first.stdout + first.stderr
 
     outcomes = junit_outcomes(tmp_path / "first" / "junit.xml")
-    assert len(outcomes) == len(expected)
-    assert set(outcomes.values()) <= {"passed", "failed"}, outcomes
+    gates = {key: v for key, v in outcomes.items() if key[1].startswith("__gate__")}
+    assert len(gates) == len({test_id.split("::")[0] for test_id in expected})
+    assert set(gates.values()) == {"passed"}, gates
+    assert len(outcomes) - len(gates) == len(expected)
+    # Known failures are xfails, which JUnit records as skipped.
+    assert set(outcomes.values()) <= {"passed", "skipped"}, outcomes
 
     cases = {case["test_id"]: case for case in results["cases"]}
     assert set(cases) == expected
@@ -110,6 +125,8 @@ def test_example_suites_run_and_rerun_from_the_cache(tmp_path: Path) -> None:
             assert generation["prompt_tokens"] > 0, test_id
             assert generation["completion_tokens"] > 0, test_id
             assert generation["cached"] is False, test_id
+    recorded = recorded_verdicts()
+    assert {test_id: case["passed"] for test_id, case in cases.items()} == recorded
     generations = sum(len(case["repeats"]) for case in cases.values())
     assert results["metadata"]["model_calls"] == generations
 

@@ -1,0 +1,179 @@
+"""Baselines: what each case did when a suite was last recorded, committed beside the suite.
+
+A baseline lives in ``<suite folder>/__baselines__/<suite file stem>.json`` and holds, per
+case x model x prompt variant, every repeat's pass/fail, score, output digest, tokens and
+latency, plus the backend and a digest of the rendered prompt it was recorded with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from promptsuite.errors import ConfigError
+from promptsuite.results import CaseResult, write_json_atomic
+
+BASELINE_VERSION = 1
+BASELINE_DIR = "__baselines__"
+
+Status = Literal["regression", "known-failure", "improved", "pass", "new"]
+
+
+def baseline_path(suite_file: Path) -> Path:
+    """Where the baseline of a suite file lives."""
+    return suite_file.parent / BASELINE_DIR / f"{suite_file.stem}.json"
+
+
+def entry_key(result: CaseResult) -> str:
+    """The key of a case result in its suite's baseline: ``case[model|variant]``."""
+    return f"{result.case_id}[{result.model}|{result.variant}]"
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class BaselineEntry:
+    """One case x model x variant as recorded.
+
+    Attributes:
+        case_id: The case.
+        model: The model label.
+        variant: The prompt variant.
+        backend: The backend identity it was recorded with.
+        prompt_digest: Digest of the rendered messages (tells a prompt change apart).
+        passed: Whether the case passed (all repeats).
+        score: Mean score over repeats.
+        repeats: Per repeat: passed, score, output_digest, tokens and latency.
+    """
+
+    case_id: str
+    model: str
+    variant: str
+    backend: dict[str, Any]
+    prompt_digest: str
+    passed: bool
+    score: float
+    repeats: list[dict[str, Any]] = field(default_factory=list)
+
+    @classmethod
+    def from_result(cls, result: CaseResult) -> BaselineEntry:
+        return cls(
+            case_id=result.case_id,
+            model=result.model,
+            variant=result.variant,
+            backend=result.backend,
+            prompt_digest=_digest(json.dumps(result.messages, sort_keys=True)),
+            passed=result.passed,
+            score=result.score,
+            repeats=[
+                {
+                    "passed": r.passed,
+                    "score": r.score,
+                    "output_digest": _digest(r.output),
+                    "prompt_tokens": r.generation.get("prompt_tokens", 0),
+                    "completion_tokens": r.generation.get("completion_tokens", 0),
+                    "latency_s": r.generation.get("latency_s", 0.0),
+                }
+                for r in result.repeats
+            ],
+        )
+
+
+@dataclass
+class Baseline:
+    """A suite's recorded case results."""
+
+    suite: str
+    entries: dict[str, BaselineEntry] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> Baseline | None:
+        """Read a baseline file; None when there is none."""
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") != BASELINE_VERSION:
+                raise ConfigError(
+                    f"{path}: baseline version {data.get('version')!r} is not supported; "
+                    f"expected {BASELINE_VERSION}; re-record it with --promptsuite-update-baseline"
+                )
+            entries = {k: BaselineEntry(**v) for k, v in data["entries"].items()}
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(
+                f"{path}: unreadable baseline ({exc}); re-record it with "
+                "--promptsuite-update-baseline"
+            ) from None
+        return cls(suite=str(data.get("suite", "")), entries=entries)
+
+    def write(self, path: Path) -> Path:
+        """Write the baseline atomically, entries in a stable order."""
+        return write_json_atomic(
+            path,
+            {
+                "version": BASELINE_VERSION,
+                "suite": self.suite,
+                "entries": {k: self.entries[k].__dict__ for k in sorted(self.entries)},
+            },
+            indent=1,
+        )
+
+
+def updated(
+    existing: Baseline | None,
+    suite: str,
+    results: Iterable[CaseResult],
+    case_ids: set[str],
+) -> Baseline:
+    """A refreshed baseline: results that ran replace their entries, entries of cases that
+    no longer exist are pruned, and errored results (no verdict) keep the old entry."""
+    entries = {
+        key: entry
+        for key, entry in (existing.entries.items() if existing else ())
+        if entry.case_id in case_ids
+    }
+    for result in results:
+        if result.error is None:
+            entries[entry_key(result)] = BaselineEntry.from_result(result)
+    return Baseline(suite=suite, entries=entries)
+
+
+@dataclass(frozen=True)
+class CaseComparison:
+    """How a case's result stands against its baseline entry."""
+
+    status: Status
+    message: str
+
+
+def compare_case(entry: BaselineEntry | None, result: CaseResult) -> CaseComparison:
+    """Classify a (non-errored) result against its baseline entry."""
+    if entry is None:
+        return CaseComparison("new", "not in the baseline")
+    changed = entry.prompt_digest != _digest(json.dumps(result.messages, sort_keys=True))
+    prompt_note = " (the rendered prompt changed since)" if changed else ""
+    if result.passed and entry.passed:
+        return CaseComparison("pass", "passed, as in the baseline")
+    if result.passed:
+        return CaseComparison(
+            "improved",
+            f"passes now but failed in the baseline{prompt_note}; "
+            "record it with --promptsuite-update-baseline",
+        )
+    if entry.passed:
+        return CaseComparison(
+            "regression",
+            f"REGRESSION: passed in the baseline (score {entry.score:.2f}), "
+            f"fails now (score {result.score:.2f}){prompt_note}",
+        )
+    return CaseComparison(
+        "known-failure",
+        f"known failure recorded in the baseline (score {entry.score:.2f} -> "
+        f"{result.score:.2f}){prompt_note}",
+    )

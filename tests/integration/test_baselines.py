@@ -1,0 +1,130 @@
+"""Baselines and the suite gate, through real pytest sessions."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+
+import pytest
+
+SUITE = """
+prompt: {{user: '{{{{ q }}}}'}}
+models: [{{provider: scripted, label: bot, responses: {{a: "{a}", b: "beta", c: "gamma"}}}}]
+cases:
+  - {{id: ca, vars: {{q: a}}, expect: [{{type: contains, value: alpha}}]}}
+  - {{id: cb, vars: {{q: b}}, expect: [{{type: contains, value: alpha}}]}}
+  - {{id: cc, vars: {{q: c}}, expect: [{{type: contains, value: gamma}}]}}
+{extra}
+"""
+
+
+def write_suite(pytester: pytest.Pytester, a: str = "alpha", extra: str = "") -> None:
+    text = textwrap.dedent(SUITE.format(a=a, extra=extra))
+    pytester.makefile(".yaml", **{"suites/s": text})
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(
+        "suites", "-p", "no:cacheprovider", "--promptsuite-cache", "off", "-rA", *args
+    )
+
+
+def baseline(pytester: pytest.Pytester) -> dict[str, object]:
+    data = json.loads((pytester.path / "suites" / "__baselines__" / "s.json").read_text())
+    assert isinstance(data, dict)
+    return data
+
+
+def test_without_a_baseline_failures_fail(pytester: pytest.Pytester) -> None:
+    write_suite(pytester)
+    run(pytester).assert_outcomes(passed=2, failed=1)
+
+
+def test_missing_baseline_can_be_made_to_fail(pytester: pytest.Pytester) -> None:
+    write_suite(pytester)
+    result = run(pytester, "--promptsuite-baseline-missing", "fail")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines(["*suites/s.yaml has no baseline; record one with*"])
+
+
+def test_record_then_known_failures_are_xfail_and_the_gate_passes(
+    pytester: pytest.Pytester,
+) -> None:
+    write_suite(pytester)
+    result = run(pytester, "--promptsuite-update-baseline")
+    result.assert_outcomes(passed=2, xfailed=1)
+    result.stdout.fnmatch_lines(["baseline written: suites/__baselines__/s.json"])
+    data = baseline(pytester)
+    assert data["version"] == 1
+    entries = data["entries"]
+    assert isinstance(entries, dict)
+    assert sorted(entries) == ["ca[bot|default]", "cb[bot|default]", "cc[bot|default]"]
+    assert entries["cb[bot|default]"]["passed"] is False
+    assert entries["ca[bot|default]"]["repeats"][0]["output_digest"]
+
+    result = run(pytester, "--junitxml=out.xml")
+    result.assert_outcomes(passed=3, xfailed=1)
+    result.stdout.fnmatch_lines(
+        ["XFAIL suites/s.yaml::cb[[]bot[]] - known failure recorded in the baseline*"]
+    )
+    result.stdout.fnmatch_lines(["against baselines: 1 known-failure, 2 pass"])
+    result.stdout.fnmatch_lines(["s*bot*default*pass*3*+0.000*"])
+    xml = (pytester.path / "out.xml").read_text()
+    assert '<property name="promptsuite_gate" value="pass"' in xml
+    assert '<property name="promptsuite_baseline" value="known-failure"' in xml
+
+
+def test_a_case_that_broke_is_a_regression(pytester: pytest.Pytester) -> None:
+    write_suite(pytester)
+    run(pytester, "--promptsuite-update-baseline")
+    write_suite(pytester, a="omega")
+    result = run(pytester)
+    result.assert_outcomes(passed=2, failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(["REGRESSION: passed in the baseline (score 1.00), fails now*"])
+
+
+def test_an_improved_case_passes_with_a_hint(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, a="omega")
+    run(pytester, "--promptsuite-update-baseline")
+    write_suite(pytester)
+    result = run(pytester)
+    result.assert_outcomes(passed=3, xfailed=1)
+    result.stdout.fnmatch_lines(["improved cases pass now; record them with*"])
+
+
+def test_a_broad_drop_fails_the_gate(pytester: pytest.Pytester) -> None:
+    cases = "\n".join(
+        f"  - {{id: d{i}, vars: {{q: 'a {i}'}}, expect: [{{type: contains, value: alpha}}]}}"
+        for i in range(30)
+    )
+    write_suite(pytester, extra=cases)
+    run(pytester, "--promptsuite-update-baseline")
+    write_suite(pytester, a="omega", extra=cases)
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=32, xfailed=1)
+    result.stdout.fnmatch_lines(
+        ["*__gate__[[]bot[]]*", "suite gate: fail: regression, mean score change*"]
+    )
+
+
+def test_update_prunes_cases_that_left_the_suite(pytester: pytest.Pytester) -> None:
+    write_suite(pytester, extra="  - {id: gone, vars: {q: c}}")
+    run(pytester, "--promptsuite-update-baseline")
+    assert "gone[bot|default]" in baseline(pytester)["entries"]  # type: ignore[operator]
+    write_suite(pytester)
+    run(pytester, "--promptsuite-update-baseline")
+    assert "gone[bot|default]" not in baseline(pytester)["entries"]  # type: ignore[operator]
+
+
+def test_an_unreadable_baseline_is_a_clear_error(pytester: pytest.Pytester) -> None:
+    write_suite(pytester)
+    pytester.makefile(".json", **{"suites/__baselines__/s": "{not json"})
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*unreadable baseline*--promptsuite-update-baseline*"])
+
+
+def test_baselines_work_under_xdist(pytester: pytest.Pytester) -> None:
+    write_suite(pytester)
+    run(pytester, "--promptsuite-update-baseline", "-n", "2").assert_outcomes(passed=2, xfailed=1)
+    run(pytester, "-n", "2").assert_outcomes(passed=3, xfailed=1)
