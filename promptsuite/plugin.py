@@ -458,7 +458,8 @@ class _Recorder:
                     f"{g['mean_diff']:+.3f}",
                     f"[{g['ci_low']:+.3f}, {g['ci_high']:+.3f}]",
                     f"{g['pass_to_fail']}/{g['fail_to_pass']}",
-                    g["reason"],
+                    f"{g['p_value_mcnemar']:.3g}",
+                    g["cases_needed"] if g["verdict"] == "inconclusive" else "",
                 ]
                 for g in sorted(self.gates, key=lambda g: (g["suite"], g["model"]))
             ]
@@ -471,7 +472,8 @@ class _Recorder:
                 "mean diff",
                 "95% CI",
                 "flips -/+",
-                "why",
+                "McNemar p",
+                "cases needed",
             ]
             terminalreporter.write_line("")
             terminalreporter.write_line(
