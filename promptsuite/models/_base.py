@@ -123,7 +123,12 @@ class ModelSpec:
 
     @property
     def display(self) -> str:
-        return self.label or (f"{self.provider}:{self.model}" if self.model else self.provider)
+        if self.label:
+            return self.label
+        if self.provider == "replay":
+            # A replay stands in for the recorded model: same test ids, same baseline keys.
+            return self.model or "local"
+        return f"{self.provider}:{self.model}" if self.model else self.provider
 
 
 class Provider(ABC):
