@@ -368,6 +368,14 @@ class _Recorder:
         self.gates: list[dict[str, Any]] = []
         self.baselines_written: list[Path] = []
         self.results_path: Path | None = None
+        self._cases: list[CaseResult] | None = None
+
+    @property
+    def cases(self) -> list[CaseResult]:
+        """The collected results, parsed once for the file, the baselines and the summary."""
+        if self._cases is None:
+            self._cases = [CaseResult.from_dict(d) for d in self.collected]
+        return self._cases
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, _REPORT_ATTR, None)
@@ -385,7 +393,7 @@ class _Recorder:
         if _is_worker(self.config) or not self.collected:
             return
         resolved = self.config.stash[_CONFIG_KEY]
-        cases = [CaseResult.from_dict(d) for d in self.collected]
+        cases = self.cases
         metadata = _metadata(self.config, resolved, cases)
         metadata["gates"] = sorted(self.gates, key=lambda g: (g["suite"], g["model"]))
         run = RunResults(cases=cases, metadata=metadata)
@@ -400,7 +408,7 @@ class _Recorder:
             return
         from tabulate import tabulate
 
-        rows = summarize(CaseResult.from_dict(d) for d in self.collected)
+        rows = summarize(self.cases)
         table = [
             [
                 r.suite,
@@ -430,16 +438,11 @@ class _Recorder:
         ]
         terminalreporter.section("promptsuite")
         terminalreporter.write_line(tabulate(table, headers=headers, tablefmt="simple"))
-        generations = [
-            r["generation"] for d in self.collected for r in d["repeats"] if r["generation"]
-        ]
-        calls = sum(not g.get("cached") for g in generations)
+        calls, hits = _call_counts(self.cases)
         tail = ""
         if self.results_path is not None:
             tail = f"; results: {_display(self.results_path, self.config.rootpath)}"
-        terminalreporter.write_line(
-            f"model calls: {calls}, cache hits: {len(generations) - calls}{tail}"
-        )
+        terminalreporter.write_line(f"model calls: {calls}, cache hits: {hits}{tail}")
         if self.statuses:
             counts = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items()))
             terminalreporter.write_line(f"against baselines: {counts}")
@@ -509,7 +512,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def _metadata(
     config: pytest.Config, resolved: PluginConfig, cases: list[CaseResult]
 ) -> dict[str, Any]:
-    generations = [r.generation for c in cases for r in c.repeats if r.generation]
+    calls, hits = _call_counts(cases)
     settings = resolved.settings
     return {
         "started": _dt.datetime.fromtimestamp(config.stash[_STARTED_KEY], _dt.UTC).isoformat(),
@@ -524,9 +527,16 @@ def _metadata(
             "repeat": settings.repeat,
             "models": [m.display for m in resolved.models],
         },
-        "model_calls": sum(not g.get("cached") for g in generations),
-        "cache_hits": sum(bool(g.get("cached")) for g in generations),
+        "model_calls": calls,
+        "cache_hits": hits,
     }
+
+
+def _call_counts(cases: list[CaseResult]) -> tuple[int, int]:
+    """(model calls, cache hits) over every sample that produced a generation."""
+    generations = [r.generation for c in cases for r in c.repeats if r.generation]
+    calls = sum(not g.get("cached") for g in generations)
+    return calls, len(generations) - calls
 
 
 def _git_commit(root: Path) -> str | None:
