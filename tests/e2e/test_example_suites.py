@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -20,11 +19,10 @@ import pytest
 from promptsuite.errors import MissingDependency
 from promptsuite.runner import plan_jobs
 from promptsuite.suite import load_suite
+from tests.example_suites import ROOT, SUITES, recorded_verdicts, run_example_suites
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
-SUITES = ROOT / "suites"
 RUN_TIMEOUT_S = 600
 
 
@@ -51,25 +49,13 @@ def expected_test_ids() -> set[str]:
 def run_suites(out: Path, cache: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """Run ``pytest suites`` in a subprocess; return it and its results file."""
     out.mkdir(parents=True, exist_ok=True)
-    process = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "suites",
-            "-p",
-            "no:cacheprovider",
-            "--promptsuite-results",
-            str(out),
-            "--promptsuite-cache-path",
-            str(cache),
-            f"--junitxml={out / 'junit.xml'}",
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    process = run_example_suites(
+        "--promptsuite-results",
+        str(out),
+        "--promptsuite-cache-path",
+        str(cache),
+        f"--junitxml={out / 'junit.xml'}",
         timeout=RUN_TIMEOUT_S,
-        check=False,
     )
     results_file = out / "latest.json"
     assert results_file.is_file(), process.stdout + process.stderr
@@ -77,17 +63,6 @@ def run_suites(out: Path, cache: Path) -> tuple[subprocess.CompletedProcess[str]
 
 
 JUNIT_OUTCOMES = {"failure": "failed", "error": "error", "skipped": "skipped"}
-
-
-def recorded_verdicts() -> dict[str, bool]:
-    """``{test id: passed}`` from the committed baselines."""
-    verdicts = {}
-    for path in sorted((ROOT / "suites" / "__baselines__").glob("*.json")):
-        for entry in json.loads(path.read_text())["entries"].values():
-            verdicts[f"suites/{path.stem}.yaml::{entry['case_id']}[{entry['model']}]"] = entry[
-                "passed"
-            ]
-    return verdicts
 
 
 def junit_outcomes(path: Path) -> dict[tuple[str, str], str]:

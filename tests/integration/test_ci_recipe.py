@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.example_suites import ROOT, SUITES, recorded_verdicts, run_example_suites
+
 WORKFLOW = ROOT / ".github" / "workflows" / "prompt-regression.yml"
-CASSETTE = ROOT / "suites" / "__cassettes__" / "responses.sqlite"
+CASSETTE = SUITES / "__cassettes__" / "responses.sqlite"
 
 
 def test_workflow_is_valid_against_githubs_schema() -> None:
@@ -42,32 +42,21 @@ def test_replaying_the_cassette_reproduces_the_committed_verdicts(tmp_path: Path
     # must not touch committed files).
     cassette = tmp_path / "responses.sqlite"
     cassette.write_bytes(CASSETTE.read_bytes())
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "suites",
-            "-p",
-            "no:cacheprovider",
-            "--promptsuite-cache",
-            "replay",
-            "--promptsuite-cache-path",
-            str(cassette),
-            "--promptsuite-baseline-missing",
-            "fail",
-            "--promptsuite-results",
-            str(tmp_path / "reports"),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
+    result = run_example_suites(
+        "--promptsuite-cache",
+        "replay",
+        "--promptsuite-cache-path",
+        str(cassette),
+        "--promptsuite-baseline-missing",
+        "fail",
+        "--promptsuite-results",
+        str(tmp_path / "reports"),
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    baselines = sorted((ROOT / "suites" / "__baselines__").glob("*.json"))
-    entries = [e for p in baselines for e in json.loads(p.read_text())["entries"].values()]
-    passed = sum(e["passed"] for e in entries)
+    verdicts = recorded_verdicts()
+    passed = sum(verdicts.values())
+    suites = len({test_id.split("::")[0] for test_id in verdicts})
     # Every recorded pass passes again, every recorded failure is a known failure, and each
     # suite's gate passes.
-    assert f"{passed + len(baselines)} passed, {len(entries) - passed} xfailed" in result.stdout
-    assert f"model calls: 0, cache hits: {len(entries)}" in result.stdout
+    assert f"{passed + suites} passed, {len(verdicts) - passed} xfailed" in result.stdout
+    assert f"model calls: 0, cache hits: {len(verdicts)}" in result.stdout
