@@ -35,11 +35,16 @@ def test_suite_against_real_http_server_with_retries(
     secret = "sk-test-SECRET-0123456789"
     monkeypatch.setenv("OPENAI_API_KEY", secret)
 
+    throttled: set[str] = set()
+
     def flaky(index: int, body: dict[str, Any]) -> Status | None:
         text = body["messages"][-1]["content"]
         if text == "hello 7 world":
             return Status(500)  # always: becomes an error after retries
-        if index % 5 == 0:
+        # Every fifth case is throttled once, whatever order the concurrent requests arrive
+        # in (keying on the global request index let a retry be throttled again).
+        if int(text.split()[1]) % 5 == 0 and text not in throttled:
+            throttled.add(text)
             return Status(429, retry_after="0")
         return None
 
@@ -53,6 +58,7 @@ def test_suite_against_real_http_server_with_retries(
         stats = stub.stats()
         assert stats.max_in_flight > 1  # the suite's calls ran concurrently
         assert stats.by_kind["reply"] == 39
+        assert stats.by_kind["status_429"] == 8  # cases 0, 5, ..., 35, each retried once
 
         stub.reset()
         again = pytester.runpytest_subprocess("suites", "-p", "no:cacheprovider", "-q")
