@@ -23,6 +23,8 @@ __all__ = [
     "SuiteFile",
 ]
 
+ReducerName = Literal["all-pass", "mean", "any-pass"]
+
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=120)]
 ModelRef = str | dict[str, Any]
 
@@ -119,6 +121,12 @@ class Case(_Strict):
         None, ge=0, le=1, description="Pass when weighted mean score >= threshold."
     )
     repeat: int | None = Field(None, ge=1, le=1000, description="Runs of this case.")
+    reducer: ReducerName | None = Field(
+        None, description="How repeats make one verdict: all-pass, mean or any-pass."
+    )
+    min_pass_rate: float | None = Field(
+        None, ge=0, le=1, description="Pass when at least this fraction of repeats pass."
+    )
 
 
 class Defaults(_Strict):
@@ -128,6 +136,19 @@ class Defaults(_Strict):
     max_tokens: int = Field(256, ge=1, le=100_000, description="Generation limit.")
     seed: int | None = Field(None, description="Sampling seed, where the backend honours one.")
     repeat: int = Field(1, ge=1, le=1000, description="Runs of each case.")
+    reducer: ReducerName = Field(
+        "all-pass",
+        description="How a case's repeats make one verdict and score: all-pass (every repeat "
+        "passes; lowest score), mean (at least half pass; mean score) or any-pass (pass@k; "
+        "highest score).",
+    )
+    min_pass_rate: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Pass a case when at least this fraction of its repeats pass (overrides "
+        "the reducer's verdict, not its score).",
+    )
     tags: list[Identifier] = Field(default_factory=list, description="Tags on every case.")
     vars: dict[str, Any] = Field(default_factory=dict, description="Variables for every case.")
     expect: list[Expectation] = Field(

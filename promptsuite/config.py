@@ -33,6 +33,7 @@ class RunSettings:
         cache_path: The SQLite file holding cached responses.
         repeat: Overrides every case's repeat count when set.
         grader: Default grader model for ``judge`` checks (else the case's own model).
+        reducer: Overrides every case's repeat reducer when set.
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
@@ -40,6 +41,7 @@ class RunSettings:
     cache_path: Path = DEFAULT_CACHE_PATH
     repeat: int | None = None
     grader: ModelSpec | None = None
+    reducer: str | None = None
 
 
 #: Option name -> help text. Each is ``--promptsuite-<name>`` on the command line,
@@ -49,6 +51,8 @@ OPTIONS: dict[str, str] = {
     "'local', 'local:/path.gguf', 'openai:gpt-4o-mini', 'replay:local')",
     "concurrency": f"most model requests in flight at once (default {DEFAULT_CONCURRENCY})",
     "repeat": "run every case this many times",
+    "reducer": "how a case's repeats make one verdict, for every suite: all-pass, mean or "
+    "any-pass (default: each suite's own, else all-pass)",
     "cache": "response cache mode: use (default), refresh, off, replay",
     "cache-path": f"response cache file (default {DEFAULT_CACHE_PATH})",
     "results": "folder for results files (default reports)",
@@ -64,6 +68,7 @@ OPTIONS: dict[str, str] = {
 FLAGS = frozenset({"update-baseline"})
 #: Options with a fixed set of values.
 CHOICES: dict[str, tuple[str, ...]] = {
+    "reducer": ("all-pass", "mean", "any-pass"),
     "cache": ("use", "refresh", "off", "replay"),
     "baseline-missing": ("warn", "fail"),
     "gate-inconclusive": ("pass", "fail"),
@@ -140,6 +145,12 @@ def resolve(
             raise ConfigError(f"option {name}: expected at least {minimum}, got {number}")
         return number
 
+    def choice(name: str) -> str:
+        value = str(get(name) or CHOICES[name][0])
+        if value not in CHOICES[name]:
+            raise ConfigError(f"option {name}: expected one of {', '.join(CHOICES[name])}")
+        return value
+
     raw_models = get("model")
     if isinstance(raw_models, str):
         raw_models = [raw_models]
@@ -153,13 +164,8 @@ def resolve(
         cache_path=cache_path if cache_path.is_absolute() else rootdir / cache_path,
         repeat=integer("repeat", None, 1),
         grader=parse_model_spec(grader) if grader else None,
+        reducer=choice("reducer") if get("reducer") else None,
     )
-
-    def choice(name: str) -> str:
-        value = str(get(name) or CHOICES[name][0])
-        if value not in CHOICES[name]:
-            raise ConfigError(f"option {name}: expected one of {', '.join(CHOICES[name])}")
-        return value
 
     margin = get("gate-margin")
     try:

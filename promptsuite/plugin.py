@@ -172,6 +172,11 @@ class CaseItem(pytest.Item):
         self.result = self.config.stash[_SESSION_KEY].result(self.job)
         self.user_properties.append(("promptsuite_score", f"{self.result.score:.4f}"))
         self.user_properties.append(("promptsuite_passed", str(self.result.passed).lower()))
+        if len(self.result.repeats) > 1:
+            low, high = self.result.interval
+            self.user_properties.append(("promptsuite_pass_rate", f"{self.result.pass_rate:.4f}"))
+            self.user_properties.append(("promptsuite_pass_rate_ci", f"{low:.4f}-{high:.4f}"))
+            self.user_properties.append(("promptsuite_flaky", str(self.result.flaky).lower()))
         if self.result.error is not None:
             raise CaseError(self.result)
 
@@ -287,6 +292,8 @@ def format_failure(result: CaseResult) -> str:
     checks = [c for r in result.repeats for c in r.checks]
     failed_count = sum(not c["passed"] for c in checks)
     lines = [f"{failed_count} of {len(checks)} expectations failed (score {result.score:.2f})"]
+    if len(result.repeats) > 1:
+        lines.append(_repeat_line(result))
     lines.append("messages:")
     for message in result.messages:
         lines.append(f"  [{message['role']}] " + _indent(message["content"]))
@@ -298,6 +305,20 @@ def format_failure(result: CaseResult) -> str:
             lines.append("failed expectations:")
             lines.extend(f"  - {_check_name(c)}: {c['reason']}" for c in failed)
     return "\n".join(lines)
+
+
+def _repeat_line(result: CaseResult) -> str:
+    low, high = result.interval
+    verdict = "passes" if result.passed else "fails"
+    rule = result.reducer
+    if result.min_pass_rate is not None:
+        rule += f", min pass rate {result.min_pass_rate:.0%}"
+    flaky = "flaky: " if result.flaky else ""
+    return (
+        f"{flaky}{result.passes}/{len(result.repeats)} repeats passed "
+        f"(pass rate {result.pass_rate:.0%}, 95% CI {low:.0%}-{high:.0%}); "
+        f"{verdict} under {rule}"
+    )
 
 
 def _check_name(check: dict[str, Any]) -> str:
@@ -381,7 +402,7 @@ class _Recorder:
         data = getattr(report, _REPORT_ATTR, None)
         if data is not None:
             data = dict(data)
-            status = data.pop("baseline_status", None)
+            status = data.get("baseline_status")
             if status:
                 self.statuses[status] = self.statuses.get(status, 0) + 1
             self.collected.append(data)
@@ -416,8 +437,9 @@ class _Recorder:
                 r.variant,
                 r.cases,
                 r.passed,
-                f"{r.pass_rate:.0%}",
+                _rate_with_interval(r.passed, r.cases),
                 f"{r.mean_score:.2f}",
+                r.flaky,
                 r.errors,
                 r.tokens,
                 f"{r.mean_latency_s * 1000:.0f} ms",
@@ -430,14 +452,21 @@ class _Recorder:
             "prompt",
             "cases",
             "passed",
-            "pass rate",
+            "pass rate (95% CI)",
             "mean score",
+            "flaky",
             "errors",
             "tokens",
             "mean latency",
         ]
         terminalreporter.section("promptsuite")
         terminalreporter.write_line(tabulate(table, headers=headers, tablefmt="simple"))
+        flaky = [c for c in self.cases if c.flaky]
+        if flaky:
+            terminalreporter.write_line("")
+            terminalreporter.write_line(f"flaky cases ({len(flaky)}): repeats disagree")
+            for case in sorted(flaky, key=lambda c: c.test_id):
+                terminalreporter.write_line(f"  {case.test_id}: {_repeat_line(case)}")
         calls, hits = _call_counts(self.cases)
         tail = ""
         if self.results_path is not None:
@@ -484,6 +513,15 @@ class _Recorder:
             )
         for path in self.baselines_written:
             terminalreporter.write_line(f"baseline written: {_display(path, self.config.rootpath)}")
+
+
+def _rate_with_interval(passed: int, total: int) -> str:
+    from promptsuite.gate._stats import wilson_interval
+
+    if not total:
+        return "-"
+    low, high = wilson_interval(passed, total)
+    return f"{passed / total:.0%} ({low:.0%}-{high:.0%})"
 
 
 def _update_baselines(rootdir: Path, cases: list[CaseResult]) -> list[Path]:

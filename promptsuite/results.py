@@ -56,10 +56,15 @@ class CaseResult:
         tags: Case tags.
         messages: The rendered messages sent to the model.
         repeats: Every sample.
-        passed: All samples passed (and none errored).
-        score: Mean of the samples' scores.
+        passed: The case's verdict: its repeats reduced by ``reducer`` (and
+            ``min_pass_rate``); False when any sample errored.
+        score: The case's score under the reducer (mean, lowest or highest repeat score).
         error: Set when any sample errored (model, template or check error).
         error_kind: The error's class name.
+        reducer: How the repeats were reduced (``all-pass``, ``mean``, ``any-pass``).
+        min_pass_rate: The fraction of repeats that had to pass, when the case set one.
+        baseline_status: Against the committed baseline: ``pass``, ``regression``,
+            ``known-failure``, ``improved`` or ``new`` (None without a baseline).
     """
 
     test_id: str
@@ -76,6 +81,36 @@ class CaseResult:
     score: float
     error: str | None = None
     error_kind: str | None = None
+    reducer: str = "all-pass"
+    min_pass_rate: float | None = None
+    baseline_status: str | None = None
+
+    @property
+    def passes(self) -> int:
+        """Repeats that passed."""
+        return sum(1 for r in self.repeats if r.passed)
+
+    @property
+    def pass_rate(self) -> float:
+        """Fraction of repeats that passed (0 when none ran)."""
+        return self.passes / len(self.repeats) if self.repeats else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Wilson 95% interval of the pass rate over the repeats."""
+        from promptsuite.gate._stats import wilson_interval
+
+        return wilson_interval(self.passes, len(self.repeats)) if self.repeats else (0.0, 1.0)
+
+    @property
+    def flaky(self) -> bool:
+        """The repeats disagree: some passed, some did not."""
+        return 0 < self.passes < len(self.repeats)
+
+    @property
+    def mean_score(self) -> float:
+        """Mean score over the repeats, whatever the reducer."""
+        return _mean([r.score for r in self.repeats])
 
     @property
     def tokens(self) -> int:
@@ -168,6 +203,7 @@ class SummaryRow:
     cases: int
     passed: int
     errors: int
+    flaky: int
     mean_score: float
     tokens: int
     mean_latency_s: float
@@ -192,6 +228,7 @@ def summarize(cases: Iterable[CaseResult]) -> list[SummaryRow]:
                 cases=len(members),
                 passed=sum(c.passed for c in members),
                 errors=sum(c.error is not None for c in members),
+                flaky=sum(c.flaky for c in members),
                 mean_score=_mean([c.score for c in members]),
                 tokens=sum(c.tokens for c in members),
                 mean_latency_s=_mean([c.mean_latency_s for c in members]),

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from promptsuite.cache import CacheMode, ResponseCache, cache_key
 from promptsuite.config import RunSettings
 from promptsuite.errors import CacheMiss, PromptsuiteError
+from promptsuite.gate._stats import reduce_repeats
 from promptsuite.models._base import GenerateRequest, Generation, ModelSpec, Provider
 from promptsuite.models._registry import create_provider
 from promptsuite.results import CaseResult, RepeatResult
@@ -150,12 +151,18 @@ class Runner:
             *(self._sample(job, request, index) for index in range(repeats))
         )
         failed = next((s for s in samples if s.error), None)
+        summary = reduce_repeats(
+            [s.result.passed for s in samples],
+            [s.result.score for s in samples],
+            self.settings.reducer or job.case.reducer,
+            job.case.min_pass_rate,
+        )
         return self._result(
             job,
             [m.to_dict() for m in messages],
             [s.result for s in samples],
-            passed=failed is None and all(s.result.passed for s in samples),
-            score=sum(s.result.score for s in samples) / len(samples),
+            passed=failed is None and summary.passed,
+            score=summary.score,
             error=failed.error if failed else None,
             error_kind=failed.error_kind if failed else None,
         )
@@ -164,7 +171,7 @@ class Runner:
         from promptsuite.assertions import CheckContext, case_outcome, evaluate
 
         try:
-            generation = await self.generate(job.model, request, index)
+            generation = await self.generate(job.model, replace(request, repeat=index), index)
         except PromptsuiteError as exc:  # model errors, a missing extra, bad provider options
             self.stats.errors += 1
             return _Sample.failed(index, exc)
@@ -225,6 +232,8 @@ class Runner:
             score=score,
             error=error,
             error_kind=error_kind,
+            reducer=self.settings.reducer or job.case.reducer,
+            min_pass_rate=job.case.min_pass_rate,
         )
 
     async def aclose(self) -> None:

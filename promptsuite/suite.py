@@ -56,6 +56,8 @@ class ResolvedCase:
     threshold: float | None
     repeat: int
     description: str | None = None
+    reducer: str = "all-pass"
+    min_pass_rate: float | None = None
 
 
 @dataclass(frozen=True)
@@ -491,6 +493,12 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
                 threshold=case.threshold if case.threshold is not None else spec.defaults.threshold,
                 repeat=case.repeat or spec.defaults.repeat,
                 description=case.description,
+                reducer=case.reducer or spec.defaults.reducer,
+                min_pass_rate=(
+                    case.min_pass_rate
+                    if case.min_pass_rate is not None
+                    else spec.defaults.min_pass_rate
+                ),
             )
         )
     for j, exp in enumerate(spec.defaults.expect):

@@ -163,7 +163,12 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     return (low, high)
 
 
-def reduce_repeats(passes: Sequence[bool], scores: Sequence[float], reducer: str) -> CaseSummary:
+def reduce_repeats(
+    passes: Sequence[bool],
+    scores: Sequence[float],
+    reducer: str,
+    min_pass_rate: float | None = None,
+) -> CaseSummary:
     """Reduce the repeats of one case to a single summary.
 
     Reducers:
@@ -178,6 +183,8 @@ def reduce_repeats(passes: Sequence[bool], scores: Sequence[float], reducer: str
         passes: Pass/fail of each repeat.
         scores: Score of each repeat, in the same order.
         reducer: One of the :data:`Reducer` names.
+        min_pass_rate: When set, the case passes when at least this fraction of its
+            repeats pass, whatever the reducer (its score still comes from the reducer).
 
     Returns:
         The case summary, with a 95% Wilson interval of the pass rate.
@@ -201,6 +208,8 @@ def reduce_repeats(passes: Sequence[bool], scores: Sequence[float], reducer: str
         score, passed = min(scores), n_passed == n
     else:
         score, passed = max(scores), n_passed > 0
+    if min_pass_rate is not None:
+        passed = n_passed >= min_pass_rate * n - 1e-9
     return CaseSummary(
         n=n,
         passes=n_passed,

@@ -23,6 +23,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert config.settings.cache_path == tmp_path / ".promptsuite" / "cache.sqlite"
     assert config.results_dir == tmp_path / "reports"
     assert config.models == ()
+    assert config.settings.reducer is None  # each suite's own reducer applies
 
 
 def test_precedence(tmp_path: Path) -> None:
@@ -32,6 +33,8 @@ def test_precedence(tmp_path: Path) -> None:
     assert config.settings.concurrency == 8
     assert config.settings.cache_mode is CacheMode.OFF
     assert config.settings.repeat == 3
+    env["PROMPTSUITE_REDUCER"] = "any-pass"
+    assert resolve(lookup_from({}), {}, tmp_path, environ=env).settings.reducer == "any-pass"
     assert [m.display for m in config.models] == ["openai:gpt-4o-mini"]
 
 
@@ -42,6 +45,7 @@ def test_precedence(tmp_path: Path) -> None:
         ({"concurrency": "0"}, "at least 1"),
         ({"cache": "sometimes"}, "not one of"),
         ({"model": [":x"]}, "no provider"),
+        ({"reducer": "median"}, "reducer: expected one of all-pass, mean, any-pass"),
     ],
 )
 def test_bad_values(tmp_path: Path, values: dict[str, Any], message: str) -> None:

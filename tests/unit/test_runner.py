@@ -128,3 +128,55 @@ def test_replay_mode_never_calls_the_model(write: Write, tmp_path: Path) -> None
     _, results = run(settings, suite_file(write, 2))
     assert SlowEcho.calls == 0
     assert {r.error_kind for r in results} == {"CacheMiss"}
+
+
+def noisy_script(messages: list[dict[str, str]], params: dict[str, Any]) -> str:
+    """Passes repeats 0 and 2 of every case, fails repeat 1: a known, seeded pattern."""
+    return "yes" if params["repeat"] != 1 else "no"
+
+
+@pytest.mark.parametrize(
+    ("reducer", "min_pass_rate", "passed", "score"),
+    [
+        ("all-pass", None, False, 0.0),
+        ("mean", None, True, 2 / 3),
+        ("any-pass", None, True, 1.0),
+        ("all-pass", 0.6, True, 0.0),
+        ("any-pass", 0.7, False, 1.0),
+    ],
+)
+def test_reducers_turn_disagreeing_repeats_into_one_verdict(
+    write: Write,
+    tmp_path: Path,
+    reducer: str,
+    min_pass_rate: float | None,
+    passed: bool,
+    score: float,
+) -> None:
+    rate = "" if min_pass_rate is None else f", min_pass_rate: {min_pass_rate}"
+    path = write(
+        "suites/s.yaml",
+        "prompt: {user: 'q'}\n"
+        f"models: [{{provider: scripted, script: '{__name__}:noisy_script'}}]\n"
+        f"defaults: {{repeat: 3, reducer: {reducer}{rate}}}\n"
+        "cases: [{id: a, expect: [{type: equals, value: 'yes'}]}]\n",
+    )
+    _, (result,) = run(RunSettings(cache_mode=CacheMode.OFF), path)
+    assert [r.passed for r in result.repeats] == [True, False, True]
+    assert (result.passed, result.reducer, result.min_pass_rate) == (passed, reducer, min_pass_rate)
+    assert result.score == pytest.approx(score)
+    assert result.flaky and result.passes == 2 and result.pass_rate == pytest.approx(2 / 3)
+    low, high = result.interval
+    assert 0.2 < low < 2 / 3 < high < 1
+
+
+def test_the_command_line_reducer_overrides_the_suite(write: Write, tmp_path: Path) -> None:
+    path = write(
+        "suites/s.yaml",
+        "prompt: {user: 'q'}\n"
+        f"models: [{{provider: scripted, script: '{__name__}:noisy_script'}}]\n"
+        "defaults: {repeat: 3, reducer: all-pass}\n"
+        "cases: [{id: a, reducer: all-pass, expect: [{type: equals, value: 'yes'}]}]\n",
+    )
+    _, (result,) = run(RunSettings(cache_mode=CacheMode.OFF, reducer="any-pass"), path)
+    assert result.passed and result.reducer == "any-pass"

@@ -53,6 +53,7 @@ def test_suite_merges_defaults_into_cases(write: Write) -> None:
           temperature: 0.5
           max_tokens: 20
           repeat: 2
+          reducer: mean
           tags: [smoke]
           vars: {name: Bob}
           expect: [{type: contains, value: Bob}]
@@ -64,6 +65,8 @@ def test_suite_merges_defaults_into_cases(write: Write) -> None:
             vars: {name: Eve}
             repeat: 5
             threshold: 0.5
+            reducer: any-pass
+            min_pass_rate: 0.8
         """,
     )
     suite = load_suite(path)
@@ -78,7 +81,9 @@ def test_suite_merges_defaults_into_cases(write: Write) -> None:
     assert one.repeat == 2 and two.repeat == 5
     assert two.vars == {"name": "Eve"} and one.vars == {"name": "Bob"}
     assert two.threshold == 0.5 and one.threshold is None
-    assert one.line == 11
+    assert one.line == 12
+    assert (one.reducer, one.min_pass_rate) == ("mean", None)
+    assert (two.reducer, two.min_pass_rate) == ("any-pass", 0.8)
 
 
 def test_inline_prompt(write: Write) -> None:
@@ -151,6 +156,11 @@ def test_every_error_in_a_file_is_reported_with_line_case_and_field(write: Write
             "invalid regular expression",
         ),
         ("prompt: {file: p.yaml, variants: [nope]}\ncases: [{id: a}]\n", "not found"),
+        (
+            "prompt: {user: hi}\ndefaults: {reducer: median}\ncases: [{id: a}]\n",
+            "'defaults.reducer': Input should be 'all-pass', 'mean' or 'any-pass'",
+        ),
+        ("prompt: {user: hi}\ncases: [{id: a, min_pass_rate: 2}]\n", "less than or equal to 1"),
     ],
 )
 def test_bad_suites_give_one_line_located_errors(write: Write, text: str, expected: str) -> None:
