@@ -49,10 +49,19 @@ class GenerationParams:
 
 @dataclass(frozen=True)
 class GenerateRequest:
-    """What a provider is asked to complete."""
+    """What a provider is asked to complete.
+
+    Attributes:
+        messages: The conversation to complete.
+        params: Sampling parameters.
+        repeat: Which repeat of a case this is. Providers that seed their sampling offset the
+            seed by it, so repeats at temperature > 0 are independent samples rather than
+            copies of the first one (and each stays reproducible).
+    """
 
     messages: tuple[Message, ...]
     params: GenerationParams = field(default_factory=GenerationParams)
+    repeat: int = 0
 
 
 @dataclass(frozen=True)

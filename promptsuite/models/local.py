@@ -335,7 +335,7 @@ class LocalProvider(Provider):
             "messages": [message.to_dict() for message in request.messages],
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
-            "seed": DEFAULT_SEED if params.seed is None else params.seed,
+            "seed": (DEFAULT_SEED if params.seed is None else params.seed) + request.repeat,
             "stream": False,
             "cache_prompt": True,
         }

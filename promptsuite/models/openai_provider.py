@@ -185,7 +185,7 @@ class OpenAIProvider(Provider):
             "max_tokens": params.max_tokens,
         }
         if params.seed is not None:
-            body["seed"] = params.seed
+            body["seed"] = params.seed + request.repeat
         if params.stop:
             body["stop"] = list(params.stop)
         if params.json_schema is not None:

@@ -6,7 +6,8 @@ Options (in the suite's model mapping or ``scripted:<reply>`` on the command lin
     reply: A fixed reply for every request.
     responses: ``{substring: reply}``; the first substring found in the last user message
         picks the reply.
-    script: ``"module:function"`` called as ``function(messages, params) -> str``.
+    script: ``"module:function"`` called as ``function(messages, params) -> str``; ``params``
+        holds the sampling parameters and ``repeat``, the repeat index of the case.
     fail: ``{substring: message}``; a matching request raises a ModelError.
 Without any of these it echoes the last user message.
 """
@@ -65,7 +66,8 @@ class ScriptedProvider(Provider):
                 raise ModelError(f"scripted failure: {message}")
         if self._script_ref:
             messages = [m.to_dict() for m in request.messages]
-            text = self._load_script()(messages, request.params.to_dict())
+            params = {**request.params.to_dict(), "repeat": request.repeat}
+            text = self._load_script()(messages, params)
         elif self._responses:
             text = next((r for k, r in self._responses.items() if k in last_user), "")
         elif self._reply is not None:

@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import replace
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,15 @@ def test_echo_reply_with_usage_and_request_shape(stub: StubServer) -> None:
         "max_tokens": 256,
     }
     assert seen.headers["authorization"] == f"Bearer {SECRET}"
+
+
+def test_repeats_offset_a_given_seed_and_send_none_otherwise(stub: StubServer) -> None:
+    provider = make_provider(stub.base_url)
+    generate(provider, replace(make_request(seed=7), repeat=2))
+    generate(provider, replace(make_request(temperature=0.7), repeat=2))
+    first, second = (r.body for r in stub.received())
+    assert first["seed"] == 9
+    assert "seed" not in second
 
 
 def test_seed_stop_schema_and_extra_body_are_sent(stub: StubServer) -> None:

@@ -11,6 +11,7 @@ import importlib.util
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -314,6 +315,16 @@ def test_explicit_seed_and_no_optional_fields(gguf: Path, started: list[Any]) ->
     assert body["seed"] == 9
     assert "stop" not in body
     assert "json_schema" not in body
+
+
+def test_repeats_sample_with_offset_seeds(gguf: Path, started: list[Any]) -> None:
+    provider = LocalProvider(spec(str(gguf)))
+    for repeat in range(3):
+        asyncio.run(provider.generate(replace(request(temperature=0.7), repeat=repeat)))
+    asyncio.run(provider.generate(replace(request(seed=9), repeat=2)))
+    seeds = [body["seed"] for body in local.get_server(provider.settings).bodies]
+    default = local.DEFAULT_SEED
+    assert seeds == [default, default + 1, default + 2, 11]
 
 
 def test_loads_once_and_shares_the_server(gguf: Path, started: list[Any]) -> None:
