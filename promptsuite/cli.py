@@ -7,8 +7,9 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
-from promptsuite.errors import PromptsuiteError
+from promptsuite.errors import ConfigError, PromptsuiteError
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -55,6 +56,87 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _parse_prices(items: Sequence[str] | None) -> dict[str, tuple[float, float]]:
+    """``MODEL=PROMPT,COMPLETION`` (USD per million tokens) options as a price table."""
+    prices = {}
+    for item in items or ():
+        model, _, values = item.partition("=")
+        try:
+            prompt, completion = (float(v) for v in values.split(","))
+        except ValueError:
+            raise ConfigError(
+                f"--price {item!r}: expected MODEL=PROMPT,COMPLETION in USD per million "
+                "tokens, e.g. gpt-4o-mini=0.15,0.60"
+            ) from None
+        prices[model] = (prompt, completion)
+    return prices
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from promptsuite.report import read_results, write_report
+
+    results = read_results(args.results)
+    out = Path(args.out) if args.out else Path(args.results).with_suffix(".html")
+    baselines: list[str] | None = [] if args.no_baseline else args.baseline
+    path = write_report(
+        results,
+        out,
+        baselines=baselines,
+        prices=_parse_prices(args.price),
+        root=args.root,
+        title=args.title,
+    )
+    print(path)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from promptsuite.report import read_results
+
+    results = read_results(args.results)
+    prices = _parse_prices(args.price)
+    path = results.export(args.out, expectations=args.expectations, prices=prices)
+    print(path)
+    return 0
+
+
+def _add_report_commands(commands: Any) -> None:
+    report = commands.add_parser("report", help="render a results file as one HTML page")
+    report.add_argument("results", help="a results file, e.g. reports/latest.json")
+    report.add_argument("--out", help="the HTML file (default: the results path with .html)")
+    report.add_argument(
+        "--baseline",
+        action="append",
+        help="a baseline file or folder to compare with (repeatable; default: each suite's "
+        "committed baseline beside its suite file)",
+    )
+    report.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
+    report.add_argument("--root", help="folder the run's suite paths start from (default: .)")
+    report.add_argument("--title", help="the page title")
+    report.add_argument(
+        "--price",
+        action="append",
+        metavar="MODEL=PROMPT,COMPLETION",
+        help="USD per million prompt/completion tokens for a model (repeatable)",
+    )
+    report.set_defaults(func=_cmd_report)
+    export = commands.add_parser("export", help="write a results file as CSV or JSON Lines")
+    export.add_argument("results", help="a results file, e.g. reports/latest.json")
+    export.add_argument("--out", required=True, help="target file, ending in .csv or .jsonl")
+    export.add_argument(
+        "--expectations",
+        action="store_true",
+        help="one row per expectation instead of one per case x model x prompt x repeat",
+    )
+    export.add_argument(
+        "--price",
+        action="append",
+        metavar="MODEL=PROMPT,COMPLETION",
+        help="USD per million prompt/completion tokens for a model (repeatable)",
+    )
+    export.set_defaults(func=_cmd_export)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``promptsuite`` command."""
     parser = argparse.ArgumentParser(prog="promptsuite", description=__doc__)
@@ -65,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate = commands.add_parser("validate", help="load suites and report every problem")
     validate.add_argument("paths", nargs="+", help="suite files or folders")
     validate.set_defaults(func=_cmd_validate)
+    _add_report_commands(commands)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

@@ -1,0 +1,23 @@
+"""HTML reports of saved results: one self-contained file, rendered without a model.
+
+``write_report("reports/latest.json", "reports/latest.html")`` renders a run's results
+file; ``promptsuite report RESULTS.json`` does the same from the command line.
+"""
+
+from promptsuite.report._render import (
+    PAGE_SIZE,
+    read_results,
+    render_report,
+    script_json,
+    timestamped_name,
+    write_report,
+)
+
+__all__ = [
+    "PAGE_SIZE",
+    "read_results",
+    "render_report",
+    "script_json",
+    "timestamped_name",
+    "write_report",
+]

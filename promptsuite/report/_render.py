@@ -1,0 +1,291 @@
+"""Render a results file as one self-contained HTML page.
+
+The page has no external references: CSS, JavaScript and the charts (SVG) are inline. The
+overview, gate and first matrix page are rendered here, so they work with JavaScript
+disabled; the matrix's rows and cells also go into a JSON data island that a small script
+filters, searches and paginates. Everything from the run is untrusted text: Jinja2
+autoescapes it in the HTML, the data island escapes ``<``, ``>``, ``&`` and U+2028/2029 so
+no string can close its ``<script>`` element, the script only ever writes ``textContent``,
+and a Content-Security-Policy allows no network access and runs only the page's own script
+(by its hash).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from promptsuite.report._view import BaselineSource, View, build_view, load_baselines
+from promptsuite.results import Price, RunResults, load
+
+#: Matrix rows per page, in the server-rendered first page and in the script's pages.
+PAGE_SIZE = 50
+_ESCAPES = {
+    "<": "\\u003c",
+    ">": "\\u003e",
+    "&": "\\u0026",
+    "\u2028": "\\u2028",
+    "\u2029": "\\u2029",
+}
+
+
+def render_report(
+    results: RunResults | str | Path,
+    *,
+    baselines: BaselineSource | None = None,
+    prices: Mapping[str, Price] | None = None,
+    root: str | Path | None = None,
+    title: str | None = None,
+) -> str:
+    """Render a run's results as a self-contained HTML page.
+
+    Args:
+        results: The run, or the path of its results file (``reports/latest.json``).
+        baselines: Baseline files or folders of them, or baselines by suite name; None
+            looks for each suite's committed baseline beside its suite file.
+        prices: USD per million (prompt, completion) tokens by model, overriding
+            :data:`promptsuite.results.DEFAULT_PRICES`.
+        root: The folder the run's relative suite paths start from (default: the current
+            directory).
+        title: The page title (default: ``promptsuite report`` and the run's start time).
+
+    Returns:
+        The HTML text.
+
+    Raises:
+        ConfigError: If the results file or a baseline cannot be read.
+    """
+    run = results if isinstance(results, RunResults) else read_results(results)
+    found = load_baselines(run, baselines, Path(root) if root is not None else Path.cwd())
+    started = str(run.metadata.get("started", ""))[:19].replace("T", " ")
+    view = build_view(run, found, prices, title or f"promptsuite report {started}".strip())
+    return _render(view)
+
+
+def write_report(
+    results: RunResults | str | Path,
+    out: str | Path,
+    *,
+    baselines: BaselineSource | None = None,
+    prices: Mapping[str, Price] | None = None,
+    root: str | Path | None = None,
+    title: str | None = None,
+    copy_to: str | Path | None = None,
+) -> Path:
+    """Render a run's results and write the page atomically.
+
+    Takes the same arguments as :func:`render_report`, plus:
+
+    Args:
+        results: The run, or the path of its results file.
+        out: Where to write the page (``reports/latest.html``).
+        baselines: As for :func:`render_report`.
+        prices: As for :func:`render_report`.
+        root: As for :func:`render_report`.
+        title: As for :func:`render_report`.
+        copy_to: Also write the same page here (a timestamped copy such as
+            ``reports/runs/report-20260101T000000Z.html``).
+
+    Returns:
+        ``out``.
+    """
+    html = render_report(results, baselines=baselines, prices=prices, root=root, title=title)
+    target = Path(out)
+    _write_text_atomic(target, html)
+    if copy_to is not None:
+        _write_text_atomic(Path(copy_to), html)
+    return target
+
+
+def read_results(path: str | Path) -> RunResults:
+    """Load a results file, turning any problem with it into a one-line ConfigError."""
+    from promptsuite.errors import ConfigError, PromptsuiteError
+
+    try:
+        return load(path)
+    except PromptsuiteError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read results file ({exc.strerror})") from None
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"{path}: not a promptsuite results file ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def timestamped_name(when: _dt.datetime | None = None) -> str:
+    """``report-<UTC time>.html``, in the same form as the results files' names."""
+    moment = when or _dt.datetime.now(_dt.UTC)
+    return f"report-{moment.astimezone(_dt.UTC).strftime('%Y%m%dT%H%M%S%fZ')}.html"
+
+
+def script_json(data: Any) -> str:
+    """JSON that is safe inside a ``<script>`` element: no string can end the element or
+    start an HTML comment, and line separators cannot break older JavaScript parsers."""
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    for raw, escaped in _ESCAPES.items():
+        text = text.replace(raw, escaped)
+    return text
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename: readers never see half a page."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _render(view: View) -> str:
+    from markupsafe import Markup
+
+    from promptsuite.report import _charts
+
+    env = _environment()
+    script = _asset("report.js")
+    stats = [
+        _charts.GroupStats(
+            label=g.label,
+            pass_rate=g.pass_rate,
+            interval=g.interval,
+            scores=g.scores,
+            latencies_s=g.latencies_s,
+            tokens=g.call_tokens,
+        )
+        for g in view.groups
+    ]
+    charts = []
+    if stats:
+        charts = [
+            ("Pass rate per prompt variant", _charts.pass_rate_chart(stats)),
+            ("Score distribution", _charts.score_chart(stats)),
+            ("Latency and tokens per call", _charts.cost_chart(stats)),
+        ]
+    if view.trajectory:
+        charts.append(("Optimization trajectory", _charts.trajectory_chart(view.trajectory)))
+    strings = _Strings()
+    data = {
+        "columns": view.columns,
+        "rows": [_compact_row(row, view.columns, strings) for row in view.rows],
+        "strings": strings.values,
+        "page_size": PAGE_SIZE,
+    }
+    digest = base64.b64encode(hashlib.sha256(script.encode("utf-8")).digest()).decode()
+    html: str = env.get_template("report.html.j2").render(
+        view=view,
+        first_page=view.rows[:PAGE_SIZE],
+        page_size=PAGE_SIZE,
+        charts=[(name, Markup(svg)) for name, svg in charts],
+        css=Markup(_asset("report.css")),
+        script=Markup(script),
+        script_hash=f"sha256-{digest}",
+        data=Markup(script_json(data)),
+    )
+    return html
+
+
+def _environment() -> Any:
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("promptsuite.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(pct=_pct, num=_num, usd=_usd, ms=_ms, interval=_interval)
+    return env
+
+
+def _asset(name: str) -> str:
+    return (resources.files("promptsuite.report") / "templates" / name).read_text(encoding="utf-8")
+
+
+class _Strings:
+    """Interns the long strings of the data island: system prompts and few-shot examples
+    repeat in every case, and sending them once keeps big reports small."""
+
+    def __init__(self) -> None:
+        self.values: list[str] = []
+        self._index: dict[str, int] = {}
+
+    def __call__(self, text: str | None) -> int | None:
+        if text is None:
+            return None
+        index = self._index.get(text)
+        if index is None:
+            index = self._index[text] = len(self.values)
+            self.values.append(text)
+        return index
+
+
+def _compact_row(row: Mapping[str, Any], columns: list[str], intern: _Strings) -> dict[str, Any]:
+    cells = {}
+    for name, cell in row["cells"].items():
+        base = cell["base"]
+        cells[str(columns.index(name))] = {
+            "k": cell["kind"],
+            "st": cell["state"],
+            "fl": cell["flaky"],
+            "b": cell["baseline"],
+            "sc": cell["score"],
+            "n": cell["n"],
+            "pr": cell["pass_rate"],
+            "iv": cell["interval"],
+            "o": [intern(o) for o in cell["outputs"]],
+            "ch": [[[*c[:4], intern(c[4])] for c in checks] for checks in cell["checks"]],
+            "f": cell["failed"],
+            "m": [[role, intern(content)] for role, content in cell["messages"]],
+            "tk": cell["tokens"],
+            "l": cell["latency_s"],
+            "c": cell["cost"],
+            "e": intern(cell["error"]),
+            "id": cell["test_id"],
+            "bs": None
+            if base is None
+            else {
+                "p": base["passed"],
+                "sc": base["score"],
+                "o": [intern(o) if isinstance(o, str) else None for o in base["outputs"]],
+                "same": base["same"],
+                "d": base["diff"],
+                "pc": base["prompt_changed"],
+            },
+        }
+    return {"s": row["suite"], "c": row["case"], "t": row["tags"], "x": cells}
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _usd(value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"${value:.4f}" if 0 < value < 1 else f"${value:,.2f}"
+
+
+def _ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:,.0f} ms"
+
+
+def _interval(bounds: tuple[float, float] | list[float] | None) -> str:
+    return "" if bounds is None else f"[{bounds[0]:.0%}, {bounds[1]:.0%}]"
