@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,8 @@ OPTIONS: dict[str, str] = {
     "cache-path": f"response cache file (default {DEFAULT_CACHE_PATH})",
     "results": "folder for results files (default reports)",
     "grader": "default grader model for judge checks (default: the case's model)",
+    "report": "the HTML report to write at the end of a run (default <results>/latest.html, "
+    "plus a timestamped copy in <results>/runs/); 'off' writes none",
     "update-baseline": "record (or refresh) every suite's baseline from this run, pruning "
     "entries of cases that no longer exist",
     "baseline-missing": "what a suite without a baseline does: warn (default) or fail",
@@ -86,6 +88,8 @@ class PluginConfig:
     baseline_missing: str = "warn"
     gate_margin: float = 0.05
     gate_inconclusive: str = "pass"
+    report: Path | None = None
+    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
@@ -118,7 +122,7 @@ def resolve(
         environ: Environment (defaults to ``os.environ``).
     """
     env = os.environ if environ is None else environ
-    unknown = set(table) - {name.replace("-", "_") for name in OPTIONS} - set(OPTIONS)
+    unknown = set(table) - {name.replace("-", "_") for name in OPTIONS} - set(OPTIONS) - {"prices"}
     if unknown:
         known = ", ".join(sorted(OPTIONS))
         raise ConfigError(
@@ -175,6 +179,8 @@ def resolve(
     if not 0 < gate_margin < 1:
         raise ConfigError(f"option gate-margin: expected a number in (0, 1), got {gate_margin}")
     update = get("update-baseline")
+    report = str(get("report") or results_dir / "latest.html")
+    report_path = None if report.lower() in {"off", "none", "false", "0"} else Path(report)
     return PluginConfig(
         settings=settings,
         models=models,
@@ -183,4 +189,27 @@ def resolve(
         baseline_missing=choice("baseline-missing"),
         gate_margin=gate_margin,
         gate_inconclusive=choice("gate-inconclusive"),
+        report=report_path
+        if report_path is None or report_path.is_absolute()
+        else rootdir / report_path,
+        prices=_prices(table.get("prices", {})),
     )
+
+
+def _prices(table: Any) -> dict[str, tuple[float, float]]:
+    """``[tool.promptsuite.prices]``: ``model = [USD per 1M prompt tokens, per 1M completion]``."""
+    if not isinstance(table, dict):
+        raise ConfigError("[tool.promptsuite.prices] must be a table of model = [input, output]")
+    prices = {}
+    for model, pair in table.items():
+        if (
+            not isinstance(pair, list)
+            or len(pair) != 2
+            or not all(isinstance(x, int | float) and x >= 0 for x in pair)
+        ):
+            raise ConfigError(
+                f"[tool.promptsuite.prices] {model}: expected [USD per 1M prompt tokens, "
+                f"USD per 1M completion tokens], got {pair!r}"
+            )
+        prices[str(model)] = (float(pair[0]), float(pair[1]))
+    return prices

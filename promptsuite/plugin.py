@@ -389,6 +389,8 @@ class _Recorder:
         self.gates: list[dict[str, Any]] = []
         self.baselines_written: list[Path] = []
         self.results_path: Path | None = None
+        self.report_path: Path | None = None
+        self.report_problem: str | None = None
         self._cases: list[CaseResult] | None = None
 
     @property
@@ -421,6 +423,13 @@ class _Recorder:
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         written = run.write(resolved.results_dir / "runs" / f"results-{stamp}.json")
         self.results_path = copy_atomic(written, resolved.results_dir / "latest.json")
+        if resolved.report is not None:
+            # Before the baselines are rewritten, so the report compares with the old ones.
+            try:
+                self.report_path = _write_report(self.config.rootpath, run, resolved, written)
+            except (PromptsuiteError, OSError) as exc:
+                # A report problem must never cost the run its results, which are written.
+                self.report_problem = f"no HTML report written: {exc}"
         if resolved.update_baseline:
             self.baselines_written = _update_baselines(self.config.rootpath, cases)
 
@@ -471,7 +480,11 @@ class _Recorder:
         tail = ""
         if self.results_path is not None:
             tail = f"; results: {_display(self.results_path, self.config.rootpath)}"
+        if self.report_path is not None:
+            tail += f"; report: {_display(self.report_path, self.config.rootpath)}"
         terminalreporter.write_line(f"model calls: {calls}, cache hits: {hits}{tail}")
+        if self.report_problem:
+            terminalreporter.write_line(self.report_problem, yellow=True)
         if self.statuses:
             counts = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items()))
             terminalreporter.write_line(f"against baselines: {counts}")
@@ -513,6 +526,19 @@ class _Recorder:
             )
         for path in self.baselines_written:
             terminalreporter.write_line(f"baseline written: {_display(path, self.config.rootpath)}")
+
+
+def _write_report(
+    rootdir: Path, run: RunResults, resolved: PluginConfig, results_file: Path
+) -> Path:
+    """Render the HTML report, plus a timestamped copy beside the results file."""
+    from promptsuite.report import write_report
+
+    assert resolved.report is not None
+    copy = results_file.with_name(
+        results_file.name.replace("results-", "report-").replace(".json", ".html")
+    )
+    return write_report(run, resolved.report, root=rootdir, prices=resolved.prices, copy_to=copy)
 
 
 def _rate_with_interval(passed: int, total: int) -> str:

@@ -47,9 +47,10 @@ class BaselineEntry:
         variant: The prompt variant.
         backend: The backend identity it was recorded with.
         prompt_digest: Digest of the rendered messages (tells a prompt change apart).
-        passed: Whether the case passed (all repeats).
-        score: Mean score over repeats.
-        repeats: Per repeat: passed, score, output_digest, tokens and latency.
+        passed: Whether the case passed (its repeats reduced by the case's reducer).
+        score: The case's score under its reducer.
+        repeats: Per repeat: passed, score, output (for the report's diff), its digest,
+            tokens and latency.
     """
 
     case_id: str
@@ -76,6 +77,7 @@ class BaselineEntry:
                     "passed": r.passed,
                     "score": r.score,
                     "output_digest": _digest(r.output),
+                    "output": r.output,
                     "prompt_tokens": r.generation.get("prompt_tokens", 0),
                     "completion_tokens": r.generation.get("completion_tokens", 0),
                     "latency_s": r.generation.get("latency_s", 0.0),

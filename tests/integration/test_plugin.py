@@ -92,7 +92,8 @@ def test_outcomes_failure_output_and_summary(project: pytest.Pytester) -> None:
             "*promptsuite*",
             "suite*model*prompt*cases*passed*pass rate*mean score*",
             "support*bot*default*3*1*33%*",
-            "model calls: 2, cache hits: 0; results: reports/latest.json",
+            "model calls: 2, cache hits: 0; results: reports/latest.json; "
+            "report: reports/latest.html",
         ]
     )
     data = json.loads((project.path / "reports" / "latest.json").read_text())
@@ -173,7 +174,9 @@ def test_template_error_names_the_variable(pytester: pytest.Pytester) -> None:
     )
     result = run(pytester)
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*TemplateError: user message #1: 'nmae' is undefined*"])
+    result.stdout.fnmatch_lines(
+        ["*TemplateError: suites/t.yaml:3: case 'a': user message #1: 'nmae' is undefined*"]
+    )
 
 
 def test_xdist_gives_the_same_results(project: pytest.Pytester) -> None:

@@ -61,3 +61,17 @@ def test_pyproject_table(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.promptsuite\n")
     with pytest.raises(ConfigError, match="invalid TOML"):
         read_pyproject_table(tmp_path)
+
+
+def test_report_path_and_prices(tmp_path: Path) -> None:
+    config = resolve(lookup_from({}), {}, tmp_path, environ={})
+    assert config.report == tmp_path / "reports" / "latest.html"
+    assert config.prices == {}
+    config = resolve(lookup_from({"report": "off"}), {}, tmp_path, environ={})
+    assert config.report is None
+    table = {"report": "out/r.html", "prices": {"gpt-x": [1, 2.5]}}
+    config = resolve(lookup_from({}), table, tmp_path, environ={})
+    assert config.report == tmp_path / "out" / "r.html"
+    assert config.prices == {"gpt-x": (1.0, 2.5)}
+    with pytest.raises(ConfigError, match=r"prices\] gpt-x: expected \[USD per 1M prompt"):
+        resolve(lookup_from({}), {"prices": {"gpt-x": "cheap"}}, tmp_path, environ={})
