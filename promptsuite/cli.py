@@ -148,6 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate.add_argument("paths", nargs="+", help="suite files or folders")
     validate.set_defaults(func=_cmd_validate)
     _add_report_commands(commands)
+    from promptsuite.optimize._cli import add_parser as add_optimize_command
+
+    add_optimize_command(commands)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

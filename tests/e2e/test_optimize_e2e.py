@@ -1,0 +1,95 @@
+"""``promptsuite optimize`` on the embedded model, offline, with a tiny budget.
+
+The search's validation scores must be the runner's: the baseline candidate's per-case
+results are compared with a plain runner run of the same variant on the same cases.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from promptsuite.config import RunSettings
+from promptsuite.errors import MissingDependency
+from promptsuite.optimize._records import OptimizationRun
+from promptsuite.results import CaseResult
+from promptsuite.runner import Runner, plan_jobs
+from promptsuite.suite import load_prompt, load_suite
+
+pytestmark = pytest.mark.e2e
+pytest.importorskip("dspy")
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _embedded_model() -> None:
+    pytest.importorskip("xllamacpp", reason="the embedded model runtime is not installed")
+    from promptsuite.models.local import default_model_path
+
+    try:
+        default_model_path()
+    except MissingDependency as exc:
+        pytest.skip(str(exc))
+
+
+def test_banking77_search_on_the_embedded_model_offline(tmp_path):
+    for folder in ("suites", "prompts"):
+        (tmp_path / folder).mkdir()
+    shutil.copy(ROOT / "suites" / "banking77_intents.yaml", tmp_path / "suites")
+    shutil.copy(ROOT / "prompts" / "banking77_intents.yaml", tmp_path / "prompts")
+    attempts = tmp_path / "attempts.txt"
+    env = dict(os.environ)
+    env.pop("LITELLM_LOCAL_MODEL_COST_MAP", None)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    command = [
+        sys.executable,
+        str(ROOT / "tests" / "offline_guard.py"),
+        str(attempts),
+        "optimize",
+        "suites/banking77_intents.yaml",
+        "--budget",
+        "1",
+        "--max-demos",
+        "2",
+    ]
+    result = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr
+    assert attempts.read_text(encoding="utf-8") == ""
+    [run_file] = (tmp_path / "reports" / "optimize").glob("banking77_intents-*/run.json")
+    run = OptimizationRun.from_dict(json.loads(run_file.read_text(encoding="utf-8")))
+    assert len(run.candidates) >= 2
+    assert run.candidates[0].source == "baseline"
+    assert run.candidates[1].source == "bootstrap" and run.candidates[1].demos
+    assert run.metadata["task_model_usage"]["calls"] > 0
+    assert len(run.test_results[0]) == sum(1 for s in run.split.values() if s == "test")
+    load_prompt(tmp_path / "prompts" / "banking77_intents.yaml")  # still loads
+
+    # The search scored the baseline exactly as the runner does (here from the cache).
+    suite = load_suite(tmp_path / "suites" / "banking77_intents.yaml")
+    val_cases = tuple(c for c in suite.cases if run.split[c.id] == "val")
+    baseline_name = run.metadata["variant"]
+    val_suite = dataclasses.replace(suite, cases=val_cases, variants=(baseline_name,))
+    runner = Runner(RunSettings(cache_path=tmp_path / ".promptsuite" / "cache.sqlite"))
+
+    async def run_val() -> list[CaseResult]:
+        try:
+            return await runner.run_jobs(plan_jobs(val_suite))
+        finally:
+            await runner.aclose()
+
+    results = asyncio.run(run_val())
+    assert runner.stats.model_calls == 0
+    by_case = {r.case_id: (r.score, r.repeats[0].output) for r in results}
+    searched = {c.case_id: (c.score, c.output) for c in run.candidates[0].cases}
+    assert searched == by_case

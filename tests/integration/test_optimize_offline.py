@@ -1,0 +1,126 @@
+"""``promptsuite optimize`` attempts no network: every non-loopback connection is refused.
+
+The command runs in a subprocess under ``tests/offline_guard.py``, once on the scripted
+model and once on an OpenAI-compatible server on 127.0.0.1 through the real ``openai``
+client (loopback stays allowed; everything else is refused and recorded).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("dspy")
+
+from tests.stub_server import Reply, StubServer
+from tests.unit import optimize_scripted
+from tests.unit.test_optimize_search import PROMPT, suite_text
+
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = '{provider: scripted, model: s, script: "tests.unit.optimize_scripted:answer"}'
+
+
+def offline_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    # Proxies or a pre-set LiteLLM switch must not be what keeps the run offline.
+    for name in ("LITELLM_LOCAL_MODEL_COST_MAP", "HTTP_PROXY", "HTTPS_PROXY"):
+        env.pop(name, None)
+    return env
+
+
+def test_the_guard_refuses_and_records_a_public_connection():
+    guard = str(ROOT / "tests" / "offline_guard.py")
+    probe = (
+        f"import runpy, socket; g = runpy.run_path({guard!r});"
+        "socket.socket.connect = g['_guarded'](socket.socket.connect);"
+        "s = socket.socket();\n"
+        "try:\n    s.connect(('93.184.216.34', 80))\n"
+        "except OSError as e:\n    print('refused', e)\n"
+        "print(g['attempts'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "refused" in out.stdout
+    assert "connect ('93.184.216.34', 80)" in out.stdout
+
+
+def test_optimize_runs_without_any_network_attempt(tmp_path):
+    (tmp_path / "suite.yaml").write_text(
+        suite_text().replace("prompt: prompt.yaml\n", f"prompt: prompt.yaml\nmodels: [{SCRIPT}]\n"),
+        encoding="utf-8",
+    )
+    (tmp_path / "prompt.yaml").write_text(PROMPT, encoding="utf-8")
+    attempts = tmp_path / "attempts.txt"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "offline_guard.py"),
+            str(attempts),
+            "optimize",
+            "suite.yaml",
+            "--budget",
+            "2",
+            "--optimizer",
+            "copro",
+        ],
+        cwd=tmp_path,
+        env=offline_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert attempts.read_text(encoding="utf-8") == ""
+    [run_file] = (tmp_path / "reports" / "optimize").glob("scripted-*/run.json")
+    run = json.loads(run_file.read_text(encoding="utf-8"))
+    assert run["candidates"][0]["source"] == "baseline"
+    assert run["metadata"]["prompt_model_usage"]["calls"] > 0
+
+
+def test_optimize_on_an_openai_compatible_endpoint(tmp_path):
+    def behavior(index: int, body: dict[str, object]) -> Reply:
+        messages = body["messages"]
+        assert isinstance(messages, list)
+        return Reply(text=optimize_scripted.answer(messages, {}))
+
+    with StubServer(behavior=behavior) as stub:
+        model = f"{{provider: openai, model: stub-model, base_url: {stub.base_url!r}}}"
+        (tmp_path / "suite.yaml").write_text(
+            suite_text().replace(
+                "prompt: prompt.yaml\n", f"prompt: prompt.yaml\nmodels: [{model}]\n"
+            ),
+            encoding="utf-8",
+        )
+        (tmp_path / "prompt.yaml").write_text(PROMPT, encoding="utf-8")
+        attempts = tmp_path / "attempts.txt"
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "offline_guard.py"),
+                str(attempts),
+                "optimize",
+                "suite.yaml",
+                "--budget",
+                "2",
+            ],
+            cwd=tmp_path,
+            env=offline_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        requests = stub.stats().total
+    assert result.returncode == 0, result.stderr
+    assert attempts.read_text(encoding="utf-8") == ""
+    [run_file] = (tmp_path / "reports" / "optimize").glob("scripted-*/run.json")
+    run = json.loads(run_file.read_text(encoding="utf-8"))
+    usage = run["metadata"]["task_model_usage"]
+    assert usage["calls"] + run["metadata"]["verify"]["model_calls"] == requests > 0
+    assert max(c["val_score"] for c in run["candidates"]) > run["candidates"][0]["val_score"]

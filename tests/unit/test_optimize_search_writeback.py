@@ -1,0 +1,164 @@
+"""Writing candidates back into prompt files: the user's text kept, the variants exact."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from promptsuite.errors import ConfigError
+from promptsuite.optimize._records import Demo
+from promptsuite.optimize._shape import candidate_templates, literal, shape_of
+from promptsuite.optimize._writeback import (
+    NewVariant,
+    unique_names,
+    variant_data,
+    write_default,
+    write_variants,
+)
+from promptsuite.suite import load_prompt
+from promptsuite.template import render, render_messages
+
+SINGLE = """\
+# Generated elsewhere; keep this comment.
+name: intents
+description: Intent labels.
+system: |-
+  Reply with one label.
+  Labels: a, b.
+examples:
+  - user: "first"   # an inline comment
+    assistant: a
+user: "{{ query }}"
+"""
+
+MULTI = """\
+name: greet
+default: formal   # the one suites use
+variants:
+  formal:
+    system: Be formal.
+    user: "{{ name }}"
+  casual:
+    user: "Hey {{ name }}"
+# trailing comment
+"""
+
+
+def prompt_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "prompt.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def a_candidate(path: Path, instruction: str, demos: list[Demo]) -> NewVariant:
+    prompt = load_prompt(path)
+    shape = shape_of(prompt.variants[prompt.default], where=str(path))
+    return NewVariant("opt-1", candidate_templates(shape, instruction, demos), "val 0.9")
+
+
+def test_single_variant_file_is_nested_keeping_text_and_comments(tmp_path):
+    path = prompt_file(tmp_path, SINGLE)
+    before = load_prompt(path)
+    new = a_candidate(path, "Pick a label.", [Demo({"query": "second"}, "b")])
+    write_variants(path, [new])
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("# Generated elsewhere; keep this comment.\nname: intents\n")
+    assert '    - user: "first"   # an inline comment\n' in text
+    after = load_prompt(path)
+    assert after.default == before.default == "default"
+    assert after.variants["default"].templates == before.variants["default"].templates
+    assert after.variants["opt-1"].templates == new.templates
+    assert after.variants["opt-1"].description == "val 0.9"
+
+
+def test_variants_are_appended_and_the_default_kept(tmp_path):
+    path = prompt_file(tmp_path, MULTI)
+    new = a_candidate(path, "Be very formal.", [])
+    write_variants(path, [new])
+    text = path.read_text(encoding="utf-8")
+    assert "default: formal   # the one suites use\n" in text
+    assert text.endswith("# trailing comment\n")
+    after = load_prompt(path)
+    assert list(after.variants) == ["formal", "casual", "opt-1"]
+    assert after.default == "formal"
+
+
+def test_write_default_changes_only_the_default(tmp_path):
+    path = prompt_file(tmp_path, MULTI)
+    write_variants(path, [a_candidate(path, "Be very formal.", [])])
+    write_default(path, "opt-1")
+    assert "default: opt-1   # the one suites use\n" in path.read_text(encoding="utf-8")
+    assert load_prompt(path).default == "opt-1"
+
+
+def test_write_default_on_a_nested_file_without_default_key(tmp_path):
+    path = prompt_file(tmp_path, SINGLE)
+    write_variants(path, [a_candidate(path, "Pick a label.", [])])
+    write_default(path, "opt-1")
+    assert load_prompt(path).default == "opt-1"
+
+
+def test_demo_text_with_jinja_markers_is_written_literally(tmp_path):
+    path = prompt_file(tmp_path, SINGLE)
+    demo = Demo({"query": "what is {{ secret }} and {% endraw %}?"}, "a {# not a comment #}")
+    new = a_candidate(path, "Label it.", [demo])
+    write_variants(path, [new])
+    variant = load_prompt(path).variants["opt-1"]
+    messages = render_messages(variant.templates, {"query": "q"})
+    assert messages[-3].content == "what is {{ secret }} and {% endraw %}?"
+    assert messages[-2].content == "a {# not a comment #}"
+
+
+def test_invalid_jinja_instruction_is_kept_as_text(tmp_path):
+    # A proposed instruction that is not valid Jinja would otherwise fail every case.
+    path = prompt_file(tmp_path, SINGLE)
+    write_variants(path, [a_candidate(path, "Use {{ braces", [])])
+    messages = render_messages(load_prompt(path).variants["opt-1"].templates, {"query": "q"})
+    assert messages[0].content == "Use {{ braces"
+
+
+def test_a_used_name_is_refused_and_the_file_untouched(tmp_path):
+    path = prompt_file(tmp_path, MULTI)
+    clash = NewVariant("casual", (("user", "x {{ name }}"),), "d")
+    with pytest.raises(ConfigError, match="already used"):
+        write_variants(path, [clash])
+    assert path.read_text(encoding="utf-8") == MULTI
+
+
+def test_flow_style_variants_are_refused(tmp_path):
+    path = prompt_file(tmp_path, 'variants: {a: {user: "{{ x }}"}}\n')
+    with pytest.raises(ConfigError, match="block mapping"):
+        write_variants(path, [NewVariant("opt-1", (("user", "{{ x }}"),), "d")])
+
+
+def test_irregular_variants_are_written_as_messages():
+    variant = NewVariant("v", (("system", "s"), ("assistant", "hi"), ("user", "{{ x }}")), "d")
+    assert variant_data(variant)["messages"][1] == {"role": "assistant", "content": "hi"}
+    regular = NewVariant("v", (("system", "s"), ("user", "{{ x }}")), "d")
+    assert variant_data(regular) == {"description": "d", "system": "s", "user": "{{ x }}"}
+
+
+def test_unique_names_skip_existing():
+    assert unique_names(["opt-gepa-1", "opt-gepa-3"], "opt-gepa", 3) == [
+        "opt-gepa-2",
+        "opt-gepa-4",
+        "opt-gepa-5",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text", ["plain", "a {{ b }}", "x {% endraw %} y", "{%- endraw -%}{#", "trailing\n", "\n\n", ""]
+)
+def test_literal_renders_to_itself(text):
+    assert render(literal(text), {}) == text
+
+
+def test_a_variant_that_does_not_end_with_the_user_message_is_refused(tmp_path):
+    path = prompt_file(
+        tmp_path,
+        "messages:\n  - {role: user, content: hi}\n  - {role: assistant, content: there}\n",
+    )
+    prompt = load_prompt(path)
+    with pytest.raises(ConfigError, match="must end with the user message"):
+        shape_of(prompt.variants[prompt.default], where=str(path))
