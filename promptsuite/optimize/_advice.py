@@ -17,7 +17,9 @@ from typing import Literal
 
 from promptsuite.gate._stats import CASES_NEEDED_CAP, paired_bootstrap, required_cases
 
-VerdictCode = Literal["target-reached", "still-improving", "plateau-finetune", "plateau-collect"]
+VerdictCode = Literal[
+    "target-reached", "still-improving", "plateau-finetune", "plateau-collect", "undecided"
+]
 """The four answers of the advice."""
 
 #: OpenAI refuses a fine-tuning file with fewer examples than this.
@@ -312,8 +314,9 @@ def decide(
     budget: int,
     min_examples: int = RECOMMENDED_MIN_EXAMPLES,
     extra_reasons: Sequence[str] = (),
+    stopped_early: str | None = None,
 ) -> Verdict:
-    """Turn the figures into one of the four verdicts.
+    """Turn the figures into one of the verdicts.
 
     Args:
         plateau: The plateau decision on the validation trajectory.
@@ -328,6 +331,9 @@ def decide(
         budget: The candidate budget of the run (the extension the gain estimate is for).
         min_examples: Labelled cases needed before fine-tuning is advised.
         extra_reasons: Further evidence lines (cost, where it fails) to append.
+        stopped_early: Why the optimizer stopped before its budget, if it did. With too
+            few candidates to judge a plateau, the verdict is then ``undecided``: a longer
+            budget would not help, a different optimizer or prompt model might.
 
     Returns:
         The verdict.
@@ -348,6 +354,14 @@ def decide(
             (*reasons, *extra_reasons),
         )
     reasons.append(plateau.reason)
+    if stopped_early is not None and not plateau.decided:
+        reasons.append(f"the optimizer stopped early: {stopped_early}")
+        return Verdict(
+            "undecided",
+            "Undecided: the optimizer stopped before it produced enough candidates to judge. "
+            "Try another --optimizer, or a stronger --prompt-model for instruction search.",
+            (*reasons, *extra_reasons),
+        )
     if not plateau.plateaued:
         estimate = estimate_gain(plateau, final_score, target, budget)
         if plateau.decided:

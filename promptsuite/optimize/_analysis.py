@@ -375,6 +375,7 @@ def analyze(
         budget=run.budget,
         min_examples=min_examples,
         extra_reasons=_evidence(final, cases, tags, cost),
+        stopped_early=run.metadata.get("optimizer_error"),
     )
     return Analysis(
         suite=run.suite,
