@@ -143,7 +143,7 @@ class Runner:
                 [],
                 passed=False,
                 score=0.0,
-                error=str(exc),
+                error=f"{_where(job)}: {exc}",
                 error_kind=type(exc).__name__,
             )
         request = GenerateRequest(messages, job.suite.params)
@@ -187,7 +187,7 @@ class Runner:
             checks = [await evaluate(exp, context) for exp in job.case.expect]
         except PromptsuiteError as exc:  # an expectation or its grader could not be evaluated
             self.stats.errors += 1
-            return _Sample.failed(index, exc, generation)
+            return _Sample.failed(index, exc, generation, where=_where(job))
         passed, score = case_outcome(checks, job.case.threshold)
         return _Sample(
             RepeatResult(
@@ -252,8 +252,14 @@ class _Sample:
 
     @classmethod
     def failed(
-        cls, index: int, exc: PromptsuiteError, generation: Generation | None = None
+        cls,
+        index: int,
+        exc: PromptsuiteError,
+        generation: Generation | None = None,
+        *,
+        where: str | None = None,
     ) -> _Sample:
+        message = f"{where}: {exc}" if where else str(exc)
         return cls(
             RepeatResult(
                 index=index,
@@ -262,11 +268,16 @@ class _Sample:
                 checks=[],
                 passed=False,
                 score=0.0,
-                error=str(exc),
+                error=message,
             ),
-            error=str(exc),
+            error=message,
             error_kind=type(exc).__name__,
         )
+
+
+def _where(job: Job) -> str:
+    """``suites/x.yaml:12: case 'id'``: where a template or expectation error is fixed."""
+    return f"{job.suite.path}:{job.case.line}: case {job.case.id!r}"
 
 
 def _generation_dict(generation: Generation) -> dict[str, Any]:

@@ -77,12 +77,25 @@ class Suite:
 # ---------------------------------------------------------------- YAML with positions
 
 
-def _yaml_error(exc: yaml.YAMLError, file: str) -> ConfigError:
+def _yaml_error(exc: yaml.YAMLError, file: str, text: str) -> ConfigError:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        return ConfigError(f"YAML error: {exc.problem or 'invalid YAML'}", loc)
-    return ConfigError(f"YAML error: {exc}", Location(file))
+        return ConfigError(f"YAML error: {_one_line(exc.problem or 'invalid YAML')}", loc)
+    if isinstance(exc, yaml.reader.ReaderError):
+        before = text[: exc.position]
+        line, column = before.count("\n") + 1, exc.position - before.rfind("\n")
+        character = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        return ConfigError(
+            f"YAML error: character #x{character:04x} is not allowed ({exc.reason}); "
+            "expected printable text",
+            Location(file, line, column),
+        )
+    return ConfigError(f"YAML error: {_one_line(str(exc))}", Location(file, 1, 1))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 # libyaml's parser is ~10x faster than the pure-Python one; both construct only plain data.
@@ -109,9 +122,13 @@ def _parse(text: str, file: str) -> tuple[yaml.Node | None, Any]:
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
-        raise _yaml_error(exc, file) from None
+        raise _yaml_error(exc, file, text) from None
     except RecursionError:
-        raise ConfigError("YAML is nested too deeply", Location(file)) from None
+        raise ConfigError(
+            "YAML is nested too deeply, or an alias refers to itself; expected at most a few"
+            " hundred levels",
+            Location(file, 1, 1),
+        ) from None
 
 
 def _check_structure(node: yaml.Node, file: str, errors: list[ConfigError]) -> None:
@@ -193,13 +210,17 @@ def _read(path: Path, display: str) -> tuple[yaml.Node, Any]:
         raise ConfigError(f"cannot read file: {exc.strerror}", Location(display)) from None
     if size > MAX_FILE_BYTES:
         raise ConfigError(
-            f"file is {size} bytes; expected at most {MAX_FILE_BYTES}", Location(display)
+            f"file is {size} bytes; expected at most {MAX_FILE_BYTES}", Location(display, 1, 1)
         )
+    raw = path.read_bytes()
     try:
-        text = path.read_text(encoding="utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - before.rfind(b"\n")
         raise ConfigError(
-            f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8", Location(display)
+            f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8",
+            Location(display, line, column),
         ) from None
     node, data = _parse(text, display)
     if node is None:
@@ -547,7 +568,10 @@ def _suite_prompt(
     try:
         prompt = load_prompt(prompt_path, display=_display_path(prompt_path))
     except ConfigError as exc:
-        errors.append(ConfigError(f"in prompt file: {exc}", _location(root, loc, data, shown)))
+        # One line per problem of the prompt file, each led by where the suite refers to it.
+        inner = exc.errors if isinstance(exc, SuiteLoadError) else [exc]
+        location = _location(root, loc, data, shown)
+        errors.extend(ConfigError(f"in prompt file: {e}", location) for e in inner)
         return None, ()
     if wanted is None:
         return prompt, (prompt.default,)
