@@ -12,7 +12,38 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from promptsuite.errors import TemplateError
 from promptsuite.models._base import Message
 
-_ENV = ImmutableSandboxedEnvironment(
+#: Largest string, list or number a template may build with ``*`` or ``**``: enough for any
+#: prompt, and far from what would exhaust memory (``{{ 'a' * 10**10 }}``).
+MAX_BUILT_SIZE = 1_000_000
+
+
+class _BoundedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox, plus a cap on what ``*`` and ``**`` may build."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        numbers = _is_number(left) and _is_number(right)
+        if operator == "**" and numbers and abs(right) > 64 and abs(left) > 1:
+            raise jinja2.exceptions.SecurityError(
+                f"power too large ({left!r} ** {right!r}); the limit is an exponent of 64"
+            )
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sized and len(seq) * times > MAX_BUILT_SIZE:
+                    raise jinja2.exceptions.SecurityError(
+                        f"repetition too large ({len(seq)} x {times}); the limit is "
+                        f"{MAX_BUILT_SIZE:,} items"
+                    )
+        return super().call_binop(context, operator, left, right)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+_ENV = _BoundedSandbox(
     undefined=jinja2.StrictUndefined,
     autoescape=False,
     keep_trailing_newline=False,

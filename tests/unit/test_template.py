@@ -55,3 +55,23 @@ def test_check_syntax() -> None:
 def test_render_messages_keeps_roles_and_order() -> None:
     messages = render_messages((("system", "S"), ("user", "U {{ v }}")), {"v": 1})
     assert [(m.role, m.content) for m in messages] == [("system", "S"), ("user", "U 1")]
+
+
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("{{ 'a' * 10**10 }}", "repetition too large"),
+        ("{{ [0] * 2000000 }}", "repetition too large"),
+        ("{{ 3 * 'ab' * 600000 }}", "repetition too large"),
+        ("{{ 9 ** 99999999 }}", "power too large"),
+    ],
+)
+def test_templates_cannot_build_huge_values(source: str, message: str) -> None:
+    with pytest.raises(TemplateError, match=message):
+        render(source, {})
+
+
+def test_ordinary_arithmetic_still_works() -> None:
+    assert render("{{ '-' * 20 }}|{{ 2 ** 10 }}|{{ n * 1.5 }}|{{ [1, 2] * 2 }}", {"n": 4}) == (
+        "--------------------|1024|6.0|[1, 2, 1, 2]"
+    )
