@@ -7,6 +7,7 @@ named on the command line) as a suite, with one item per case x model x prompt v
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import subprocess
 import time
@@ -421,7 +422,9 @@ class _Recorder:
         metadata["gates"] = sorted(self.gates, key=lambda g: (g["suite"], g["model"]))
         run = RunResults(cases=cases, metadata=metadata)
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        written = run.write(resolved.results_dir / "runs" / f"results-{stamp}.json")
+        # The pid keeps two runs that finish in the same microsecond from sharing a name.
+        name = f"results-{stamp}-{os.getpid()}.json"
+        written = run.write(resolved.results_dir / "runs" / name)
         self.results_path = copy_atomic(written, resolved.results_dir / "latest.json")
         if resolved.report is not None:
             # Before the baselines are rewritten, so the report compares with the old ones.
