@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -89,3 +90,31 @@ def test_cache_mode_parse() -> None:
     assert CacheMode.parse("replay") is CacheMode.REPLAY
     with pytest.raises(ConfigError, match="one of: use, refresh, off, replay"):
         CacheMode.parse("sometimes")
+
+
+def _open_at_once(path: str, barrier: Any, index: int) -> None:
+    barrier.wait()
+    cache = ResponseCache(path)
+    cache.put(f"k{index}", {"provider": "p"}, Generation(f"text {index}"))
+    cache.close()
+
+
+def test_many_processes_creating_one_cache_at_once_all_succeed(tmp_path: Path) -> None:
+    # Switching a new file to WAL takes an exclusive lock that SQLite's busy handler does
+    # not wait for; xdist workers opening a fresh cache together used to crash on it.
+    context = multiprocessing.get_context("spawn")
+    path = str(tmp_path / "fresh.sqlite")
+    for round_ in range(8):
+        target = f"{path}.{round_}"
+        barrier = context.Barrier(6)
+        workers = [
+            context.Process(target=_open_at_once, args=(target, barrier, i)) for i in range(6)
+        ]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(120)
+        assert [w.exitcode for w in workers] == [0] * 6
+        cache = ResponseCache(target)
+        assert all(cache.get(f"k{i}") is not None for i in range(6))
+        cache.close()
