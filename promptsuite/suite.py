@@ -77,11 +77,17 @@ class Suite:
 # ---------------------------------------------------------------- YAML with positions
 
 
+_NESTING_HINT = "expected at most a few hundred levels"
+
+
 def _yaml_error(exc: yaml.YAMLError, file: str, text: str) -> ConfigError:
     if isinstance(exc, yaml.MarkedYAMLError):
         mark = exc.problem_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        return ConfigError(f"YAML error: {_one_line(exc.problem or 'invalid YAML')}", loc)
+        problem = _one_line(exc.problem or "invalid YAML")
+        if "nesting depth" in problem:  # PyYAML >= 6.0.4 caps nesting itself
+            return ConfigError(f"YAML is nested too deeply ({problem}); {_NESTING_HINT}", loc)
+        return ConfigError(f"YAML error: {problem}", loc)
     if isinstance(exc, yaml.reader.ReaderError):
         before = text[: exc.position]
         line, column = before.count("\n") + 1, exc.position - before.rfind("\n")
@@ -125,8 +131,7 @@ def _parse(text: str, file: str) -> tuple[yaml.Node | None, Any]:
         raise _yaml_error(exc, file, text) from None
     except RecursionError:
         raise ConfigError(
-            "YAML is nested too deeply, or an alias refers to itself; expected at most a few"
-            " hundred levels",
+            f"YAML is nested too deeply, or an alias refers to itself; {_NESTING_HINT}",
             Location(file, 1, 1),
         ) from None
 

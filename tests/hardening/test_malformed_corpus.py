@@ -26,7 +26,7 @@ class Bad:
     name: str
     content: str | bytes
     expected: str
-    line: int
+    line: int | tuple[int, ...]
     files: dict[str, str] = field(default_factory=dict)
 
 
@@ -190,7 +190,9 @@ CORPUS = [
         "expected at most",
         1,
     ),
-    Bad("deep-lists", _deep(5000), "nested too deeply", 1),
+    # PyYAML >= 6.0.4 stops at its own depth cap, on the line where the nesting is (2);
+    # older versions overflow the stack, which the loader reports at the top of the file.
+    Bad("deep-lists", _deep(5000), "nested too deeply", (1, 2)),
     Bad("self-alias", "a: &a [*a]\n" + OK_PROMPT + "cases: [{id: a}]\n", "nested too deeply", 1),
     Bad("alias-bomb", _bomb(), "alias bomb", 1),
     Bad(
@@ -259,7 +261,8 @@ def test_each_malformed_suite_gives_located_one_line_errors(corpus: Path, bad: B
         assert re.match(rf"{re.escape(shown)}:\d+(:\d+)?: \S", line), line
         assert "Traceback" not in line and "\n" not in line
     assert any(bad.expected in line for line in lines), lines
-    assert any(line.startswith(f"{shown}:{bad.line}:") for line in lines), lines
+    expected_lines = bad.line if isinstance(bad.line, tuple) else (bad.line,)
+    assert any(line.startswith(f"{shown}:{n}:") for n in expected_lines for line in lines), lines
 
 
 def test_a_run_over_the_corpus_reports_each_file_once_and_runs_the_good_suite(
