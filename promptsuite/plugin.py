@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from promptsuite import __version__
+from promptsuite._files import copy_atomic
 from promptsuite.config import (
     CHOICES,
     FLAGS,
@@ -27,7 +28,7 @@ from promptsuite.config import (
     resolve,
 )
 from promptsuite.errors import PromptsuiteError
-from promptsuite.results import CaseResult, RunResults, copy_atomic, summarize
+from promptsuite.results import CaseResult, RunResults, summarize
 from promptsuite.session import RunSession
 
 if TYPE_CHECKING:

@@ -7,13 +7,12 @@ baselines, notebooks). ``version`` changes whenever a field changes meaning.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from promptsuite._files import write_text_atomic
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -232,18 +231,9 @@ def write_json_atomic(path: Path, data: Any, *, indent: int | None = None) -> Pa
     ``indent=None`` writes the compact form, which uses the C encoder (~5x faster on big
     runs); files meant for review in diffs (baselines) pass an indent.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            separators = (",", ":") if indent is None else (",", ": ")
-            handle.write(json.dumps(data, ensure_ascii=False, indent=indent, separators=separators))
-            handle.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(data, ensure_ascii=False, indent=indent, separators=separators)
+    return write_text_atomic(path, text + "\n")
 
 
 @dataclass(frozen=True)
@@ -292,19 +282,6 @@ def summarize(cases: Iterable[CaseResult]) -> list[SummaryRow]:
 
 def _mean(values: Sequence[float]) -> float:
     return sum(values) / len(values) if values else 0.0
-
-
-def copy_atomic(source: Path, target: Path) -> Path:
-    """Copy a file so that readers of ``target`` never see it half-written."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
 
 
 Price = tuple[float, float]

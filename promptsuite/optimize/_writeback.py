@@ -11,8 +11,6 @@ replaces the file; on any mismatch the file is left untouched.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from promptsuite._files import atomic_writer
 from promptsuite.errors import ConfigError, PromptsuiteError
 from promptsuite.optimize._shape import Templates
 from promptsuite.suite import load_prompt
@@ -202,11 +201,9 @@ def _set_default(lines: list[str], default: str) -> list[str]:
 
 
 def _replace_checked(path: Path, text: str, expected: dict[str, Templates], default: str) -> None:
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    temp = Path(temp_name)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
+    with atomic_writer(path) as (handle, temp):
+        handle.write(text)
+        handle.flush()
         try:
             loaded = load_prompt(temp, display=str(path))
         except PromptsuiteError as exc:
@@ -221,6 +218,3 @@ def _replace_checked(path: Path, text: str, expected: dict[str, Templates], defa
                 )
         if loaded.default != default:
             raise ConfigError(f"{path}: the default would be {loaded.default!r}, not {default!r}")
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)

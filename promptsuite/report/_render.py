@@ -16,13 +16,12 @@ import base64
 import datetime as _dt
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from promptsuite._files import write_text_atomic
 from promptsuite.report._view import BaselineSource, View, build_view, load_baselines
 from promptsuite.results import Price, RunResults, load
 
@@ -99,9 +98,9 @@ def write_report(
     """
     html = render_report(results, baselines=baselines, prices=prices, root=root, title=title)
     target = Path(out)
-    _write_text_atomic(target, html)
+    write_text_atomic(target, html)
     if copy_to is not None:
-        _write_text_atomic(Path(copy_to), html)
+        write_text_atomic(Path(copy_to), html)
     return target
 
 
@@ -134,19 +133,6 @@ def script_json(data: Any) -> str:
     for raw, escaped in _ESCAPES.items():
         text = text.replace(raw, escaped)
     return text
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    """Write through a temporary file and a rename: readers never see half a page."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _render(view: View) -> str:
