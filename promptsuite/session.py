@@ -48,7 +48,10 @@ class RunSession:
             def run() -> None:
                 asyncio.set_event_loop(loop)
                 ready.set()
-                loop.run_forever()
+                try:
+                    loop.run_forever()
+                finally:
+                    loop.close()
 
             self._thread = threading.Thread(target=run, name="promptsuite-runner", daemon=True)
             self._thread.start()
