@@ -8,6 +8,7 @@ Every error promptsuite raises on purpose derives from :class:`PromptsuiteError`
     ├── TemplateError          a prompt template failed to render (undefined variable, sandbox)
     ├── ExpectationError       an expectation could not be evaluated (not a failed check)
     ├── MissingDependency      an optional extra is not installed; ends with the install command
+    ├── ReportError            the HTML report could not be rendered (the results are kept)
     └── ModelError             a provider could not produce a generation (test *error*, not fail)
         ├── ModelTimeout       the request timed out (after retries)
         ├── RateLimited        the endpoint kept answering 429 (after retries)
@@ -99,6 +100,10 @@ class MissingDependency(PromptsuiteError):
     def __init__(self, what: str, install: str) -> None:
         self.install = install
         super().__init__(f"{what} is not installed. Install it with: {install}")
+
+
+class ReportError(PromptsuiteError):
+    """The HTML report could not be rendered; the run's results file is still written."""
 
 
 class ModelError(PromptsuiteError):

@@ -6,6 +6,7 @@ named on the command line) as a suite, with one item per case x model x prompt v
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import platform
@@ -33,11 +34,13 @@ from promptsuite.session import RunSession
 
 if TYPE_CHECKING:
     from promptsuite.gate._baseline import Baseline
+    from promptsuite.report._child import ReportProcess
     from promptsuite.runner import Job
 
 _CONFIG_KEY = pytest.StashKey[PluginConfig]()
 _SESSION_KEY = pytest.StashKey[RunSession]()
 _STARTED_KEY = pytest.StashKey[float]()
+_REPORT_PROCESS_KEY: pytest.StashKey[ReportProcess] = pytest.StashKey()
 _REPORT_ATTR = "promptsuite"
 _GATE_ATTR = "promptsuite_gate"
 
@@ -352,6 +355,18 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     jobs = [item.job for item in session.items if isinstance(item, CaseItem)]
     if jobs:
         session.config.stash[_SESSION_KEY].start(jobs)
+        if session.config.stash[_CONFIG_KEY].report is not None:
+            _start_report_process(session.config)
+
+
+def _start_report_process(config: pytest.Config) -> None:
+    # The report's chart stack takes ~0.8 s to import; a child process does that on another
+    # core while the cases run, and renders the page from the results file at the end.
+    from promptsuite.report._child import ReportProcess
+
+    # Without the child (it could not start), the report is rendered in this process.
+    with contextlib.suppress(OSError):
+        config.stash[_REPORT_PROCESS_KEY] = ReportProcess()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -430,7 +445,7 @@ class _Recorder:
         if resolved.report is not None:
             # Before the baselines are rewritten, so the report compares with the old ones.
             try:
-                self.report_path = _write_report(self.config.rootpath, run, resolved, written)
+                self.report_path = _write_report(self.config, run, resolved, written)
             except (PromptsuiteError, OSError) as exc:
                 # A report problem must never cost the run its results, which are written.
                 self.report_problem = f"no HTML report written: {exc}"
@@ -533,16 +548,29 @@ class _Recorder:
 
 
 def _write_report(
-    rootdir: Path, run: RunResults, resolved: PluginConfig, results_file: Path
+    config: pytest.Config, run: RunResults, resolved: PluginConfig, results_file: Path
 ) -> Path:
-    """Render the HTML report, plus a timestamped copy beside the results file."""
-    from promptsuite.report import write_report
-
+    """Render the HTML report from the results file, plus a timestamped copy beside it."""
     assert resolved.report is not None
     copy = results_file.with_name(
         results_file.name.replace("results-", "report-").replace(".json", ".html")
     )
-    return write_report(run, resolved.report, root=rootdir, prices=resolved.prices, copy_to=copy)
+    child = config.stash.get(_REPORT_PROCESS_KEY, None)
+    if child is not None:
+        del config.stash[_REPORT_PROCESS_KEY]
+        return child.render(
+            results_file,
+            resolved.report,
+            root=config.rootpath,
+            prices=resolved.prices,
+            copy_to=copy,
+        )
+    from promptsuite.report import write_report
+
+    written: Path = write_report(
+        run, resolved.report, root=config.rootpath, prices=resolved.prices, copy_to=copy
+    )
+    return written
 
 
 def _rate_with_interval(passed: int, total: int) -> str:
@@ -575,6 +603,12 @@ def _update_baselines(rootdir: Path, cases: list[CaseResult]) -> list[Path]:
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     session.config.stash[_SESSION_KEY].close()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    child = config.stash.get(_REPORT_PROCESS_KEY, None)
+    if child is not None:  # never asked for a report: nothing ran, or the run was stopped
+        child.close()
 
 
 def _metadata(

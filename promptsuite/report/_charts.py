@@ -110,6 +110,12 @@ def trajectory_chart(points: Sequence[tuple[int, float]]) -> str:
         return _svg(fig, "trajectory")
 
 
+def import_stack() -> None:
+    """Import what drawing a chart needs, ahead of time (it takes most of a report's time)."""
+    import matplotlib.figure  # noqa: F401
+    from matplotlib.backends import backend_svg  # noqa: F401
+
+
 @contextlib.contextmanager
 def _style() -> Iterator[None]:
     import matplotlib as mpl

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
+import functools
 import hashlib
 import json
 from collections.abc import Mapping
@@ -183,6 +184,16 @@ def _render(view: View) -> str:
     return html
 
 
+def prewarm() -> None:
+    """Do the slow, run-independent part of rendering ahead of time: import the chart
+    stack and compile the page template (the report's child process does this early)."""
+    from promptsuite.report._charts import import_stack
+
+    import_stack()
+    _environment().get_template("report.html.j2")
+
+
+@functools.cache
 def _environment() -> Any:
     import jinja2
 
