@@ -100,6 +100,15 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_price_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--price",
+        action="append",
+        metavar="MODEL=PROMPT,COMPLETION",
+        help="USD per million prompt/completion tokens for a model (repeatable)",
+    )
+
+
 def _add_report_commands(commands: Any) -> None:
     report = commands.add_parser("report", help="render a results file as one HTML page")
     report.add_argument("results", help="a results file, e.g. reports/latest.json")
@@ -113,12 +122,7 @@ def _add_report_commands(commands: Any) -> None:
     report.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
     report.add_argument("--root", help="folder the run's suite paths start from (default: .)")
     report.add_argument("--title", help="the page title")
-    report.add_argument(
-        "--price",
-        action="append",
-        metavar="MODEL=PROMPT,COMPLETION",
-        help="USD per million prompt/completion tokens for a model (repeatable)",
-    )
+    _add_price_option(report)
     report.set_defaults(func=_cmd_report)
     export = commands.add_parser("export", help="write a results file as CSV or JSON Lines")
     export.add_argument("results", help="a results file, e.g. reports/latest.json")
@@ -128,12 +132,7 @@ def _add_report_commands(commands: Any) -> None:
         action="store_true",
         help="one row per expectation instead of one per case x model x prompt x repeat",
     )
-    export.add_argument(
-        "--price",
-        action="append",
-        metavar="MODEL=PROMPT,COMPLETION",
-        help="USD per million prompt/completion tokens for a model (repeatable)",
-    )
+    _add_price_option(export)
     export.set_defaults(func=_cmd_export)
 
 

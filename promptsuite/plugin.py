@@ -12,6 +12,7 @@ import os
 import platform
 import subprocess
 import time
+from collections import Counter
 from collections.abc import Generator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -420,7 +421,6 @@ class _Recorder:
     def __init__(self, config: pytest.Config) -> None:
         self.config = config
         self.collected: list[dict[str, Any]] = []
-        self.statuses: dict[str, int] = {}
         self.gates: list[dict[str, Any]] = []
         self.baselines_written: list[Path] = []
         self.results_path: Path | None = None
@@ -438,10 +438,6 @@ class _Recorder:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         data = getattr(report, _REPORT_ATTR, None)
         if data is not None:
-            data = dict(data)
-            status = data.get("baseline_status")
-            if status:
-                self.statuses[status] = self.statuses.get(status, 0) + 1
             self.collected.append(data)
         gate = getattr(report, _GATE_ATTR, None)
         if gate is not None:
@@ -483,7 +479,7 @@ class _Recorder:
                 r.variant,
                 r.cases,
                 r.passed,
-                _rate_with_interval(r.passed, r.cases),
+                f"{r.pass_rate:.0%} ({r.interval[0]:.0%}-{r.interval[1]:.0%})",
                 f"{r.mean_score:.2f}",
                 r.flaky,
                 r.errors,
@@ -522,10 +518,11 @@ class _Recorder:
         terminalreporter.write_line(f"model calls: {calls}, cache hits: {hits}{tail}")
         if self.report_problem:
             terminalreporter.write_line(self.report_problem, yellow=True)
-        if self.statuses:
-            counts = ", ".join(f"{n} {status}" for status, n in sorted(self.statuses.items()))
+        statuses = Counter(c.baseline_status for c in self.cases if c.baseline_status)
+        if statuses:
+            counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
             terminalreporter.write_line(f"against baselines: {counts}")
-            if self.statuses.get("improved"):
+            if statuses["improved"]:
                 terminalreporter.write_line(
                     "improved cases pass now; record them with --promptsuite-update-baseline"
                 )
@@ -589,15 +586,6 @@ def _write_report(
         run, resolved.report, root=config.rootpath, prices=resolved.prices, copy_to=copy
     )
     return written
-
-
-def _rate_with_interval(passed: int, total: int) -> str:
-    from promptsuite.gate._stats import wilson_interval
-
-    if not total:
-        return "-"
-    low, high = wilson_interval(passed, total)
-    return f"{passed / total:.0%} ({low:.0%}-{high:.0%})"
 
 
 def _update_baselines(rootdir: Path, cases: list[CaseResult]) -> list[Path]:

@@ -102,7 +102,7 @@ class CaseResult:
         """Wilson 95% interval of the pass rate over the repeats."""
         from promptsuite.gate._stats import wilson_interval
 
-        return wilson_interval(self.passes, len(self.repeats)) if self.repeats else (0.0, 1.0)
+        return wilson_interval(self.passes, len(self.repeats))
 
     @property
     def flaky(self) -> bool:
@@ -255,29 +255,44 @@ class SummaryRow:
     def pass_rate(self) -> float:
         return self.passed / self.cases if self.cases else 0.0
 
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Wilson 95% interval of the pass rate over the cases."""
+        from promptsuite.gate._stats import wilson_interval
 
-def summarize(cases: Iterable[CaseResult]) -> list[SummaryRow]:
-    """Group results per suite x model x variant, in a stable order."""
+        return wilson_interval(self.passed, self.cases)
+
+    @classmethod
+    def of(cls, key: tuple[str, str, str], members: Sequence[CaseResult]) -> SummaryRow:
+        """The row of one group from :func:`group_by_variant`."""
+        suite, model, variant = key
+        return cls(
+            suite=suite,
+            model=model,
+            variant=variant,
+            cases=len(members),
+            passed=sum(c.passed for c in members),
+            errors=sum(c.error is not None for c in members),
+            flaky=sum(c.flaky for c in members),
+            mean_score=_mean([c.score for c in members]),
+            tokens=sum(c.tokens for c in members),
+            mean_latency_s=_mean([c.mean_latency_s for c in members]),
+        )
+
+
+def group_by_variant(
+    cases: Iterable[CaseResult],
+) -> list[tuple[tuple[str, str, str], list[CaseResult]]]:
+    """Cases grouped per (suite, model, variant), in a stable order."""
     groups: dict[tuple[str, str, str], list[CaseResult]] = {}
     for case in cases:
         groups.setdefault((case.suite, case.model, case.variant), []).append(case)
-    rows = []
-    for (suite, model, variant), members in sorted(groups.items()):
-        rows.append(
-            SummaryRow(
-                suite=suite,
-                model=model,
-                variant=variant,
-                cases=len(members),
-                passed=sum(c.passed for c in members),
-                errors=sum(c.error is not None for c in members),
-                flaky=sum(c.flaky for c in members),
-                mean_score=_mean([c.score for c in members]),
-                tokens=sum(c.tokens for c in members),
-                mean_latency_s=_mean([c.mean_latency_s for c in members]),
-            )
-        )
-    return rows
+    return sorted(groups.items())
+
+
+def summarize(cases: Iterable[CaseResult]) -> list[SummaryRow]:
+    """One row per suite x model x variant, in a stable order."""
+    return [SummaryRow.of(key, members) for key, members in group_by_variant(cases)]
 
 
 def _mean(values: Sequence[float]) -> float:

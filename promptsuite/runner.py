@@ -154,7 +154,7 @@ class Runner:
         summary = reduce_repeats(
             [s.result.passed for s in samples],
             [s.result.score for s in samples],
-            self.settings.reducer or job.case.reducer,
+            self._reducer(job),
             job.case.min_pass_rate,
         )
         return self._result(
@@ -232,9 +232,13 @@ class Runner:
             score=score,
             error=error,
             error_kind=error_kind,
-            reducer=self.settings.reducer or job.case.reducer,
+            reducer=self._reducer(job),
             min_pass_rate=job.case.min_pass_rate,
         )
+
+    def _reducer(self, job: Job) -> str:
+        """The run's reducer when one was given, else the case's own."""
+        return self.settings.reducer or job.case.reducer
 
     async def aclose(self) -> None:
         """Close every provider and the cache connection."""

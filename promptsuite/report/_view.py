@@ -16,7 +16,15 @@ from typing import Any
 
 from promptsuite.gate import wilson_interval
 from promptsuite.gate._baseline import Baseline, BaselineEntry, baseline_path, entry_key
-from promptsuite.results import CaseResult, Price, RunResults, generation_cost, price_for
+from promptsuite.results import (
+    CaseResult,
+    Price,
+    RunResults,
+    SummaryRow,
+    generation_cost,
+    group_by_variant,
+    price_for,
+)
 
 #: How the matrix orders its rows: the most urgent first.
 SEVERITY = ("regression", "error", "fail", "known-failure", "flaky", "improved", "pass")
@@ -265,12 +273,9 @@ def word_diff(old: str, new: str) -> list[list[str]] | None:
 
 
 def _groups(cases: Iterable[CaseResult], cells: Mapping[int, dict[str, Any]]) -> list[Group]:
-    members: dict[tuple[str, str, str], list[CaseResult]] = {}
-    for case in cases:
-        members.setdefault((case.suite, case.model, case.variant), []).append(case)
     groups = []
-    for (suite, model, variant), group in sorted(members.items()):
-        passed = sum(c.passed for c in group)
+    for key, group in group_by_variant(cases):
+        row = SummaryRow.of(key, group)
         samples = sum(len(c.repeats) for c in group)
         sample_passes = sum(c.passes for c in group)
         repeated = any(len(c.repeats) > 1 for c in group)
@@ -284,23 +289,23 @@ def _groups(cases: Iterable[CaseResult], cells: Mapping[int, dict[str, Any]]) ->
         generations = [r.generation for c in group for r in c.repeats if r.generation]
         groups.append(
             Group(
-                suite=suite,
-                model=model,
-                variant=variant,
-                cases=len(group),
-                passed=passed,
-                errors=sum(c.error is not None for c in group),
-                flaky=sum(c.flaky for c in group),
-                pass_rate=passed / len(group),
-                interval=wilson_interval(passed, len(group)),
+                suite=row.suite,
+                model=row.model,
+                variant=row.variant,
+                cases=row.cases,
+                passed=row.passed,
+                errors=row.errors,
+                flaky=row.flaky,
+                pass_rate=row.pass_rate,
+                interval=row.interval,
                 samples=samples,
                 sample_pass_rate=sample_passes / samples if repeated and samples else None,
                 sample_interval=wilson_interval(sample_passes, samples) if repeated else None,
-                mean_score=sum(c.score for c in group) / len(group),
-                tokens=sum(c.tokens for c in group),
+                mean_score=row.mean_score,
+                tokens=row.tokens,
                 cost=_sum_known(costs),
                 spent=_sum_known(spent),
-                mean_latency_s=sum(c.mean_latency_s for c in group) / len(group),
+                mean_latency_s=row.mean_latency_s,
                 statuses=statuses,
                 scores=[c.score for c in group],
                 latencies_s=[float(g.get("latency_s", 0.0)) for g in generations],

@@ -16,25 +16,13 @@ from typing import Any
 
 import pytest
 
-from promptsuite.errors import MissingDependency
 from promptsuite.runner import plan_jobs
 from promptsuite.suite import load_suite
 from tests.example_suites import ROOT, SUITES, recorded_verdicts, run_example_suites
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("embedded_model")]
 
 RUN_TIMEOUT_S = 600
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _embedded_model() -> None:
-    pytest.importorskip("xllamacpp", reason="the embedded model runtime is not installed")
-    from promptsuite.models.local import default_model_path
-
-    try:
-        default_model_path()
-    except MissingDependency as exc:
-        pytest.skip(str(exc))
 
 
 def expected_test_ids() -> set[str]:

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from promptsuite.errors import MissingDependency
 from promptsuite.models import (
     GenerateRequest,
     Generation,
@@ -31,12 +30,7 @@ QUESTIONS = [
 
 
 @pytest.fixture(scope="module", autouse=True)
-def _model() -> Iterator[None]:
-    pytest.importorskip("xllamacpp")
-    try:
-        local.default_model_path()
-    except MissingDependency as exc:
-        pytest.skip(str(exc))
+def _model(embedded_model: None) -> Iterator[None]:
     yield
     local.shutdown_servers()
 

@@ -18,27 +18,15 @@ from pathlib import Path
 import pytest
 
 from promptsuite.config import RunSettings
-from promptsuite.errors import MissingDependency
 from promptsuite.optimize._records import OptimizationRun
 from promptsuite.results import CaseResult
 from promptsuite.runner import Runner, plan_jobs
 from promptsuite.suite import load_prompt, load_suite
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("embedded_model")]
 pytest.importorskip("dspy")
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _embedded_model() -> None:
-    pytest.importorskip("xllamacpp", reason="the embedded model runtime is not installed")
-    from promptsuite.models.local import default_model_path
-
-    try:
-        default_model_path()
-    except MissingDependency as exc:
-        pytest.skip(str(exc))
 
 
 def test_banking77_search_on_the_embedded_model_offline(tmp_path):

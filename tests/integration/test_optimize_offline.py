@@ -12,6 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -51,9 +52,11 @@ def test_the_guard_refuses_and_records_a_public_connection():
     assert "connect ('93.184.216.34', 80)" in out.stdout
 
 
-def test_optimize_runs_without_any_network_attempt(tmp_path):
+def optimize_offline(tmp_path: Path, model: str, *args: str) -> dict[str, Any]:
+    """Run ``promptsuite optimize`` on a suite with ``model`` under the offline guard; check
+    that it succeeded and attempted no connection; return its recorded run."""
     (tmp_path / "suite.yaml").write_text(
-        suite_text().replace("prompt: prompt.yaml\n", f"prompt: prompt.yaml\nmodels: [{SCRIPT}]\n"),
+        suite_text().replace("prompt: prompt.yaml\n", f"prompt: prompt.yaml\nmodels: [{model}]\n"),
         encoding="utf-8",
     )
     (tmp_path / "prompt.yaml").write_text(PROMPT, encoding="utf-8")
@@ -67,8 +70,7 @@ def test_optimize_runs_without_any_network_attempt(tmp_path):
             "suite.yaml",
             "--budget",
             "2",
-            "--optimizer",
-            "copro",
+            *args,
         ],
         cwd=tmp_path,
         env=offline_env(),
@@ -79,7 +81,12 @@ def test_optimize_runs_without_any_network_attempt(tmp_path):
     assert result.returncode == 0, result.stderr
     assert attempts.read_text(encoding="utf-8") == ""
     [run_file] = (tmp_path / "reports" / "optimize").glob("scripted-*/run.json")
-    run = json.loads(run_file.read_text(encoding="utf-8"))
+    run: dict[str, Any] = json.loads(run_file.read_text(encoding="utf-8"))
+    return run
+
+
+def test_optimize_runs_without_any_network_attempt(tmp_path):
+    run = optimize_offline(tmp_path, SCRIPT, "--optimizer", "copro")
     assert run["candidates"][0]["source"] == "baseline"
     assert run["metadata"]["prompt_model_usage"]["calls"] > 0
 
@@ -92,35 +99,8 @@ def test_optimize_on_an_openai_compatible_endpoint(tmp_path):
 
     with StubServer(behavior=behavior) as stub:
         model = f"{{provider: openai, model: stub-model, base_url: {stub.base_url!r}}}"
-        (tmp_path / "suite.yaml").write_text(
-            suite_text().replace(
-                "prompt: prompt.yaml\n", f"prompt: prompt.yaml\nmodels: [{model}]\n"
-            ),
-            encoding="utf-8",
-        )
-        (tmp_path / "prompt.yaml").write_text(PROMPT, encoding="utf-8")
-        attempts = tmp_path / "attempts.txt"
-        result = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "tests" / "offline_guard.py"),
-                str(attempts),
-                "optimize",
-                "suite.yaml",
-                "--budget",
-                "2",
-            ],
-            cwd=tmp_path,
-            env=offline_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        run = optimize_offline(tmp_path, model)
         requests = stub.stats().total
-    assert result.returncode == 0, result.stderr
-    assert attempts.read_text(encoding="utf-8") == ""
-    [run_file] = (tmp_path / "reports" / "optimize").glob("scripted-*/run.json")
-    run = json.loads(run_file.read_text(encoding="utf-8"))
     usage = run["metadata"]["task_model_usage"]
     assert usage["calls"] + run["metadata"]["verify"]["model_calls"] == requests > 0
     assert max(c["val_score"] for c in run["candidates"]) > run["candidates"][0]["val_score"]
