@@ -30,7 +30,7 @@ from typing import Any
 
 from promptsuite.config import RunSettings
 from promptsuite.models._registry import parse_model_spec
-from promptsuite.optimize._search import import_dspy
+from promptsuite.optimize.search import import_dspy
 from promptsuite.suite import load_suite
 
 SUITE = Path(__file__).resolve().parents[1] / "suites" / "banking77_intents.yaml"
@@ -40,10 +40,10 @@ def measure(
     style: str, keep_examples: bool, max_tokens: int | None, cases: list[Any], model: str
 ) -> str:
     dspy = import_dspy()
-    from promptsuite.optimize._adapter import RecordingAdapter
-    from promptsuite.optimize._engine import Bridge, PromptsuiteEngine
-    from promptsuite.optimize._program import Scorer, build_student, task_spec
     from promptsuite.optimize._shape import shape_of
+    from promptsuite.optimize.search._adapter import RecordingAdapter
+    from promptsuite.optimize.search._engine import Bridge, PromptsuiteEngine
+    from promptsuite.optimize.search._program import Scorer, build_student, task_spec
 
     suite = load_suite(SUITE)
     spec = parse_model_spec(model)

@@ -1,7 +1,7 @@
 """How often the plateau rule is right, on seeded synthetic search trajectories.
 
 Each trial draws a suite of validation cases and a search of ``--candidates`` prompt
-candidates, then asks :func:`promptsuite.optimize._advice.detect_plateau` (the rule
+candidates, then asks :func:`promptsuite.optimize.analysis.detect_plateau` (the rule
 ``analyze`` uses, with its default window and margin) whether the run has plateaued.
 
 The noise model, chosen to look like temperature-0 outputs of different prompts:
@@ -28,7 +28,7 @@ import random
 import time
 from collections.abc import Callable
 
-from promptsuite.optimize._advice import (
+from promptsuite.optimize.analysis import (
     DEFAULT_MARGIN,
     PLATEAU_CONFIDENCE,
     default_window,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -9,7 +10,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 #: Mode of files written fresh: what a plain ``open(path, "w")`` gives under the usual
 #: umask. ``mkstemp`` alone would leave reports and results readable by their owner only.
@@ -57,3 +58,14 @@ def _mode_for(path: Path) -> int:
         return stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
         return NEW_FILE_MODE
+
+
+def write_json_atomic(path: Path, data: Any, *, indent: int | None = None) -> Path:
+    """Write JSON through a temporary file and an atomic rename.
+
+    ``indent=None`` writes the compact form, which uses the C encoder (~5x faster on big
+    runs); files meant for review in diffs (baselines) pass an indent.
+    """
+    separators = (",", ":") if indent is None else (",", ": ")
+    text = json.dumps(data, ensure_ascii=False, indent=indent, separators=separators)
+    return write_text_atomic(path, text + "\n")

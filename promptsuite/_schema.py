@@ -10,20 +10,20 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
 
+from promptsuite.stats import Reducer
+
 __all__ = [
     "BaseModel",
     "Case",
     "ChatMessage",
+    "CheckSpec",
     "Defaults",
-    "Expectation",
     "FewShot",
     "PromptFile",
     "PromptRef",
     "PromptVariant",
     "SuiteFile",
 ]
-
-ReducerName = Literal["all-pass", "mean", "any-pass"]
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=120)]
 ModelRef = str | dict[str, Any]
@@ -85,8 +85,9 @@ class PromptRef(_Strict):
     )
 
 
-class Expectation(_Strict):
-    """One scored check of a model output (promptfoo-compatible semantics).
+class CheckSpec(_Strict):
+    """One check of a model output, as a suite writes it under ``expect`` (promptfoo-compatible
+    semantics).
 
     Any ``type`` may be negated with a ``not-`` prefix. ``weight`` sets its share of the
     case's weighted mean score; ``weight: 0`` never fails a case.
@@ -116,12 +117,12 @@ class Case(_Strict):
     description: str | None = Field(None, description="What this case is about.")
     vars: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
     tags: list[Identifier] = Field(default_factory=list, description="Tags (pytest -m).")
-    expect: list[Expectation] = Field(default_factory=list, description="Checks to pass.")
+    expect: list[CheckSpec] = Field(default_factory=list, description="Checks to pass.")
     threshold: float | None = Field(
         None, ge=0, le=1, description="Pass when weighted mean score >= threshold."
     )
     repeat: int | None = Field(None, ge=1, le=1000, description="Runs of this case.")
-    reducer: ReducerName | None = Field(
+    reducer: Reducer | None = Field(
         None, description="How repeats make one verdict: all-pass, mean or any-pass."
     )
     min_pass_rate: float | None = Field(
@@ -136,7 +137,7 @@ class Defaults(_Strict):
     max_tokens: int = Field(256, ge=1, le=100_000, description="Generation limit.")
     seed: int | None = Field(None, description="Sampling seed, where the backend honours one.")
     repeat: int = Field(1, ge=1, le=1000, description="Runs of each case.")
-    reducer: ReducerName = Field(
+    reducer: Reducer = Field(
         "all-pass",
         description="How a case's repeats make one verdict and score: all-pass (every repeat "
         "passes; lowest score), mean (at least half pass; mean score) or any-pass (pass@k; "
@@ -151,9 +152,7 @@ class Defaults(_Strict):
     )
     tags: list[Identifier] = Field(default_factory=list, description="Tags on every case.")
     vars: dict[str, Any] = Field(default_factory=dict, description="Variables for every case.")
-    expect: list[Expectation] = Field(
-        default_factory=list, description="Checks added to every case."
-    )
+    expect: list[CheckSpec] = Field(default_factory=list, description="Checks added to every case.")
     threshold: float | None = Field(None, ge=0, le=1, description="Default case threshold.")
 
 

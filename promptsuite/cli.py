@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from promptsuite.errors import ConfigError, PromptsuiteError
+from promptsuite.prices import Price
 
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 
@@ -56,7 +57,17 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def _parse_prices(items: Sequence[str] | None) -> dict[str, tuple[float, float]]:
+def _cmd_checks(args: argparse.Namespace) -> int:
+    from promptsuite.checks import check_types
+
+    for entry in check_types():
+        fields = ", ".join(sorted(entry.fields)) or "-"
+        alias = f" (alias of {entry.alias_of})" if entry.alias_of else ""
+        print(f"{entry.name}{alias}: {entry.summary}\n    fields: {fields}")
+    return 0
+
+
+def _parse_prices(items: Sequence[str] | None) -> dict[str, Price]:
     """``MODEL=PROMPT,COMPLETION`` (USD per million tokens) options as a price table."""
     prices = {}
     for item in items or ():
@@ -95,7 +106,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     results = read_results(args.results)
     prices = _parse_prices(args.price)
-    path = results.export(args.out, expectations=args.expectations, prices=prices)
+    path = results.export(args.out, checks=args.checks, prices=prices)
     print(path)
     return 0
 
@@ -128,9 +139,9 @@ def _add_report_commands(commands: Any) -> None:
     export.add_argument("results", help="a results file, e.g. reports/latest.json")
     export.add_argument("--out", required=True, help="target file, ending in .csv or .jsonl")
     export.add_argument(
-        "--expectations",
+        "--checks",
         action="store_true",
-        help="one row per expectation instead of one per case x model x prompt x repeat",
+        help="one row per check instead of one per case x model x prompt x repeat",
     )
     _add_price_option(export)
     export.set_defaults(func=_cmd_export)
@@ -146,6 +157,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate = commands.add_parser("validate", help="load suites and report every problem")
     validate.add_argument("paths", nargs="+", help="suite files or folders")
     validate.set_defaults(func=_cmd_validate)
+    checks = commands.add_parser("checks", help="list the check types a suite's expect may use")
+    checks.set_defaults(func=_cmd_checks)
     _add_report_commands(commands)
     from promptsuite.optimize._cli import add_parser as add_optimize_command
 

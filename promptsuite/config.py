@@ -12,15 +12,21 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast, get_args
 
 from promptsuite.cache import CacheMode
 from promptsuite.errors import ConfigError
-from promptsuite.models._base import ModelSpec
-from promptsuite.models._registry import parse_model_spec
+from promptsuite.models import ModelSpec, parse_model_spec
+from promptsuite.prices import Price
+from promptsuite.stats import DEFAULT_GATE_MARGIN, REDUCERS, Reducer
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_CACHE_PATH = Path(".promptsuite") / "cache.sqlite"
+
+BaselineMissing = Literal["warn", "fail"]
+"""What a suite without a baseline does: say so in the summary, or fail its gate."""
+GateInconclusive = Literal["pass", "fail"]
+"""What an inconclusive gate does: pass with a warning, or fail."""
 
 
 @dataclass(frozen=True)
@@ -41,7 +47,7 @@ class RunSettings:
     cache_path: Path = DEFAULT_CACHE_PATH
     repeat: int | None = None
     grader: ModelSpec | None = None
-    reducer: str | None = None
+    reducer: Reducer | None = None
 
 
 #: Option name -> help text. Each is ``--promptsuite-<name>`` on the command line,
@@ -62,18 +68,18 @@ OPTIONS: dict[str, str] = {
     "update-baseline": "record (or refresh) every suite's baseline from this run, pruning "
     "entries of cases that no longer exist",
     "baseline-missing": "what a suite without a baseline does: warn (default) or fail",
-    "gate-margin": "score drop the suite gate tolerates (default 0.05)",
+    "gate-margin": f"score drop the suite gate tolerates (default {DEFAULT_GATE_MARGIN})",
     "gate-inconclusive": "what an inconclusive gate does: pass (default, with a warning) or fail",
 }
 
 #: Options that are flags on the command line.
 FLAGS = frozenset({"update-baseline"})
-#: Options with a fixed set of values.
+#: Options with a fixed set of values, the default first.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "reducer": ("all-pass", "mean", "any-pass"),
-    "cache": ("use", "refresh", "off", "replay"),
-    "baseline-missing": ("warn", "fail"),
-    "gate-inconclusive": ("pass", "fail"),
+    "reducer": REDUCERS,
+    "cache": tuple(mode.value for mode in CacheMode),
+    "baseline-missing": get_args(BaselineMissing),
+    "gate-inconclusive": get_args(GateInconclusive),
 }
 
 
@@ -85,11 +91,11 @@ class PluginConfig:
     models: tuple[ModelSpec, ...]
     results_dir: Path
     update_baseline: bool = False
-    baseline_missing: str = "warn"
-    gate_margin: float = 0.05
-    gate_inconclusive: str = "pass"
+    baseline_missing: BaselineMissing = "warn"
+    gate_margin: float = DEFAULT_GATE_MARGIN
+    gate_inconclusive: GateInconclusive = "pass"
     report: Path | None = None
-    prices: dict[str, tuple[float, float]] = field(default_factory=dict)
+    prices: dict[str, Price] = field(default_factory=dict)
 
 
 def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
@@ -168,12 +174,12 @@ def resolve(
         cache_path=cache_path if cache_path.is_absolute() else rootdir / cache_path,
         repeat=integer("repeat", None, 1),
         grader=parse_model_spec(grader) if grader else None,
-        reducer=choice("reducer") if get("reducer") else None,
+        reducer=cast(Reducer, choice("reducer")) if get("reducer") else None,
     )
 
     margin = get("gate-margin")
     try:
-        gate_margin = 0.05 if margin is None else float(margin)
+        gate_margin = DEFAULT_GATE_MARGIN if margin is None else float(margin)
     except (TypeError, ValueError):
         raise ConfigError(f"option gate-margin: expected a number, got {margin!r}") from None
     if not 0 < gate_margin < 1:
@@ -186,9 +192,9 @@ def resolve(
         models=models,
         results_dir=results_dir if results_dir.is_absolute() else rootdir / results_dir,
         update_baseline=str(update).lower() in {"1", "true", "yes"},
-        baseline_missing=choice("baseline-missing"),
+        baseline_missing=cast(BaselineMissing, choice("baseline-missing")),
         gate_margin=gate_margin,
-        gate_inconclusive=choice("gate-inconclusive"),
+        gate_inconclusive=cast(GateInconclusive, choice("gate-inconclusive")),
         report=report_path
         if report_path is None or report_path.is_absolute()
         else rootdir / report_path,
@@ -196,7 +202,7 @@ def resolve(
     )
 
 
-def _prices(table: Any) -> dict[str, tuple[float, float]]:
+def _prices(table: Any) -> dict[str, Price]:
     """``[tool.promptsuite.prices]``: ``model = [USD per 1M prompt tokens, per 1M completion]``."""
     if not isinstance(table, dict):
         raise ConfigError("[tool.promptsuite.prices] must be a table of model = [input, output]")

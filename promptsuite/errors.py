@@ -6,9 +6,13 @@ Every error promptsuite raises on purpose derives from :class:`PromptsuiteError`
     ├── ConfigError            a suite, prompt or option is invalid; knows file:line:column
     │   └── SuiteLoadError     every ConfigError found in one file, reported together
     ├── TemplateError          a prompt template failed to render (undefined variable, sandbox)
-    ├── ExpectationError       an expectation could not be evaluated (not a failed check)
+    ├── CheckError             a check could not be evaluated (not a failed check)
     ├── MissingDependency      an optional extra is not installed; ends with the install command
     ├── ReportError            the HTML report could not be rendered (the results are kept)
+    ├── OptimizeError          the optimizer could not run its search (or score its baseline)
+    ├── CaseError              a case's output could not be produced or checked (test *error*)
+    ├── CaseFailed             a case's output did not pass its checks (test *failure*)
+    ├── GateFailed             a suite gate's verdict fails the run
     └── ModelError             a provider could not produce a generation (test *error*, not fail)
         ├── ModelTimeout       the request timed out (after retries)
         ├── RateLimited        the endpoint kept answering 429 (after retries)
@@ -90,8 +94,8 @@ class TemplateError(PromptsuiteError):
     """A prompt template failed to render."""
 
 
-class ExpectationError(PromptsuiteError):
-    """An expectation could not be evaluated (bad reference, unparseable grader reply)."""
+class CheckError(PromptsuiteError):
+    """A check could not be evaluated (bad reference, unparseable grader reply)."""
 
 
 class MissingDependency(PromptsuiteError):
@@ -104,6 +108,29 @@ class MissingDependency(PromptsuiteError):
 
 class ReportError(PromptsuiteError):
     """The HTML report could not be rendered; the run's results file is still written."""
+
+
+class OptimizeError(PromptsuiteError):
+    """The optimizer could not run its search, or could not score its baseline."""
+
+
+class CaseError(PromptsuiteError):
+    """A case whose output could not be produced or checked: a test *error*, not a failure.
+
+    The message names the error's kind and says where it happened.
+    """
+
+
+class CaseFailed(PromptsuiteError):
+    """A case whose output did not pass its checks: a test *failure*.
+
+    The message is the whole explanation: the rendered messages, the output and each
+    failed check's reason.
+    """
+
+
+class GateFailed(PromptsuiteError):
+    """A suite gate whose verdict fails the run (a regression, or no baseline to gate on)."""
 
 
 class ModelError(PromptsuiteError):

@@ -1,49 +1,58 @@
 """The pytest layer: collect suite files, make items, report. The work is done elsewhere.
 
 ``pytest suites/`` collects every ``*.yaml`` under a ``suites`` folder (or any YAML file
-named on the command line) as a suite, with one item per case x model x prompt variant.
+named on the command line) as a suite, with one item per case x model x prompt variant and
+one gate item per suite x model x prompt. Hooks delegate: :class:`~promptsuite.session.RunSession`
+runs the jobs and finishes the run, :mod:`promptsuite.gate` decides baselines and gates,
+:mod:`promptsuite.console` writes the summary.
 """
 
 from __future__ import annotations
 
-import contextlib
-import datetime as _dt
-import os
-import platform
-import subprocess
 import time
-from collections import Counter
 from collections.abc import Generator, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from promptsuite import __version__
-from promptsuite._files import copy_atomic
-from promptsuite.config import (
-    CHOICES,
-    FLAGS,
-    OPTIONS,
-    PluginConfig,
-    read_pyproject_table,
-    resolve,
-)
-from promptsuite.errors import PromptsuiteError
-from promptsuite.results import CaseResult, RunResults, summarize
-from promptsuite.session import RunSession
+from promptsuite.config import CHOICES, FLAGS, OPTIONS, PluginConfig, read_pyproject_table, resolve
+from promptsuite.errors import CaseError, CaseFailed, GateFailed, PromptsuiteError
+from promptsuite.results import CaseResult
+from promptsuite.session import FinishedRun, RunSession
 
 if TYPE_CHECKING:
-    from promptsuite.gate._baseline import Baseline
-    from promptsuite.report._child import ReportProcess
+    from promptsuite.gate import Baseline, GateResult
     from promptsuite.runner import Job
 
 _CONFIG_KEY = pytest.StashKey[PluginConfig]()
 _SESSION_KEY = pytest.StashKey[RunSession]()
-_STARTED_KEY = pytest.StashKey[float]()
-_REPORT_PROCESS_KEY: pytest.StashKey[ReportProcess] = pytest.StashKey()
-_REPORT_ATTR = "promptsuite"
+_STATE_KEY = pytest.StashKey["_RunState"]()
+# Reports carry results from xdist workers to the controller as these attributes.
+_CASE_ATTR = "promptsuite"
 _GATE_ATTR = "promptsuite_gate"
+
+
+@dataclass
+class _RunState:
+    """What the controller gathers from the reports, and what finishing the run wrote.
+
+    Registered as a plugin so it sees every report, on the xdist controller too.
+    """
+
+    started: float = field(default_factory=time.time)
+    collected: list[dict[str, Any]] = field(default_factory=list)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    finished: FinishedRun | None = None
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        case = getattr(report, _CASE_ATTR, None)
+        if case is not None:
+            self.collected.append(case)
+        gate_result = getattr(report, _GATE_ATTR, None)
+        if gate_result is not None:
+            self.gates.append(gate_result)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -74,8 +83,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"promptsuite: {exc}") from None
     config.stash[_CONFIG_KEY] = resolved
     config.stash[_SESSION_KEY] = RunSession(resolved.settings)
-    config.stash[_STARTED_KEY] = time.time()
-    config.pluginmanager.register(_Recorder(config), "promptsuite-recorder")
+    state = config.stash[_STATE_KEY] = _RunState()
+    config.pluginmanager.register(state, "promptsuite-state")
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -96,22 +105,17 @@ class SuiteCollector(pytest.File):
 
     def collect(self) -> Iterable[pytest.Item]:
         # Imported here so that pytest runs without suites never load pydantic or Jinja2.
+        from promptsuite.console import shown
+        from promptsuite.gate import Baseline, baseline_path
         from promptsuite.runner import plan_jobs
         from promptsuite.suite import load_suite
 
         config = self.config.stash[_CONFIG_KEY]
-        display = _display(self.path, self.config.rootpath)
         try:
-            suite = load_suite(self.path, display=display)
-        except PromptsuiteError as exc:
-            yield SuiteLoadErrorItem.from_parent(self, name="<load>", error=exc)
-            return
-        from promptsuite.gate._baseline import Baseline, baseline_path
-
-        try:
+            suite = load_suite(self.path, display=shown(self.path, self.config.rootpath))
             baseline = Baseline.load(baseline_path(self.path))
         except PromptsuiteError as exc:
-            yield SuiteLoadErrorItem.from_parent(self, name="<baseline>", error=exc)
+            yield SuiteLoadErrorItem.from_parent(self, name="<load>", error=exc)
             return
         # Tags become markers (for -m); registering them keeps --strict-markers happy.
         for tag in sorted({tag for case in suite.cases for tag in case.tags}):
@@ -166,19 +170,6 @@ class SuiteLoadErrorItem(_PlainItem):
         return self.path, None, f"{self.name}: suite file could not be loaded"
 
 
-class CaseFailed(Exception):
-    """Raised by a case item whose output did not meet its expectations."""
-
-    def __init__(self, result: CaseResult, note: str | None = None) -> None:
-        super().__init__(result.test_id)
-        self.result = result
-        self.note = note
-
-
-class GateFailed(Exception):
-    """Raised by a suite gate whose verdict fails the run."""
-
-
 class CaseItem(_PlainItem):
     """One case x model x prompt variant."""
 
@@ -186,26 +177,28 @@ class CaseItem(_PlainItem):
         super().__init__(**kwargs)
         self.job = job
         self.baseline = baseline
-        self.baseline_status: str | None = None
         self.result: CaseResult | None = None
         self.keywords.update(dict.fromkeys(job.case.tags, True))
 
     def setup(self) -> None:
         # Waiting happens in setup so that model and template errors report as test
-        # *errors*; only unmet expectations are failures.
-        self.result = self.config.stash[_SESSION_KEY].result(self.job)
-        self.user_properties.append(("promptsuite_score", f"{self.result.score:.4f}"))
-        self.user_properties.append(("promptsuite_passed", str(self.result.passed).lower()))
-        if len(self.result.repeats) > 1:
-            low, high = self.result.interval
-            self.user_properties.append(("promptsuite_pass_rate", f"{self.result.pass_rate:.4f}"))
+        # *errors*; only failed checks are failures.
+        result = self.result = self.config.stash[_SESSION_KEY].result(self.job)
+        self.user_properties.append(("promptsuite_score", f"{result.score:.4f}"))
+        self.user_properties.append(("promptsuite_passed", str(result.passed).lower()))
+        if len(result.repeats) > 1:
+            low, high = result.interval
+            self.user_properties.append(("promptsuite_pass_rate", f"{result.pass_rate:.4f}"))
             self.user_properties.append(("promptsuite_pass_rate_ci", f"{low:.4f}-{high:.4f}"))
-            self.user_properties.append(("promptsuite_flaky", str(self.result.flaky).lower()))
-        if self.result.error is not None:
-            raise CaseError(self.result)
+            self.user_properties.append(("promptsuite_flaky", str(result.flaky).lower()))
+        if result.error is not None:
+            raise CaseError(f"{result.error_kind}: {result.error}")
 
     def runtest(self) -> None:
-        from promptsuite.gate._baseline import compare_case, entry_key
+        from dataclasses import replace
+
+        from promptsuite.console import format_failure
+        from promptsuite.gate import compare_case, entry_key
 
         result = self.result
         assert result is not None
@@ -215,27 +208,17 @@ class CaseItem(_PlainItem):
             return
         if self.baseline is None:
             if not result.passed:
-                raise CaseFailed(result)
+                raise CaseFailed(format_failure(result))
             return
         comparison = compare_case(self.baseline.entries.get(entry_key(result)), result)
-        self.baseline_status = comparison.status
+        self.result = replace(result, baseline_status=comparison.status)
         self.user_properties.append(("promptsuite_baseline", comparison.status))
         if comparison.status == "known-failure":
             pytest.xfail(comparison.message)
         if comparison.status == "regression":
-            raise CaseFailed(result, comparison.message)
+            raise CaseFailed(format_failure(result, comparison.message))
         if comparison.status == "new" and not result.passed:
-            raise CaseFailed(result, "fails, and is not in the baseline")
-
-    def repr_failure(
-        self,
-        excinfo: pytest.ExceptionInfo[BaseException],
-        style: Any = None,
-    ) -> str | Any:
-        if isinstance(excinfo.value, CaseFailed):
-            text = format_failure(excinfo.value.result)
-            return f"{excinfo.value.note}\n{text}" if excinfo.value.note else text
-        return super().repr_failure(excinfo)
+            raise CaseFailed(format_failure(result, "fails, and is not in the baseline"))
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, self.job.case.line - 1, self.name
@@ -249,116 +232,34 @@ class GateItem(_PlainItem):
         super().__init__(**kwargs)
         self.jobs = jobs
         self.baseline = baseline
-        self.verdict: dict[str, Any] | None = None
+        self.result: GateResult | None = None
 
     def runtest(self) -> None:
-        from promptsuite.gate import compare_paired
-        from promptsuite.gate._baseline import entry_key
+        from promptsuite.console import shown
+        from promptsuite.gate import gate
 
         config = self.config.stash[_CONFIG_KEY]
         if config.update_baseline:
             pytest.skip("the baseline is being updated")
         if self.baseline is None:
             raise GateFailed(
-                f"{_display(self.path, self.config.rootpath)} has no baseline; record one "
+                f"{shown(self.path, self.config.rootpath)} has no baseline; record one "
                 "with --promptsuite-update-baseline"
             )
         session = self.config.stash[_SESSION_KEY]
-        pairs = []
-        for job in self.jobs:
-            result = session.result(job)
-            entry = self.baseline.entries.get(entry_key(result))
-            if entry is not None and result.error is None:
-                pairs.append((entry, result))
-        verdict = compare_paired(
-            [e.score for e, _ in pairs],
-            [r.score for _, r in pairs],
-            [e.passed for e, _ in pairs],
-            [r.passed for _, r in pairs],
-            margin=config.gate_margin,
+        result = self.result = gate(
+            self.baseline, [session.result(job) for job in self.jobs], margin=config.gate_margin
         )
-        self.verdict = {
-            "suite": self.jobs[0].suite.name,
-            "model": self.jobs[0].model.display,
-            "variant": self.jobs[0].variant,
-            **verdict.__dict__,
-        }
-        self.user_properties.append(("promptsuite_gate", verdict.verdict))
-        self.user_properties.append(("promptsuite_gate_mean_diff", f"{verdict.mean_diff:.4f}"))
-        if verdict.verdict == "fail" or (
-            verdict.verdict == "inconclusive" and config.gate_inconclusive == "fail"
-        ):
-            raise GateFailed(f"suite gate: {verdict.reason}")
-
-    def repr_failure(
-        self,
-        excinfo: pytest.ExceptionInfo[BaseException],
-        style: Any = None,
-    ) -> str | Any:
-        if isinstance(excinfo.value, GateFailed):
-            return str(excinfo.value)
-        return super().repr_failure(excinfo)
+        self.user_properties.append(("promptsuite_gate", result.verdict.verdict))
+        self.user_properties.append(
+            ("promptsuite_gate_mean_diff", f"{result.verdict.mean_diff:.4f}")
+        )
+        failure = result.failure(config.gate_inconclusive)
+        if failure is not None:
+            raise GateFailed(failure)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, self.name
-
-
-class CaseError(PromptsuiteError):
-    """A case whose output could not be produced or checked."""
-
-    def __init__(self, result: CaseResult) -> None:
-        super().__init__(f"{result.error_kind}: {result.error}")
-        self.result = result
-
-
-def format_failure(result: CaseResult) -> str:
-    """The failure text: rendered messages, output(s), and each failed check's reason."""
-    checks = [c for r in result.repeats for c in r.checks]
-    failed_count = sum(not c["passed"] for c in checks)
-    lines = [f"{failed_count} of {len(checks)} expectations failed (score {result.score:.2f})"]
-    if len(result.repeats) > 1:
-        lines.append(_repeat_line(result))
-    lines.append("messages:")
-    for message in result.messages:
-        lines.append(f"  [{message['role']}] " + _indent(message["content"]))
-    for repeat in result.repeats:
-        head = "output" if len(result.repeats) == 1 else f"output (repeat {repeat.index + 1})"
-        lines.append(f"{head}:\n  " + _indent(repeat.output or "<empty>"))
-        failed = [c for c in repeat.checks if not c["passed"]]
-        if failed:
-            lines.append("failed expectations:")
-            lines.extend(f"  - {_check_name(c)}: {c['reason']}" for c in failed)
-    return "\n".join(lines)
-
-
-def _repeat_line(result: CaseResult) -> str:
-    low, high = result.interval
-    verdict = "passes" if result.passed else "fails"
-    rule = result.reducer
-    if result.min_pass_rate is not None:
-        rule += f", min pass rate {result.min_pass_rate:.0%}"
-    flaky = "flaky: " if result.flaky else ""
-    return (
-        f"{flaky}{result.passes}/{len(result.repeats)} repeats passed "
-        f"(pass rate {result.pass_rate:.0%}, 95% CI {low:.0%}-{high:.0%}); "
-        f"{verdict} under {rule}"
-    )
-
-
-def _check_name(check: dict[str, Any]) -> str:
-    metric = check.get("metric")
-    return f"{check['type']} ({metric})" if metric else str(check["type"])
-
-
-def _indent(text: str) -> str:
-    return text.replace("\n", "\n    ")
-
-
-def _display(path: Path, rootpath: Path) -> str:
-    try:
-        return str(path.relative_to(rootpath))
-    except ValueError:
-        return str(path)
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -373,19 +274,10 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         return
     jobs = [item.job for item in session.items if isinstance(item, CaseItem)]
     if jobs:
-        session.config.stash[_SESSION_KEY].start(jobs)
+        run_session = session.config.stash[_SESSION_KEY]
+        run_session.start(jobs)
         if session.config.stash[_CONFIG_KEY].report is not None:
-            _start_report_process(session.config)
-
-
-def _start_report_process(config: pytest.Config) -> None:
-    # The report's chart stack takes ~0.8 s to import; a child process does that on another
-    # core while the cases run, and renders the page from the results file at the end.
-    from promptsuite.report._child import ReportProcess
-
-    # Without the child (it could not start), the report is rendered in this process.
-    with contextlib.suppress(OSError):
-        config.stash[_REPORT_PROCESS_KEY] = ReportProcess()
+            run_session.prewarm_report()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -404,254 +296,48 @@ def pytest_runtest_makereport(
     if isinstance(error, PromptsuiteError):
         # Our own errors already say where and what to do; a traceback would only bury that.
         report.longrepr = str(error)
-    if isinstance(item, CaseItem) and item.result is not None:
-        done = call.when == "call" or (call.when == "setup" and call.excinfo is not None)
-        if done:
-            data = item.result.to_dict()
-            data["baseline_status"] = item.baseline_status
-            setattr(report, _REPORT_ATTR, data)
-    if isinstance(item, GateItem) and item.verdict is not None and call.when == "call":
-        setattr(report, _GATE_ATTR, item.verdict)
+    finished = call.when == "call" or (call.when == "setup" and call.excinfo is not None)
+    if isinstance(item, CaseItem) and item.result is not None and finished:
+        setattr(report, _CASE_ATTR, item.result.to_dict())
+    if isinstance(item, GateItem) and item.result is not None and call.when == "call":
+        setattr(report, _GATE_ATTR, item.result.to_dict())
     return report
 
 
-class _Recorder:
-    """Collects case results from reports (on the xdist controller too) and writes them."""
-
-    def __init__(self, config: pytest.Config) -> None:
-        self.config = config
-        self.collected: list[dict[str, Any]] = []
-        self.gates: list[dict[str, Any]] = []
-        self.baselines_written: list[Path] = []
-        self.results_path: Path | None = None
-        self.report_path: Path | None = None
-        self.report_problem: str | None = None
-        self._cases: list[CaseResult] | None = None
-
-    @property
-    def cases(self) -> list[CaseResult]:
-        """The collected results, parsed once for the file, the baselines and the summary."""
-        if self._cases is None:
-            self._cases = [CaseResult.from_dict(d) for d in self.collected]
-        return self._cases
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data = getattr(report, _REPORT_ATTR, None)
-        if data is not None:
-            self.collected.append(data)
-        gate = getattr(report, _GATE_ATTR, None)
-        if gate is not None:
-            self.gates.append(gate)
-
-    def pytest_sessionfinish(self) -> None:
-        if _is_worker(self.config) or not self.collected:
-            return
-        resolved = self.config.stash[_CONFIG_KEY]
-        cases = self.cases
-        metadata = _metadata(self.config, resolved, cases)
-        metadata["gates"] = sorted(self.gates, key=lambda g: (g["suite"], g["model"]))
-        run = RunResults(cases=cases, metadata=metadata)
-        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        # The pid keeps two runs that finish in the same microsecond from sharing a name.
-        name = f"results-{stamp}-{os.getpid()}.json"
-        written = run.write(resolved.results_dir / "runs" / name)
-        self.results_path = copy_atomic(written, resolved.results_dir / "latest.json")
-        if resolved.report is not None:
-            # Before the baselines are rewritten, so the report compares with the old ones.
-            try:
-                self.report_path = _write_report(self.config, run, resolved, written)
-            except (PromptsuiteError, OSError) as exc:
-                # A report problem must never cost the run its results, which are written.
-                self.report_problem = f"no HTML report written: {exc}"
-        if resolved.update_baseline:
-            self.baselines_written = _update_baselines(self.config.rootpath, cases)
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        if _is_worker(self.config) or not self.collected:
-            return
-        from tabulate import tabulate
-
-        rows = summarize(self.cases)
-        table = [
-            [
-                r.suite,
-                r.model,
-                r.variant,
-                r.cases,
-                r.passed,
-                f"{r.pass_rate:.0%} ({r.interval[0]:.0%}-{r.interval[1]:.0%})",
-                f"{r.mean_score:.2f}",
-                r.flaky,
-                r.errors,
-                r.tokens,
-                f"{r.mean_latency_s * 1000:.0f} ms",
-            ]
-            for r in rows
-        ]
-        headers = [
-            "suite",
-            "model",
-            "prompt",
-            "cases",
-            "passed",
-            "pass rate (95% CI)",
-            "mean score",
-            "flaky",
-            "errors",
-            "tokens",
-            "mean latency",
-        ]
-        terminalreporter.section("promptsuite")
-        terminalreporter.write_line(tabulate(table, headers=headers, tablefmt="simple"))
-        flaky = [c for c in self.cases if c.flaky]
-        if flaky:
-            terminalreporter.write_line("")
-            terminalreporter.write_line(f"flaky cases ({len(flaky)}): repeats disagree")
-            for case in sorted(flaky, key=lambda c: c.test_id):
-                terminalreporter.write_line(f"  {case.test_id}: {_repeat_line(case)}")
-        calls, hits = _call_counts(self.cases)
-        tail = ""
-        if self.results_path is not None:
-            tail = f"; results: {_display(self.results_path, self.config.rootpath)}"
-        if self.report_path is not None:
-            tail += f"; report: {_display(self.report_path, self.config.rootpath)}"
-        terminalreporter.write_line(f"model calls: {calls}, cache hits: {hits}{tail}")
-        if self.report_problem:
-            terminalreporter.write_line(self.report_problem, yellow=True)
-        statuses = Counter(c.baseline_status for c in self.cases if c.baseline_status)
-        if statuses:
-            counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
-            terminalreporter.write_line(f"against baselines: {counts}")
-            if statuses["improved"]:
-                terminalreporter.write_line(
-                    "improved cases pass now; record them with --promptsuite-update-baseline"
-                )
-        if self.gates:
-            gate_rows = [
-                [
-                    g["suite"],
-                    g["model"],
-                    g["variant"],
-                    g["verdict"],
-                    g["n_cases"],
-                    f"{g['mean_diff']:+.3f}",
-                    f"[{g['ci_low']:+.3f}, {g['ci_high']:+.3f}]",
-                    f"{g['pass_to_fail']}/{g['fail_to_pass']}",
-                    f"{g['p_value_mcnemar']:.3g}",
-                    g["cases_needed"] if g["verdict"] == "inconclusive" else "",
-                ]
-                for g in sorted(self.gates, key=lambda g: (g["suite"], g["model"]))
-            ]
-            gate_headers = [
-                "suite",
-                "model",
-                "prompt",
-                "gate",
-                "cases",
-                "mean diff",
-                "95% CI",
-                "flips -/+",
-                "McNemar p",
-                "cases needed",
-            ]
-            terminalreporter.write_line("")
-            terminalreporter.write_line(
-                tabulate(gate_rows, headers=gate_headers, tablefmt="simple", disable_numparse=True)
-            )
-        for path in self.baselines_written:
-            terminalreporter.write_line(f"baseline written: {_display(path, self.config.rootpath)}")
-
-
-def _write_report(
-    config: pytest.Config, run: RunResults, resolved: PluginConfig, results_file: Path
-) -> Path:
-    """Render the HTML report from the results file, plus a timestamped copy beside it."""
-    assert resolved.report is not None
-    copy = results_file.with_name(
-        results_file.name.replace("results-", "report-").replace(".json", ".html")
-    )
-    child = config.stash.get(_REPORT_PROCESS_KEY, None)
-    if child is not None:
-        del config.stash[_REPORT_PROCESS_KEY]
-        return child.render(
-            results_file,
-            resolved.report,
-            root=config.rootpath,
-            prices=resolved.prices,
-            copy_to=copy,
-        )
-    from promptsuite.report import write_report
-
-    written: Path = write_report(
-        run, resolved.report, root=config.rootpath, prices=resolved.prices, copy_to=copy
-    )
-    return written
-
-
-def _update_baselines(rootdir: Path, cases: list[CaseResult]) -> list[Path]:
-    """Write each run suite's baseline, pruning cases that left the suite file."""
-    from promptsuite.gate._baseline import Baseline, baseline_path, updated
-    from promptsuite.suite import load_suite
-
-    by_suite: dict[str, list[CaseResult]] = {}
-    for case in cases:
-        by_suite.setdefault(case.suite_path, []).append(case)
-    written = []
-    for suite_path, results in sorted(by_suite.items()):
-        path = Path(suite_path)
-        path = path if path.is_absolute() else rootdir / path
-        suite = load_suite(path, display=suite_path)
-        target = baseline_path(path)
-        fresh = updated(Baseline.load(target), suite.name, results, {c.id for c in suite.cases})
-        written.append(fresh.write(target))
-    return written
-
-
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    session.config.stash[_SESSION_KEY].close()
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    child = config.stash.get(_REPORT_PROCESS_KEY, None)
-    if child is not None:  # never asked for a report: nothing ran, or the run was stopped
-        child.close()
-
-
-def _metadata(
-    config: pytest.Config, resolved: PluginConfig, cases: list[CaseResult]
-) -> dict[str, Any]:
-    calls, hits = _call_counts(cases)
-    settings = resolved.settings
-    return {
-        "started": _dt.datetime.fromtimestamp(config.stash[_STARTED_KEY], _dt.UTC).isoformat(),
-        "finished": _dt.datetime.now(_dt.UTC).isoformat(),
-        "promptsuite": __version__,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "git_commit": _git_commit(config.rootpath),
-        "settings": {
-            "concurrency": settings.concurrency,
-            "cache_mode": settings.cache_mode.value,
-            "repeat": settings.repeat,
-            "models": [m.display for m in resolved.models],
-        },
-        "model_calls": calls,
-        "cache_hits": hits,
-    }
-
-
-def _call_counts(cases: list[CaseResult]) -> tuple[int, int]:
-    """(model calls, cache hits) over every sample that produced a generation."""
-    generations = [r.generation for c in cases for r in c.repeats if r.generation]
-    calls = sum(not g.get("cached") for g in generations)
-    return calls, len(generations) - calls
-
-
-def _git_commit(root: Path) -> str | None:
+    config = session.config
+    state = config.stash[_STATE_KEY]
     try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
+        if not _is_worker(config) and state.collected:
+            from promptsuite.gate import GateResult
+
+            state.finished = config.stash[_SESSION_KEY].finish(
+                [CaseResult.from_dict(d) for d in state.collected],
+                [GateResult.from_dict(g) for g in state.gates],
+                config.stash[_CONFIG_KEY],
+                root=config.rootpath,
+                started=state.started,
+            )
+    finally:
+        config.stash[_SESSION_KEY].close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    finished = config.stash[_STATE_KEY].finished
+    if _is_worker(config) or finished is None:
+        return
+    from promptsuite.console import RunSummary, shown, summary_lines
+
+    root = config.rootpath
+    summary = RunSummary(
+        cases=finished.run.cases,
+        gates=finished.gates,
+        results_path=shown(finished.results_path, root),
+        report_path=shown(finished.report_path, root) if finished.report_path else None,
+        report_problem=finished.report_problem,
+        baselines_written=[shown(p, root) for p in finished.baselines_written],
+        missing_baselines=finished.missing_baselines,
+    )
+    terminalreporter.section("promptsuite")
+    for line in summary_lines(summary):
+        terminalreporter.write_line(line.text, yellow=line.warning)

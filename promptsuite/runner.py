@@ -10,15 +10,13 @@ import asyncio
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 from promptsuite.cache import CacheMode, ResponseCache, cache_key
 from promptsuite.config import RunSettings
 from promptsuite.errors import CacheMiss, PromptsuiteError
-from promptsuite.gate._stats import reduce_repeats
-from promptsuite.models._base import GenerateRequest, Generation, ModelSpec, Provider
-from promptsuite.models._registry import create_provider
-from promptsuite.results import CaseResult, RepeatResult
+from promptsuite.models import GenerateRequest, Generation, ModelSpec, Provider, create_provider
+from promptsuite.results import CaseResult, GenerationRecord, RepeatResult
+from promptsuite.stats import Reducer, reduce_repeats
 from promptsuite.suite import ResolvedCase, Suite
 from promptsuite.template import render_messages
 
@@ -168,7 +166,7 @@ class Runner:
         )
 
     async def _sample(self, job: Job, request: GenerateRequest, index: int) -> _Sample:
-        from promptsuite.assertions import CheckContext, case_outcome, evaluate
+        from promptsuite.checks import CheckContext, score
 
         try:
             generation = await self.generate(job.model, replace(request, repeat=index), index)
@@ -184,19 +182,18 @@ class Runner:
             grade=lambda spec, req: self._grade(job, spec, req),
         )
         try:
-            checks = [await evaluate(exp, context) for exp in job.case.expect]
-        except PromptsuiteError as exc:  # an expectation or its grader could not be evaluated
+            scored = await score(job.case.expect, context, job.case.threshold)
+        except PromptsuiteError as exc:  # a check or its grader could not be evaluated
             self.stats.errors += 1
             return _Sample.failed(index, exc, generation, where=_where(job))
-        passed, score = case_outcome(checks, job.case.threshold)
         return _Sample(
             RepeatResult(
                 index=index,
                 output=generation.text,
-                generation=_generation_dict(generation),
-                checks=[c.to_dict() for c in checks],
-                passed=passed,
-                score=score,
+                generation=generation_record(generation),
+                checks=list(scored.results),
+                passed=scored.passed,
+                score=scored.score,
             )
         )
 
@@ -236,7 +233,7 @@ class Runner:
             min_pass_rate=job.case.min_pass_rate,
         )
 
-    def _reducer(self, job: Job) -> str:
+    def _reducer(self, job: Job) -> Reducer:
         """The run's reducer when one was given, else the case's own."""
         return self.settings.reducer or job.case.reducer
 
@@ -268,7 +265,7 @@ class _Sample:
             RepeatResult(
                 index=index,
                 output=generation.text if generation else "",
-                generation=_generation_dict(generation) if generation else {},
+                generation=generation_record(generation) if generation else None,
                 checks=[],
                 passed=False,
                 score=0.0,
@@ -280,12 +277,17 @@ class _Sample:
 
 
 def _where(job: Job) -> str:
-    """``suites/x.yaml:12: case 'id'``: where a template or expectation error is fixed."""
+    """``suites/x.yaml:12: case 'id'``: where a template or check error is fixed."""
     return f"{job.suite.path}:{job.case.line}: case {job.case.id!r}"
 
 
-def _generation_dict(generation: Generation) -> dict[str, Any]:
-    data = generation.to_dict()
-    data.pop("text")
-    data["cached"] = generation.cached
-    return data
+def generation_record(generation: Generation) -> GenerationRecord:
+    """What a generation cost, as a repeat records it (its text is the repeat's output)."""
+    return GenerationRecord(
+        prompt_tokens=generation.prompt_tokens,
+        completion_tokens=generation.completion_tokens,
+        latency_s=generation.latency_s,
+        finish_reason=generation.finish_reason,
+        model=generation.model,
+        cached=generation.cached,
+    )

@@ -1,8 +1,10 @@
-"""A run session: a background event loop that runs jobs while pytest reports them.
+"""A run session: runs the jobs while pytest reports them, then finishes the run.
 
 The pytest plugin hands every selected job to :meth:`RunSession.start` right after
-collection, so all model calls run concurrently (bounded by the runner) while pytest walks
-its items in order and waits for each item's own result.
+collection, so all model calls run concurrently (bounded by the runner) on a background event
+loop while pytest walks its items in order and waits for each item's own result. At the end
+:meth:`RunSession.finish` writes what the run leaves behind: the results file, the HTML
+report and, when asked, the baselines.
 
 While jobs run, Ctrl-C (SIGINT) and SIGTERM (what CI runners and ``timeout`` send) cancel
 every pending job at once, so no new model call starts, and then interrupt pytest with a
@@ -14,18 +16,52 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as _dt
+import os
+import platform
 import signal
+import subprocess
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from promptsuite.config import RunSettings
-from promptsuite.results import CaseResult
+from promptsuite import __version__
+from promptsuite._files import copy_atomic
+from promptsuite.config import PluginConfig, RunSettings
+from promptsuite.errors import PromptsuiteError
+from promptsuite.gate import GateResult
+from promptsuite.results import CaseResult, RunResults, call_counts
 
 if TYPE_CHECKING:
+    from promptsuite.report._child import ReportProcess
     from promptsuite.runner import Job, Runner
+
+
+@dataclass(frozen=True)
+class FinishedRun:
+    """What finishing a run wrote.
+
+    Attributes:
+        run: The results, with their metadata.
+        gates: Every suite gate's result.
+        results_path: ``<results>/latest.json`` (a copy of the timestamped file).
+        report_path: The HTML report, when one was written.
+        report_problem: Why the asked-for report was not written.
+        baselines_written: Baselines written by ``--promptsuite-update-baseline``.
+        missing_baselines: Suite files that ran without a baseline (nothing gated them).
+    """
+
+    run: RunResults
+    gates: tuple[GateResult, ...]
+    results_path: Path
+    report_path: Path | None = None
+    report_problem: str | None = None
+    baselines_written: tuple[Path, ...] = ()
+    missing_baselines: tuple[str, ...] = ()
 
 
 class RunSession:
@@ -39,6 +75,7 @@ class RunSession:
         self._futures: dict[str, Future[CaseResult]] = {}
         self._lock = threading.Lock()
         self._previous_handlers: dict[int, Any] = {}
+        self._report_process: ReportProcess | None = None
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -121,9 +158,85 @@ class RunSession:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
+    def prewarm_report(self) -> None:
+        """Start the report renderer now, so its slow imports overlap the run."""
+        # The report's chart stack takes ~0.8 s to import; a child process does that on
+        # another core while the cases run, and renders the page from the results file at
+        # the end. Without the child (it could not start), the report renders in-process.
+        from promptsuite.report._child import ReportProcess
+
+        if self._report_process is None:
+            with contextlib.suppress(OSError):
+                self._report_process = ReportProcess()
+
+    def finish(
+        self,
+        cases: Sequence[CaseResult],
+        gates: Sequence[GateResult],
+        config: PluginConfig,
+        *,
+        root: Path,
+        started: float,
+    ) -> FinishedRun:
+        """Write the run's results file, its HTML report and, when asked, the baselines.
+
+        The report is rendered before the baselines are rewritten, so it compares with the
+        old ones; a report that fails costs the run nothing but a warning.
+
+        Args:
+            cases: Every case result of the run.
+            gates: Every suite gate's result.
+            config: The run's resolved options.
+            root: The project root (relative suite paths start here).
+            started: When the run started (seconds since the epoch).
+        """
+        metadata = run_metadata(config, cases, root=root, started=started)
+        metadata["gates"] = [g.to_dict() for g in sorted(gates, key=lambda g: (g.suite, g.model))]
+        run = RunResults(cases=list(cases), metadata=metadata)
+        stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        # The pid keeps two runs that finish in the same microsecond from sharing a name.
+        written = run.write(config.results_dir / "runs" / f"results-{stamp}-{os.getpid()}.json")
+        latest = copy_atomic(written, config.results_dir / "latest.json")
+        report_path, problem = None, None
+        if config.report is not None:
+            try:
+                report_path = self._write_report(run, config, root, written)
+            except (PromptsuiteError, OSError) as exc:
+                problem = f"no HTML report written: {exc}"
+        baselines: tuple[Path, ...] = ()
+        missing: tuple[str, ...] = ()
+        if config.update_baseline:
+            baselines = tuple(_update_baselines(root, cases))
+        elif config.baseline_missing == "warn":
+            missing = _without_baseline(root, cases)
+        return FinishedRun(run, tuple(gates), latest, report_path, problem, baselines, missing)
+
+    def _write_report(
+        self, run: RunResults, config: PluginConfig, root: Path, results_file: Path
+    ) -> Path:
+        """Render the HTML report from the results file, plus a timestamped copy beside it."""
+        assert config.report is not None
+        copy = results_file.with_name(
+            results_file.name.replace("results-", "report-").replace(".json", ".html")
+        )
+        child, self._report_process = self._report_process, None
+        if child is not None:
+            return child.render(
+                results_file, config.report, root=root, prices=config.prices, copy_to=copy
+            )
+        from promptsuite.report import write_report
+
+        written: Path = write_report(
+            run, config.report, root=root, prices=config.prices, copy_to=copy
+        )
+        return written
+
     def close(self) -> None:
         """Cancel what is still pending, close providers and stop the loop."""
         self._restore_handlers()
+        child, self._report_process = self._report_process, None
+        if child is not None:  # never asked for a report: nothing ran, or the run stopped
+            child.close()
         if self._loop is None:
             return
         self.cancel_pending()
@@ -141,3 +254,75 @@ class RunSession:
 def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
     for task in asyncio.all_tasks(loop):
         task.cancel()
+
+
+def run_metadata(
+    config: PluginConfig, cases: Sequence[CaseResult], *, root: Path, started: float
+) -> dict[str, Any]:
+    """How the run was made: when, with which versions, settings and commit."""
+    calls, hits = call_counts(cases)
+    settings = config.settings
+    return {
+        "started": _dt.datetime.fromtimestamp(started, _dt.UTC).isoformat(),
+        "finished": _dt.datetime.now(_dt.UTC).isoformat(),
+        "promptsuite": __version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": _git_commit(root),
+        "settings": {
+            "concurrency": settings.concurrency,
+            "cache_mode": settings.cache_mode.value,
+            "repeat": settings.repeat,
+            "models": [m.display for m in config.models],
+        },
+        "model_calls": calls,
+        "cache_hits": hits,
+    }
+
+
+def _git_commit(root: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _suite_files(root: Path, cases: Iterable[CaseResult]) -> dict[str, list[CaseResult]]:
+    by_suite: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        by_suite.setdefault(case.suite_path, []).append(case)
+    return dict(sorted(by_suite.items()))
+
+
+def _under(root: Path, suite_path: str) -> Path:
+    path = Path(suite_path)
+    return path if path.is_absolute() else root / path
+
+
+def _update_baselines(root: Path, cases: Iterable[CaseResult]) -> list[Path]:
+    """Write each run suite's baseline, pruning cases that left the suite file."""
+    from promptsuite.gate import Baseline, baseline_path, updated
+    from promptsuite.suite import load_suite
+
+    written = []
+    for suite_path, results in _suite_files(root, cases).items():
+        path = _under(root, suite_path)
+        suite = load_suite(path, display=suite_path)
+        target = baseline_path(path)
+        fresh = updated(Baseline.load(target), suite.name, results, {c.id for c in suite.cases})
+        written.append(fresh.write(target))
+    return written
+
+
+def _without_baseline(root: Path, cases: Iterable[CaseResult]) -> tuple[str, ...]:
+    """The suite files of the run that have no committed baseline."""
+    from promptsuite.gate import baseline_path
+
+    return tuple(
+        suite_path
+        for suite_path in _suite_files(root, cases)
+        if not baseline_path(_under(root, suite_path)).is_file()
+    )

@@ -10,7 +10,7 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
-from promptsuite.results import CaseResult, RepeatResult, RunResults
+from promptsuite.results import CaseResult, CheckResult, GenerationRecord, RepeatResult, RunResults
 
 #: Strings that would run script if they reached the page as markup, or end the JSON island.
 HOSTILE = (
@@ -87,17 +87,17 @@ def synthetic_run(
                 RepeatResult(
                     index=r,
                     output=text if r == 0 else f"{text} {rng.choice(_WORDS)}",
-                    generation={
-                        "prompt_tokens": 150 + len(user) // 4,
-                        "completion_tokens": len(text) // 4,
-                        "latency_s": rng.lognormvariate(-1.0, 0.6),
-                        "finish_reason": "stop",
-                        "model": model,
-                        "cached": rng.random() < 0.3,
-                    },
+                    generation=GenerationRecord(
+                        prompt_tokens=150 + len(user) // 4,
+                        completion_tokens=len(text) // 4,
+                        latency_s=rng.lognormvariate(-1.0, 0.6),
+                        finish_reason="stop",
+                        model=model,
+                        cached=rng.random() < 0.3,
+                    ),
                     checks=checks,
                     passed=passed,
-                    score=sum(c["score"] for c in checks) / len(checks),
+                    score=sum(c.score for c in checks) / len(checks),
                     error=error,
                 )
             )
@@ -125,16 +125,9 @@ def synthetic_run(
     return RunResults(cases=results, metadata=_metadata(results, models))
 
 
-def _check(kind: str, metric: str | None, passed: bool, text: str) -> dict[str, Any]:
+def _check(kind: str, metric: str | None, passed: bool, text: str) -> CheckResult:
     reason = "ok" if passed else f"expected output to match; got {text[:80]!r}"
-    return {
-        "type": kind,
-        "passed": passed,
-        "score": 1.0 if passed else 0.0,
-        "reason": reason,
-        "weight": 1.0,
-        "metric": metric,
-    }
+    return CheckResult(kind, passed, 1.0 if passed else 0.0, reason, 1.0, metric)
 
 
 def _backend(model: str) -> dict[str, Any]:

@@ -1,29 +1,32 @@
-"""Regression gating: per-case repeats and a paired comparison with the baseline."""
+"""Regression gating: committed baselines, and a paired gate of each run against them."""
 
-from promptsuite.gate._stats import (
-    BootstrapResult,
-    CaseSummary,
-    GateVerdict,
-    Reducer,
-    Verdict,
-    compare_paired,
-    mcnemar_exact,
-    paired_bootstrap,
-    reduce_repeats,
-    required_cases,
-    wilson_interval,
+from promptsuite.gate._baseline import (
+    BASELINE_DIR,
+    Baseline,
+    BaselineEntry,
+    BaselineRepeat,
+    CaseComparison,
+    baseline_path,
+    compare_case,
+    digest,
+    entry_key,
+    messages_digest,
+    updated,
 )
+from promptsuite.gate._gate import GateResult, gate
 
 __all__ = [
-    "BootstrapResult",
-    "CaseSummary",
-    "GateVerdict",
-    "Reducer",
-    "Verdict",
-    "compare_paired",
-    "mcnemar_exact",
-    "paired_bootstrap",
-    "reduce_repeats",
-    "required_cases",
-    "wilson_interval",
+    "BASELINE_DIR",
+    "Baseline",
+    "BaselineEntry",
+    "BaselineRepeat",
+    "CaseComparison",
+    "GateResult",
+    "baseline_path",
+    "compare_case",
+    "digest",
+    "entry_key",
+    "gate",
+    "messages_digest",
+    "updated",
 ]

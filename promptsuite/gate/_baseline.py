@@ -12,15 +12,14 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from promptsuite._files import write_json_atomic
 from promptsuite.errors import ConfigError
-from promptsuite.results import CaseResult, write_json_atomic
+from promptsuite.results import BaselineStatus, CaseResult
 
 BASELINE_VERSION = 1
 BASELINE_DIR = "__baselines__"
-
-Status = Literal["regression", "known-failure", "improved", "pass", "new"]
 
 
 def baseline_path(suite_file: Path) -> Path:
@@ -33,8 +32,37 @@ def entry_key(result: CaseResult) -> str:
     return f"{result.case_id}[{result.model}|{result.variant}]"
 
 
-def _digest(text: str) -> str:
+def digest(text: str) -> str:
+    """The short digest baselines keep of an output or a rendered prompt."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def messages_digest(messages: list[dict[str, str]]) -> str:
+    """The digest of a case's rendered messages (tells a prompt change apart)."""
+    return digest(json.dumps(messages, sort_keys=True))
+
+
+@dataclass(frozen=True)
+class BaselineRepeat:
+    """One repeat as recorded.
+
+    Attributes:
+        passed: Whether it passed the case.
+        score: Its score.
+        output_digest: Digest of its output.
+        output: Its output (for the report's diff); None in baselines recorded without it.
+        prompt_tokens: Prompt tokens of its call.
+        completion_tokens: Completion tokens of its call.
+        latency_s: Latency of its call.
+    """
+
+    passed: bool
+    score: float
+    output_digest: str
+    output: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -49,8 +77,7 @@ class BaselineEntry:
         prompt_digest: Digest of the rendered messages (tells a prompt change apart).
         passed: Whether the case passed (its repeats reduced by the case's reducer).
         score: The case's score under its reducer.
-        repeats: Per repeat: passed, score, output (for the report's diff), its digest,
-            tokens and latency.
+        repeats: Every repeat as recorded.
     """
 
     case_id: str
@@ -60,31 +87,45 @@ class BaselineEntry:
     prompt_digest: str
     passed: bool
     score: float
-    repeats: list[dict[str, Any]] = field(default_factory=list)
+    repeats: list[BaselineRepeat] = field(default_factory=list)
 
     @classmethod
     def from_result(cls, result: CaseResult) -> BaselineEntry:
+        """The entry that records ``result``."""
         return cls(
             case_id=result.case_id,
             model=result.model,
             variant=result.variant,
             backend=result.backend,
-            prompt_digest=_digest(json.dumps(result.messages, sort_keys=True)),
+            prompt_digest=messages_digest(result.messages),
             passed=result.passed,
             score=result.score,
             repeats=[
-                {
-                    "passed": r.passed,
-                    "score": r.score,
-                    "output_digest": _digest(r.output),
-                    "output": r.output,
-                    "prompt_tokens": r.generation.get("prompt_tokens", 0),
-                    "completion_tokens": r.generation.get("completion_tokens", 0),
-                    "latency_s": r.generation.get("latency_s", 0.0),
-                }
+                BaselineRepeat(
+                    passed=r.passed,
+                    score=r.score,
+                    output_digest=digest(r.output),
+                    output=r.output,
+                    prompt_tokens=r.generation.prompt_tokens if r.generation else 0,
+                    completion_tokens=r.generation.completion_tokens if r.generation else 0,
+                    latency_s=r.generation.latency_s if r.generation else 0.0,
+                )
                 for r in result.repeats
             ],
         )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BaselineEntry:
+        """Read the baseline file's form of an entry."""
+        values = dict(data)
+        values["repeats"] = [BaselineRepeat(**r) for r in data.get("repeats", ())]
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The baseline file's form of the entry."""
+        data = dict(self.__dict__)
+        data["repeats"] = [dict(r.__dict__) for r in self.repeats]
+        return data
 
 
 @dataclass
@@ -106,7 +147,7 @@ class Baseline:
                     f"{path}: baseline version {data.get('version')!r} is not supported; "
                     f"expected {BASELINE_VERSION}; re-record it with --promptsuite-update-baseline"
                 )
-            entries = {k: BaselineEntry(**v) for k, v in data["entries"].items()}
+            entries = {k: BaselineEntry.from_dict(v) for k, v in data["entries"].items()}
         except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(
                 f"{path}: unreadable baseline ({exc}); re-record it with "
@@ -121,7 +162,7 @@ class Baseline:
             {
                 "version": BASELINE_VERSION,
                 "suite": self.suite,
-                "entries": {k: self.entries[k].__dict__ for k in sorted(self.entries)},
+                "entries": {k: self.entries[k].to_dict() for k in sorted(self.entries)},
             },
             indent=1,
         )
@@ -150,7 +191,7 @@ def updated(
 class CaseComparison:
     """How a case's result stands against its baseline entry."""
 
-    status: Status
+    status: BaselineStatus
     message: str
 
 
@@ -158,7 +199,7 @@ def compare_case(entry: BaselineEntry | None, result: CaseResult) -> CaseCompari
     """Classify a (non-errored) result against its baseline entry."""
     if entry is None:
         return CaseComparison("new", "not in the baseline")
-    changed = entry.prompt_digest != _digest(json.dumps(result.messages, sort_keys=True))
+    changed = entry.prompt_digest != messages_digest(result.messages)
     prompt_note = " (the rendered prompt changed since)" if changed else ""
     if result.passed and entry.passed:
         return CaseComparison("pass", "passed, as in the baseline")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from promptsuite._imports import load_reference
 from promptsuite.errors import ConfigError
 from promptsuite.models._base import ModelSpec, Provider
 
@@ -43,8 +43,9 @@ def _factory(name: str) -> ProviderFactory:
     if name not in _LAZY:
         known = ", ".join(provider_names())
         raise ConfigError(f"unknown model provider {name!r}; expected one of: {known}")
-    module_name, _, attr = _LAZY[name].partition(":")
-    factory: ProviderFactory = getattr(importlib.import_module(module_name), attr)
+    factory: ProviderFactory | None = load_reference(_LAZY[name])
+    if factory is None:
+        raise ConfigError(f"model provider {name!r}: {_LAZY[name]} does not exist")
     _LOADED[name] = factory
     return factory
 

@@ -14,11 +14,11 @@ Without any of these it echoes the last user message.
 
 from __future__ import annotations
 
-import importlib
 import time
 from collections.abc import Callable
 from typing import Any
 
+from promptsuite._imports import load_reference
 from promptsuite.errors import ConfigError, ModelError
 from promptsuite.models._base import GenerateRequest, Generation, ModelSpec, Provider
 
@@ -48,13 +48,16 @@ class ScriptedProvider(Provider):
     def _load_script(self) -> ScriptFunction:
         if self._script is None:
             assert self._script_ref is not None
-            module_name, _, attr = self._script_ref.partition(":")
             try:
-                self._script = getattr(importlib.import_module(module_name), attr)
-            except (ImportError, AttributeError) as exc:
+                self._script = load_reference(self._script_ref)
+            except (ImportError, ValueError) as exc:
                 raise ConfigError(
                     f"scripted provider: cannot load script {self._script_ref!r}: {exc}"
                 ) from None
+            if self._script is None:
+                raise ConfigError(
+                    f"scripted provider: cannot load script {self._script_ref!r}: no such function"
+                )
         return self._script
 
     async def generate(self, request: GenerateRequest) -> Generation:

@@ -1,16 +1,33 @@
 """Search prompt variants with DSPy, find where prompting plateaus, advise fine-tuning.
 
-``promptsuite optimize suites/x.yaml`` turns a suite into a DSPy program whose metric is the
-suite's own expectation score, searches instructions and demos on a train/validation
-split, records every candidate (:class:`OptimizationRun`), writes the best back into the
-prompt file as named variants and verifies them on the held-out test split through the
-normal runner; :func:`analyze` then reads the run for the plateau and the advice.
+``promptsuite optimize suites/x.yaml`` runs the pipeline (:func:`optimize`), stage by stage:
+
+1. **search** (:mod:`~promptsuite.optimize.search`): the suite as a DSPy program whose
+   metric is the suite's own check score; instructions and demos searched on a
+   train/validation split; every candidate recorded (:class:`OptimizationRun`);
+2. **write-back**: the best candidates appended to the prompt file as named variants;
+3. **verify**: those variants and the user's own re-run on the held-out test split through
+   the normal runner;
+4. **analyse and advise** (:mod:`~promptsuite.optimize.analysis`): the plateau, where
+   prompting fails, the cost, and the verdict;
+5. **export**: the labelled cases as fine-tuning JSONL, with reference answers found by one
+   documented rule; then the optimization report (:mod:`promptsuite.report`).
 
 DSPy is imported only when a search runs; importing this package stays cheap.
 """
 
-from promptsuite.optimize._analysis import Analysis, analyze
-from promptsuite.optimize._export import export_finetune
+from promptsuite.optimize._export import (
+    ExportSummary,
+    export_finetune,
+    validate_example,
+    validate_jsonl,
+)
+from promptsuite.optimize._pipeline import (
+    Pick,
+    PipelineOptions,
+    PipelineResult,
+    optimize,
+)
 from promptsuite.optimize._records import (
     OPTIMIZATION_VERSION,
     Candidate,
@@ -18,10 +35,10 @@ from promptsuite.optimize._records import (
     Demo,
     OptimizationRun,
 )
-from promptsuite.optimize._report import write_optimization_report
-from promptsuite.optimize._search import OPTIMIZERS, SearchOptions, SearchOutcome, run_search
-from promptsuite.optimize._split import split_cases
+from promptsuite.optimize._references import Reference, reference_answers
 from promptsuite.optimize._writeback import NewVariant, write_default, write_variants
+from promptsuite.optimize.analysis import Analysis, analyze
+from promptsuite.optimize.search import OPTIMIZERS, SearchOptions, SearchOutcome, run_search
 
 __all__ = [
     "OPTIMIZATION_VERSION",
@@ -30,15 +47,22 @@ __all__ = [
     "Candidate",
     "CaseScore",
     "Demo",
+    "ExportSummary",
     "NewVariant",
     "OptimizationRun",
+    "Pick",
+    "PipelineOptions",
+    "PipelineResult",
+    "Reference",
     "SearchOptions",
     "SearchOutcome",
     "analyze",
     "export_finetune",
+    "optimize",
+    "reference_answers",
     "run_search",
-    "split_cases",
+    "validate_example",
+    "validate_jsonl",
     "write_default",
-    "write_optimization_report",
     "write_variants",
 ]

@@ -12,7 +12,7 @@ import dataclasses
 from collections.abc import Mapping
 
 from promptsuite.config import RunSettings
-from promptsuite.models._base import ModelSpec
+from promptsuite.models import ModelSpec
 from promptsuite.optimize._records import CaseScore
 from promptsuite.results import CaseResult
 from promptsuite.suite import Prompt, Suite, Variant

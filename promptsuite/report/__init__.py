@@ -2,8 +2,13 @@
 
 ``write_report("reports/latest.json", "reports/latest.html")`` renders a run's results
 file; ``promptsuite report RESULTS.json`` does the same from the command line.
+:func:`write_optimization_report` renders an optimization run's JSON report.
 """
 
+from promptsuite.report._optimization import (
+    render_optimization_report,
+    write_optimization_report,
+)
 from promptsuite.report._render import (
     PAGE_SIZE,
     read_results,
@@ -16,8 +21,10 @@ from promptsuite.report._render import (
 __all__ = [
     "PAGE_SIZE",
     "read_results",
+    "render_optimization_report",
     "render_report",
     "script_json",
     "timestamped_name",
+    "write_optimization_report",
     "write_report",
 ]

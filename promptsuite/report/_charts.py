@@ -52,8 +52,8 @@ class GroupStats:
 
 def pass_rate_chart(groups: Sequence[GroupStats]) -> str:
     """Horizontal bars of the pass rate per group, with the 95% interval as error bars."""
-    with _style():
-        fig, ax = _figure(height=1.0 + 0.3 * len(groups))
+    with style():
+        fig, ax = figure(height=1.0 + 0.3 * len(groups))
         ordered = list(groups)[::-1]
         rates = [g.pass_rate * 100 for g in ordered]
         low = [max(0.0, (g.pass_rate - g.interval[0]) * 100) for g in ordered]
@@ -62,13 +62,13 @@ def pass_rate_chart(groups: Sequence[GroupStats]) -> str:
         ax.set_yticks(range(len(ordered)), [g.label for g in ordered])
         ax.set_xlim(0, 100)
         ax.set_xlabel("cases passed (%), with 95% interval")
-        return _svg(fig, "passrate")
+        return svg(fig, "passrate")
 
 
 def score_chart(groups: Sequence[GroupStats]) -> str:
     """Histogram of case scores, one outline per group."""
-    with _style():
-        fig, ax = _figure()
+    with style():
+        fig, ax = figure()
         bins = [i / 10 for i in range(11)]
         for group in groups[:MAX_SERIES]:
             ax.hist(
@@ -78,13 +78,13 @@ def score_chart(groups: Sequence[GroupStats]) -> str:
         ax.set_xlabel("case score")
         ax.set_ylabel("cases")
         _legend(ax, groups)
-        return _svg(fig, "scores")
+        return svg(fig, "scores")
 
 
 def cost_chart(groups: Sequence[GroupStats]) -> str:
     """Distributions of call latency and of tokens per call, side by side."""
-    with _style():
-        fig, (left, right) = _figure(columns=2)
+    with style():
+        fig, (left, right) = figure(columns=2)
         for group in groups[:MAX_SERIES]:
             left.hist(list(group.latencies_s), bins=20, histtype="step", label=group.label)
             right.hist(list(group.tokens), bins=20, histtype="step", label=group.label)
@@ -92,13 +92,13 @@ def cost_chart(groups: Sequence[GroupStats]) -> str:
         left.set_ylabel("calls")
         right.set_xlabel("tokens per call")
         _legend(right, groups)
-        return _svg(fig, "latency")
+        return svg(fig, "latency")
 
 
 def trajectory_chart(points: Sequence[tuple[int, float]]) -> str:
     """Score of each optimization candidate in evaluation order, and the best so far."""
-    with _style():
-        fig, ax = _figure()
+    with style():
+        fig, ax = figure()
         steps = [p[0] for p in points]
         scores = [p[1] for p in points]
         best = [max(scores[: i + 1]) for i in range(len(scores))]
@@ -107,7 +107,7 @@ def trajectory_chart(points: Sequence[tuple[int, float]]) -> str:
         ax.set_xlabel("candidate")
         ax.set_ylabel("validation score")
         ax.legend(loc="lower right", frameon=False)
-        return _svg(fig, "trajectory")
+        return svg(fig, "trajectory")
 
 
 def import_stack() -> None:
@@ -117,14 +117,16 @@ def import_stack() -> None:
 
 
 @contextlib.contextmanager
-def _style() -> Iterator[None]:
+def style() -> Iterator[None]:
+    """The reports' chart style (SVG text, no mathtext, light grid), for a ``with`` block."""
     import matplotlib as mpl
 
     with mpl.rc_context(_RC):
         yield
 
 
-def _figure(height: float = 2.8, columns: int = 1) -> tuple[Any, Any]:
+def figure(height: float = 2.8, columns: int = 1) -> tuple[Any, Any]:
+    """A figure the reports' width (capped in height) and its ``columns`` axes."""
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(7.5 if columns == 1 else 9.0, min(height, 12.0)), layout="tight")
@@ -138,7 +140,8 @@ def _legend(ax: Any, groups: Sequence[GroupStats]) -> None:
         ax.set_title(f"first {MAX_SERIES} of {len(groups)} groups", fontsize=8)
 
 
-def _svg(fig: Any, salt: str) -> str:
+def svg(fig: Any, salt: str) -> str:
+    """The figure as an inline ``<svg>`` element; ``salt`` keeps its ids apart from others'."""
     import matplotlib as mpl
     from matplotlib.backends.backend_svg import FigureCanvasSVG
 

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import base64
 import datetime as _dt
-import functools
 import hashlib
 import json
 from collections.abc import Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from promptsuite._files import write_text_atomic
+from promptsuite.errors import ConfigError, PromptsuiteError
+from promptsuite.prices import Price
+from promptsuite.report._templates import asset, environment
 from promptsuite.report._view import BaselineSource, View, build_view, load_baselines
-from promptsuite.results import Price, RunResults, load
+from promptsuite.results import RunResults, load
 
 #: Matrix rows per page, in the server-rendered first page and in the script's pages.
 PAGE_SIZE = 50
@@ -52,7 +53,7 @@ def render_report(
         baselines: Baseline files or folders of them, or baselines by suite name; None
             looks for each suite's committed baseline beside its suite file.
         prices: USD per million (prompt, completion) tokens by model, overriding
-            :data:`promptsuite.results.DEFAULT_PRICES`.
+            :data:`promptsuite.prices.DEFAULT_PRICES`.
         root: The folder the run's relative suite paths start from (default: the current
             directory).
         title: The page title (default: ``promptsuite report`` and the run's start time).
@@ -107,8 +108,6 @@ def write_report(
 
 def read_results(path: str | Path) -> RunResults:
     """Load a results file, turning any problem with it into a one-line ConfigError."""
-    from promptsuite.errors import ConfigError, PromptsuiteError
-
     try:
         return load(path)
     except PromptsuiteError:
@@ -141,8 +140,8 @@ def _render(view: View) -> str:
 
     from promptsuite.report import _charts
 
-    env = _environment()
-    script = _asset("report.js")
+    env = environment()
+    script = asset("report.js")
     stats = [
         _charts.GroupStats(
             label=g.label,
@@ -176,7 +175,7 @@ def _render(view: View) -> str:
         first_page=view.rows[:PAGE_SIZE],
         page_size=PAGE_SIZE,
         charts=[(name, Markup(svg)) for name, svg in charts],
-        css=Markup(_asset("report.css")),
+        css=Markup(asset("report.css")),
         script=Markup(script),
         script_hash=f"sha256-{digest}",
         data=Markup(script_json(data)),
@@ -190,26 +189,7 @@ def prewarm() -> None:
     from promptsuite.report._charts import import_stack
 
     import_stack()
-    _environment().get_template("report.html.j2")
-
-
-@functools.cache
-def _environment() -> Any:
-    import jinja2
-
-    env = jinja2.Environment(
-        loader=jinja2.PackageLoader("promptsuite.report", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters.update(pct=_pct, num=_num, usd=_usd, ms=_ms, interval=_interval)
-    return env
-
-
-def _asset(name: str) -> str:
-    return (resources.files("promptsuite.report") / "templates" / name).read_text(encoding="utf-8")
+    environment().get_template("report.html.j2")
 
 
 class _Strings:
@@ -264,25 +244,3 @@ def _compact_row(row: Mapping[str, Any], columns: list[str], intern: _Strings) -
             },
         }
     return {"s": row["suite"], "c": row["case"], "t": row["tags"], "x": cells}
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.0%}"
-
-
-def _num(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
-
-
-def _usd(value: float | None) -> str:
-    if value is None:
-        return "n/a"
-    return f"${value:.4f}" if 0 < value < 1 else f"${value:,.2f}"
-
-
-def _ms(seconds: float | None) -> str:
-    return "—" if seconds is None else f"{seconds * 1000:,.0f} ms"
-
-
-def _interval(bounds: tuple[float, float] | list[float] | None) -> str:
-    return "" if bounds is None else f"[{bounds[0]:.0%}, {bounds[1]:.0%}]"

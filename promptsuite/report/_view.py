@@ -7,24 +7,30 @@ first page from it and the same cells go into the page's JSON data island for th
 from __future__ import annotations
 
 import difflib
-import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptsuite.gate import wilson_interval
-from promptsuite.gate._baseline import Baseline, BaselineEntry, baseline_path, entry_key
+from promptsuite.gate import (
+    Baseline,
+    BaselineEntry,
+    baseline_path,
+    compare_case,
+    digest,
+    entry_key,
+    messages_digest,
+)
+from promptsuite.prices import Price, cost_usd, price_for
 from promptsuite.results import (
     CaseResult,
-    Price,
+    GenerationRecord,
     RunResults,
     SummaryRow,
-    generation_cost,
     group_by_variant,
-    price_for,
 )
+from promptsuite.stats import wilson_interval
 
 #: How the matrix orders its rows: the most urgent first.
 SEVERITY = ("regression", "error", "fail", "known-failure", "flaky", "improved", "pass")
@@ -36,26 +42,15 @@ BaselineSource = Sequence[str | Path] | Mapping[str, Baseline]
 
 
 @dataclass(frozen=True)
-class Group:
-    """One overview line: a suite x model x prompt variant."""
+class Group(SummaryRow):
+    """One overview line: a suite x model x prompt variant's summary row, plus what the
+    report adds: repeats, cost, baseline statuses and the charts' distributions."""
 
-    suite: str
-    model: str
-    variant: str
-    cases: int
-    passed: int
-    errors: int
-    flaky: int
-    pass_rate: float
-    interval: tuple[float, float]
     samples: int
     sample_pass_rate: float | None
     sample_interval: tuple[float, float] | None
-    mean_score: float
-    tokens: int
     cost: float | None
     spent: float | None
-    mean_latency_s: float
     statuses: dict[str, int]
     scores: list[float]
     latencies_s: list[float]
@@ -162,14 +157,12 @@ def _cell(
     case: CaseResult, entry: BaselineEntry | None, prices: Mapping[str, Price] | None
 ) -> dict[str, Any]:
     """One matrix cell: everything shown for a case x model x variant."""
-    from promptsuite.gate._baseline import compare_case
-
     status = case.baseline_status
     if status is None and entry is not None and case.error is None:
         status = compare_case(entry, case).status
     state = "error" if case.error is not None else ("pass" if case.passed else "fail")
     price = price_for(case.model, case.backend, prices)
-    calls = [r.generation for r in case.repeats if r.generation]
+    calls = case.generations
     cell: dict[str, Any] = {
         "state": state,
         "kind": _kind(state, status, case.flaky),
@@ -181,26 +174,15 @@ def _cell(
         "interval": list(case.interval),
         "outputs": [r.output for r in case.repeats],
         "checks": [
-            [
-                [
-                    c.get("type"),
-                    c.get("metric"),
-                    bool(c.get("passed")),
-                    c.get("score"),
-                    c.get("reason"),
-                ]
-                for c in r.checks
-            ]
+            [[c.type, c.metric, c.passed, c.score, c.reason] for c in r.checks]
             for r in case.repeats
         ],
-        "failed": sorted(
-            {_check_name(c) for r in case.repeats for c in r.checks if not c.get("passed")}
-        ),
+        "failed": sorted({c.name for r in case.repeats for c in r.checks if not c.passed}),
         "messages": [[m.get("role", ""), m.get("content", "")] for m in case.messages],
         "tokens": case.tokens,
         "latency_s": case.mean_latency_s,
-        "cost": _sum_known(generation_cost(g, price) for g in calls),
-        "spent": _sum_known(generation_cost(g, price) for g in calls if not g.get("cached")),
+        "cost": _sum_known(_call_cost(g, price) for g in calls),
+        "spent": _sum_known(_call_cost(g, price) for g in calls if not g.cached),
         "error": f"{case.error_kind}: {case.error}" if case.error else None,
         "test_id": case.test_id,
         "base": _baseline_cell(entry, case) if entry is not None else None,
@@ -220,9 +202,10 @@ def _kind(state: str, status: str | None, flaky: bool) -> str:
     return "improved" if status == "improved" else "pass"
 
 
-def _check_name(check: Mapping[str, Any]) -> str:
-    metric = check.get("metric")
-    return f"{check.get('type')} ({metric})" if metric else str(check.get("type"))
+def _call_cost(generation: GenerationRecord, price: Price | None) -> float | None:
+    if price is None:
+        return None
+    return cost_usd(generation.prompt_tokens, generation.completion_tokens, price)
 
 
 def _baseline_cell(entry: BaselineEntry, case: CaseResult) -> dict[str, Any]:
@@ -231,11 +214,9 @@ def _baseline_cell(entry: BaselineEntry, case: CaseResult) -> dict[str, Any]:
     Baselines store each repeat's output digest and, where recorded, its text; without the
     text the report can still say whether the output changed.
     """
-    from promptsuite.gate._baseline import _digest
-
-    outputs = [r.get("output") for r in entry.repeats]
+    outputs = [r.output for r in entry.repeats]
     same = [
-        r.get("output_digest") == _digest(case.repeats[i].output)
+        r.output_digest == digest(case.repeats[i].output)
         for i, r in enumerate(entry.repeats[: len(case.repeats)])
     ]
     diff = None
@@ -248,7 +229,7 @@ def _baseline_cell(entry: BaselineEntry, case: CaseResult) -> dict[str, Any]:
         "outputs": outputs,
         "same": same,
         "diff": diff,
-        "prompt_changed": entry.prompt_digest != _digest(json.dumps(case.messages, sort_keys=True)),
+        "prompt_changed": entry.prompt_digest != messages_digest(case.messages),
     }
 
 
@@ -286,33 +267,19 @@ def _groups(cases: Iterable[CaseResult], cells: Mapping[int, dict[str, Any]]) ->
             status = cells[id(c)]["baseline"]
             if status:
                 statuses[status] = statuses.get(status, 0) + 1
-        generations = [r.generation for c in group for r in c.repeats if r.generation]
+        generations = [g for c in group for g in c.generations]
         groups.append(
             Group(
-                suite=row.suite,
-                model=row.model,
-                variant=row.variant,
-                cases=row.cases,
-                passed=row.passed,
-                errors=row.errors,
-                flaky=row.flaky,
-                pass_rate=row.pass_rate,
-                interval=row.interval,
+                **row.__dict__,
                 samples=samples,
                 sample_pass_rate=sample_passes / samples if repeated and samples else None,
                 sample_interval=wilson_interval(sample_passes, samples) if repeated else None,
-                mean_score=row.mean_score,
-                tokens=row.tokens,
                 cost=_sum_known(costs),
                 spent=_sum_known(spent),
-                mean_latency_s=row.mean_latency_s,
                 statuses=statuses,
                 scores=[c.score for c in group],
-                latencies_s=[float(g.get("latency_s", 0.0)) for g in generations],
-                call_tokens=[
-                    int(g.get("prompt_tokens", 0)) + int(g.get("completion_tokens", 0))
-                    for g in generations
-                ],
+                latencies_s=[g.latency_s for g in generations],
+                call_tokens=[g.tokens for g in generations],
             )
         )
     return groups

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from promptsuite._files import write_json_atomic
 from promptsuite.cache import ResponseCache
 from promptsuite.models import Generation
-from promptsuite.results import write_json_atomic
 from tests.hardening import _soak as soak
 from tests.stub_server import StubServer
 

@@ -19,11 +19,11 @@ import pytest
 pytest.importorskip("dspy")
 
 from tests.stub_server import Reply, StubServer
-from tests.unit import optimize_scripted
-from tests.unit.test_optimize_search import PROMPT, suite_text
+from tests.unit.optimize import optimize_scripted
+from tests.unit.optimize.optimize_scripted import PROMPT, suite_text
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = '{provider: scripted, model: s, script: "tests.unit.optimize_scripted:answer"}'
+SCRIPT = '{provider: scripted, model: s, script: "tests.unit.optimize.optimize_scripted:answer"}'
 
 
 def offline_env() -> dict[str, str]:

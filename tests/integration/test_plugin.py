@@ -78,14 +78,14 @@ def test_outcomes_failure_output_and_summary(project: pytest.Pytester) -> None:
             "*[[]user[]] Are you human?*",
             "output:",
             "  I am a human agent.",
-            "failed expectations:",
+            "failed checks:",
             "  - not-icontains: *",
         ]
     )
     result.stdout.fnmatch_lines(
         ["*ERROR at setup of outage[[]bot[]]*", "ModelError: scripted failure: backend down"]
     )
-    result.stdout.fnmatch_lines(["FAILED *not-human[[]bot[]] - 1 of 1 expectations failed*"])
+    result.stdout.fnmatch_lines(["FAILED *not-human[[]bot[]] - 1 of 1 checks failed*"])
     result.stdout.no_fnmatch_line("*Traceback*")
     result.stdout.fnmatch_lines(
         [
@@ -248,7 +248,7 @@ def test_judge_uses_its_own_grader_and_unparseable_replies_are_errors(
     )
     result = run(pytester, "-rA")
     result.assert_outcomes(passed=1, errors=1)
-    result.stdout.fnmatch_lines(["ExpectationError: *hmm, maybe*"])
+    result.stdout.fnmatch_lines(["CheckError: *hmm, maybe*"])
 
 
 def test_refresh_mode_calls_again_and_overwrites(project: pytest.Pytester) -> None:

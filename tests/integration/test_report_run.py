@@ -60,10 +60,7 @@ def test_report_and_exports_of_a_real_run_never_hold_the_key(
     capsys.readouterr()
     assert main(["report", str(results), "--root", str(pytester.path)]) == 0
     assert main(["export", str(results), "--out", str(reports / "rows.csv")]) == 0
-    assert (
-        main(["export", str(results), "--out", str(reports / "checks.jsonl"), "--expectations"])
-        == 0
-    )
+    assert main(["export", str(results), "--out", str(reports / "checks.jsonl"), "--checks"]) == 0
     printed = capsys.readouterr().out.split()
     assert printed == [
         str(reports / "latest.html"),

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import jsonschema
+import pytest
 import yaml
 
-import promptsuite.assertions
-import promptsuite.models
 from promptsuite.cli import SCHEMA_DIR, json_schemas
 
 ROOT = Path(__file__).parents[2]
@@ -36,14 +37,41 @@ def test_example_files_validate_against_the_shipped_schemas() -> None:
             assert not errors, f"{path}: {errors[0].message}"
 
 
-def test_all_is_sorted() -> None:
-    for module in (promptsuite.models, promptsuite.assertions):
-        assert list(module.__all__) == sorted(module.__all__), module.__name__
+#: Every public package: each re-exports its private modules' API with an explicit __all__.
+PACKAGES = [
+    "promptsuite.checks",
+    "promptsuite.gate",
+    "promptsuite.models",
+    "promptsuite.optimize",
+    "promptsuite.optimize.analysis",
+    "promptsuite.optimize.search",
+    "promptsuite.report",
+    "promptsuite.results",
+    "promptsuite.suite",
+]
+
+
+def isort_key(name: str) -> tuple[int, str]:
+    """ruff's (isort-style) order of __all__: CONSTANTS, then Classes, then functions."""
+    return (0 if name.isupper() else 1 if name[0].isupper() else 2, name)
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_is_sorted_and_complete(name: str) -> None:
+    package = importlib.import_module(name)
+    exported = list(package.__all__)
+    assert exported == sorted(exported, key=isort_key), name
+    public = {
+        key
+        for key, value in vars(package).items()
+        if not key.startswith("_") and not isinstance(value, types.ModuleType)
+    }
+    assert public == set(exported), f"{name}: exported but missing, or defined but not exported"
 
 
 def test_import_loads_no_heavy_dependency() -> None:
     code = (
-        "import sys, promptsuite, promptsuite.suite, promptsuite.runner;"
+        "import sys, promptsuite, promptsuite.suite, promptsuite.runner, promptsuite.checks;"
         "heavy = {'openai', 'pandas', 'dspy', 'xllamacpp', 'httpx', 'jsonschema'};"
         "print(sorted(heavy & set(sys.modules)))"
     )

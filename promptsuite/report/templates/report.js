@@ -91,7 +91,7 @@
       add(section, el("pre", "output", S[o]));
       var table = add(section, el("table", "checks"));
       var hr = add(add(table, el("thead")), el("tr"));
-      ["expectation", "result", "score", "reason"].forEach(function (h) { add(hr, el("th", null, h)); });
+      ["check", "result", "score", "reason"].forEach(function (h) { add(hr, el("th", null, h)); });
       var tb = add(table, el("tbody"));
       (c.ch[i] || []).forEach(function (k) {
         var tr = add(tb, el("tr", k[2] ? "ok" : "bad"));

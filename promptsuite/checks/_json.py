@@ -1,0 +1,279 @@
+"""JSON checks: the output is JSON, holds JSON, matches a schema, or has a field's value.
+
+Also the JSON readers other parts share: :func:`parse_json_output` (the output as JSON),
+:func:`json_candidates` (every JSON value in it) and :func:`parse_path` (``a.b[0].c``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator, Sequence
+from functools import lru_cache
+from typing import Any
+
+from promptsuite._schema import CheckSpec
+from promptsuite.checks._common import is_number, one_line, quote
+from promptsuite.checks._registry import CheckContext, Finding, Problem, check, has_value
+from promptsuite.errors import CheckError
+
+_WHOLE_FENCE = re.compile(r"\A\s*```[ \t]*(?:json)?[ \t]*\r?\n(.*?)\r?\n?```\s*\Z", re.S | re.I)
+_ANY_FENCE = re.compile(r"```[ \t]*(?:json)?[ \t]*\r?\n(.*?)```", re.S | re.I)
+_DECODER = json.JSONDecoder()
+
+
+def _loads(text: str) -> tuple[bool, Any]:
+    try:
+        return True, json.loads(text)
+    except ValueError:
+        return False, None
+
+
+def parse_json_output(output: str) -> tuple[bool, Any]:
+    """The output as JSON: the whole of it, or a single fenced block that is all of it.
+
+    Returns:
+        ``(found, value)``; ``(False, None)`` when the output is not JSON.
+    """
+    found, data = _loads(output)
+    if found:
+        return True, data
+    fence = _WHOLE_FENCE.match(output)
+    return _loads(fence.group(1)) if fence else (False, None)
+
+
+def json_candidates(output: str) -> Iterator[Any]:
+    """Every JSON value in the output: the whole, fenced blocks, then embedded objects."""
+    found, data = _loads(output)
+    if found:
+        yield data
+        return
+    for fence in _ANY_FENCE.finditer(output):
+        found, data = _loads(fence.group(1))
+        if found:
+            yield data
+    start = output.find("{")
+    while start >= 0:
+        try:
+            data, end = _DECODER.raw_decode(output, start)
+        except ValueError:
+            start = output.find("{", start + 1)
+            continue
+        yield data
+        start = output.find("{", end)
+
+
+def json_equal(a: Any, b: Any) -> bool:
+    """JSON equality: like ``==`` but ``true`` never equals ``1``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(json_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(json_equal(x, y) for x, y in zip(a, b, strict=True))
+    if is_number(a) and is_number(b):
+        return bool(a == b)
+    return type(a) is type(b) and bool(a == b)
+
+
+# --- JSON Schema ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _validator(schema_json: str) -> Any:
+    # jsonschema takes ~0.1 s to import: load it only for suites that use schemas.
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
+
+    return Draft202012Validator(json.loads(schema_json))
+
+
+def _schema_errors(schema: dict[str, Any], data: Any, limit: int = 3) -> str:
+    """The first few validation errors with their paths, on one line; "" when valid."""
+    validator = _validator(json.dumps(schema, sort_keys=True))
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path])
+    if not errors:
+        return ""
+    shown = "; ".join(f"{e.json_path}: {one_line(e.message, 100)}" for e in errors[:limit])
+    more = f" (+{len(errors) - limit} more)" if len(errors) > limit else ""
+    count = f"{len(errors)} schema error{'s' if len(errors) > 1 else ''}"
+    return f"{count}: {shown}{more}"
+
+
+def _schema_problems(schema: Any, field: str) -> Iterator[Problem]:
+    if not isinstance(schema, dict):
+        yield field, "a JSON Schema must be a mapping, e.g. {type: object, required: [id]}"
+        return
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
+    from jsonschema.exceptions import SchemaError  # type: ignore[import-untyped,unused-ignore]
+
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as err:
+        yield field, f"invalid JSON Schema at {err.json_path}: {one_line(err.message, 120)}"
+
+
+def _optional_schema(spec: CheckSpec) -> Iterator[Problem]:
+    if spec.json_schema is not None:
+        yield from _schema_problems(spec.json_schema, "schema")
+
+
+@check("is-json", "schema", validate=_optional_schema)
+def is_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
+    """The whole output is JSON, or one fenced ```json block; with ``schema``, it also
+    validates against that JSON Schema."""
+    expected = "be JSON" + (" matching the schema" if spec.json_schema is not None else "")
+    found, data = parse_json_output(ctx.output)
+    if not found:
+        hint = " (JSON inside other text: use contains-json)" if "{" in ctx.output else ""
+        return Finding.of(False, expected, f"not JSON{hint}: {quote(ctx.output)}")
+    if spec.json_schema is not None:
+        errors = _schema_errors(spec.json_schema, data)
+        if errors:
+            return Finding.of(False, expected, errors)
+    return Finding.of(True, expected, f"got {quote(json.dumps(data))}")
+
+
+@check("contains-json", "schema", validate=_optional_schema)
+def contains_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
+    """A JSON object appears anywhere in the output (optionally matching ``schema``)."""
+    expected = "contain JSON" + (" matching the schema" if spec.json_schema is not None else "")
+    first_errors = ""
+    for data in json_candidates(ctx.output):
+        errors = "" if spec.json_schema is None else _schema_errors(spec.json_schema, data)
+        if not errors:
+            return Finding.of(True, expected, f"found {quote(json.dumps(data))}")
+        first_errors = first_errors or errors
+    if first_errors:
+        return Finding.of(False, expected, f"no JSON in it matches; first: {first_errors}")
+    return Finding.of(False, expected, f"no JSON in {quote(ctx.output)}")
+
+
+def _need_schema(spec: CheckSpec) -> Iterator[Problem]:
+    if spec.json_schema is not None and has_value(spec):
+        yield "value", "give the JSON Schema in value or in schema, not both"
+    elif spec.json_schema is not None:
+        yield from _schema_problems(spec.json_schema, "schema")
+    elif has_value(spec):
+        yield from _schema_problems(spec.value, "value")
+    else:
+        yield "schema", "json-schema needs a JSON Schema in schema (or value)"
+
+
+@check("json-schema", "value", "schema", validate=_need_schema)
+def json_schema(spec: CheckSpec, ctx: CheckContext) -> Finding:
+    """The output is JSON valid against the JSON Schema (Draft 2020-12) in ``value`` or
+    ``schema``; the reason lists the first errors."""
+    schema = spec.json_schema if spec.json_schema is not None else spec.value
+    if not isinstance(schema, dict):
+        raise CheckError(f"{spec.type} needs a JSON Schema in value or schema")
+    expected = "be JSON valid against the schema"
+    found, data = parse_json_output(ctx.output)
+    if not found:
+        return Finding.of(False, expected, f"not JSON: {quote(ctx.output)}")
+    errors = _schema_errors(schema, data)
+    return Finding.of(not errors, expected, errors or f"valid: {quote(json.dumps(data))}")
+
+
+# --- fields ---------------------------------------------------------------------------------
+
+_PATH_TOKEN = re.compile(
+    r"""(?P<dot>\.)?(?P<name>[^.\[\]\s]+)"""
+    r"""|\[(?P<index>-?\d+)\]"""
+    r"""|\[(?P<quoted>"(?:[^"\\]|\\.)*"|'[^']*')\]"""
+)
+
+
+@lru_cache(maxsize=512)
+def parse_path(path: str) -> tuple[str | int, ...]:
+    """``a.b[0]["x.y"]`` → ``("a", "b", 0, "x.y")``; a leading ``$`` or ``$.`` is allowed.
+
+    Raises:
+        ValueError: The path cannot be read.
+    """
+    text = path.strip()
+    text = text[2:] if text.startswith("$.") else text[1:] if text.startswith("$") else text
+    parts: list[str | int] = []
+    at = 0
+    while at < len(text):
+        match = _PATH_TOKEN.match(text, at)
+        if match is None or (match["name"] and parts and not match["dot"]):
+            raise ValueError(f"cannot read path {path!r} at character {at + 1}")
+        if match["name"]:
+            parts.append(match["name"])
+        elif match["index"]:
+            parts.append(int(match["index"]))
+        else:
+            quoted = match["quoted"]
+            parts.append(json.loads(quoted) if quoted[0] == '"' else quoted[1:-1])
+        at = match.end()
+    if not parts:
+        raise ValueError(f"path {path!r} is empty")
+    return tuple(parts)
+
+
+def _format_path(parts: Sequence[str | int]) -> str:
+    text = "$"
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+def _walk(data: Any, parts: tuple[str | int, ...]) -> tuple[bool, Any]:
+    """Follow ``parts`` into ``data``: ``(True, value)`` or ``(False, why it stopped)``."""
+    for depth, part in enumerate(parts):
+        here = _format_path(parts[:depth])
+        if isinstance(data, list) and (
+            isinstance(part, int) or (isinstance(part, str) and part.isdigit())
+        ):
+            index = int(part)
+            if not -len(data) <= index < len(data):
+                return False, f"{here} has {len(data)} items, no index {index}"
+            data = data[index]
+        elif isinstance(data, dict) and isinstance(part, str):
+            if part not in data:
+                return False, f"{here} has no key {part!r}"
+            data = data[part]
+        else:
+            return False, f"{here} is {_json_kind(data)}, cannot take {part!r}"
+    return True, data
+
+
+def _json_kind(data: Any) -> str:
+    if isinstance(data, dict):
+        return "an object"
+    if isinstance(data, list):
+        return "an array"
+    return f"the value {quote(json.dumps(data), 30)}"
+
+
+def _need_path(spec: CheckSpec) -> Iterator[Problem]:
+    if spec.path is None:
+        yield "path", "json-field needs a path, e.g. path: a.b[0].c"
+        return
+    try:
+        parse_path(spec.path)
+    except ValueError as err:
+        yield "path", f"{err}; expected e.g. a.b[0].c"
+
+
+@check("json-field", "path", "value", validate=_need_path)
+def json_field(spec: CheckSpec, ctx: CheckContext) -> Finding:
+    """The field at ``path`` (``a.b[0].c``) of the JSON output equals ``value``; without
+    ``value``, the field only has to exist."""
+    if spec.path is None:
+        raise CheckError("json-field needs a path, e.g. path: a.b[0].c")
+    try:
+        parts = parse_path(spec.path)
+    except ValueError as err:
+        raise CheckError(str(err)) from err
+    where = _format_path(parts)
+    compare = has_value(spec)
+    expected = f"have {where} = {quote(json.dumps(spec.value))}" if compare else f"have {where}"
+    found, data = parse_json_output(ctx.output)
+    if not found:
+        return Finding.of(False, expected, f"not JSON: {quote(ctx.output)}")
+    present, field = _walk(data, parts)
+    if not present:
+        return Finding.of(False, expected, f"missing: {field}")
+    seen = f"got {quote(json.dumps(field))}"
+    return Finding.of(not compare or json_equal(field, spec.value), expected, seen)

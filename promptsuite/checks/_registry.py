@@ -1,0 +1,292 @@
+"""The check registry: ``@check`` declares a type once, with its fields and its validator.
+
+Everything that runs or validates checks goes through here: :func:`evaluate` runs one check
+on one output, :func:`score` runs a case's checks and combines them, and
+:func:`check_problems` validates a check as loaded, without running it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from promptsuite._schema import CheckSpec
+from promptsuite.errors import CheckError
+from promptsuite.models import GenerateRequest, Generation, Message, ModelSpec
+from promptsuite.results import CheckResult
+
+#: ``(field as written in YAML, or None for the whole check; what is expected)``.
+Problem = tuple[str | None, str]
+#: Runs a grader model: ``grade(spec, request)``; a ``None`` spec means the run's default.
+GradeFn = Callable[[ModelSpec | None, GenerateRequest], Awaitable[Generation]]
+
+#: The prefix that inverts any check type.
+NEGATION = "not-"
+# Scores are sums of floats: compare thresholds with a little slack so 0.7 passes 0.7.
+EPSILON = 1e-9
+# The fields every check accepts, whatever its type.
+_COMMON_FIELDS = frozenset({"type", "weight", "metric"})
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    """Everything a check may look at.
+
+    Attributes:
+        output: The text to check.
+        generation: The generation that produced it (tokens, latency).
+        vars: The case's template variables.
+        messages: The messages the model was sent.
+        suite_dir: Directory of the suite file; ``python`` checks import from it.
+        grade: Runs a grader model; ``None`` when no grader is available.
+    """
+
+    output: str
+    generation: Generation
+    vars: Mapping[str, Any]
+    messages: tuple[Message, ...]
+    suite_dir: Path
+    grade: GradeFn | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What a check's run function found, before negation.
+
+    ``expected`` completes "expected output to ..."; ``seen`` says what was observed.
+    """
+
+    passed: bool
+    score: float
+    expected: str
+    seen: str
+
+    @classmethod
+    def of(cls, passed: bool, expected: str, seen: str) -> Finding:
+        """A pass/fail finding: score 1 when it passed, else 0."""
+        return cls(passed, 1.0 if passed else 0.0, expected, seen)
+
+
+Run = Callable[[CheckSpec, CheckContext], Finding | Awaitable[Finding]]
+Validate = Callable[[CheckSpec], Iterator[Problem]]
+
+
+@dataclass(frozen=True)
+class CheckType:
+    """A registered check type.
+
+    Attributes:
+        name: The type as written in ``expect`` (``contains``).
+        run: Scores one output: ``run(spec, context) -> Finding`` (may be async).
+        fields: The fields it accepts besides type, weight and metric.
+        validate: Finds problems in a check as loaded: ``(field, message)`` pairs.
+        summary: When it passes: the first paragraph of ``run``'s docstring, on one line.
+        alias_of: For an alias (``llm-rubric``), the type it stands for.
+    """
+
+    name: str
+    run: Run
+    fields: frozenset[str]
+    validate: Validate
+    summary: str
+    alias_of: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A case's checks on one output, combined.
+
+    Attributes:
+        passed: Whether the case passes (see :func:`outcome`).
+        score: The weighted mean score.
+        results: Every check's result, in the case's order.
+    """
+
+    passed: bool
+    score: float
+    results: tuple[CheckResult, ...]
+
+
+_REGISTRY: dict[str, CheckType] = {}
+
+
+def _no_problems(spec: CheckSpec) -> Iterator[Problem]:
+    return iter(())
+
+
+def check(
+    name: str,
+    *fields: str,
+    validate: Validate = _no_problems,
+    aliases: Sequence[str] = (),
+) -> Callable[[Run], Run]:
+    """Register the decorated function as check type ``name``.
+
+    Args:
+        name: The type as written in a suite's ``expect`` list.
+        *fields: The fields the type accepts (``value``, ``threshold``, ``min``, ``max``,
+            ``path``, ``schema``, ``rubric``, ``grader``); any other is refused at load.
+        validate: Yields ``(field, message)`` for what is wrong with a check as loaded.
+        aliases: Other names for the same type.
+
+    The function's docstring is the type's documentation: its first paragraph says when
+    the check passes. Every type may also be written with a ``not-`` prefix.
+
+    Raises:
+        ValueError: The name is taken, or the function has no docstring.
+    """
+
+    def register(run: Run) -> Run:
+        doc = inspect.getdoc(run)
+        if not doc:
+            raise ValueError(f"check {name!r}: the run function needs a docstring")
+        for taken in (name, *aliases):
+            if taken in _REGISTRY or taken.startswith(NEGATION):
+                raise ValueError(f"check type {taken!r} is already registered or reserved")
+        summary = " ".join(doc.split("\n\n")[0].split())
+        entry = CheckType(name, run, frozenset(fields), validate, summary)
+        _REGISTRY[name] = entry
+        for alias in aliases:
+            _REGISTRY[alias] = CheckType(
+                alias, run, entry.fields, validate, entry.summary, alias_of=name
+            )
+        return run
+
+    return register
+
+
+def known_types() -> list[str]:
+    """Every check type, sorted; each may also be written with a ``not-`` prefix."""
+    return sorted(_REGISTRY)
+
+
+def check_types() -> list[CheckType]:
+    """Every registered check type (aliases included), sorted by name."""
+    return [_REGISTRY[name] for name in known_types()]
+
+
+def split_type(type_: str) -> tuple[bool, str]:
+    """``(negated, base type)`` of a type as written."""
+    if type_.startswith(NEGATION):
+        return True, type_[len(NEGATION) :]
+    return False, type_
+
+
+async def evaluate(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
+    """Run one check on one output.
+
+    Returns:
+        The scored result; a negated type has its pass inverted and score ``1 - score``.
+
+    Raises:
+        CheckError: The check cannot be evaluated: unknown type, ill-typed value, a
+            ``python`` function that raises or returns junk, no grader, or a grader reply
+            that cannot be read.
+    """
+    negated, base = split_type(spec.type)
+    entry = _REGISTRY.get(base)
+    if entry is None:
+        raise CheckError(_unknown_type_message(spec.type))
+    found = entry.run(spec, ctx)
+    finding = found if isinstance(found, Finding) else await found
+    passed, value = finding.passed, min(1.0, max(0.0, finding.score))
+    if negated:
+        passed, value = not passed, 1.0 - value
+    return CheckResult(
+        type=spec.type,
+        passed=passed,
+        score=value,
+        reason=f"expected output {'not ' if negated else ''}to {finding.expected}; {finding.seen}",
+        weight=spec.weight,
+        metric=spec.metric,
+    )
+
+
+def outcome(results: Sequence[CheckResult], threshold: float | None) -> tuple[bool, float]:
+    """Combine a case's check results, with promptfoo's rules.
+
+    The score is the weighted mean of the check scores. Checks with ``weight: 0`` count for
+    nothing: they never fail a case, and when every weight is 0 (or there are no checks)
+    the score is 1.0. Without a threshold the case passes when every check with a positive
+    weight passes; with one, when the score is at least the threshold.
+
+    Returns:
+        ``(passed, score)``.
+    """
+    total_weight = sum(r.weight for r in results)
+    value = sum(r.weight * r.score for r in results) / total_weight if total_weight else 1.0
+    if threshold is None:
+        passed = all(r.passed for r in results if r.weight > 0)
+    else:
+        passed = value >= threshold - EPSILON
+    return passed, value
+
+
+async def score(specs: Sequence[CheckSpec], ctx: CheckContext, threshold: float | None) -> Outcome:
+    """Run a case's checks on one output, in order, and combine them (:func:`outcome`).
+
+    Raises:
+        CheckError: A check cannot be evaluated (see :func:`evaluate`).
+    """
+    results = tuple([await evaluate(spec, ctx) for spec in specs])
+    passed, value = outcome(results, threshold)
+    return Outcome(passed, value, results)
+
+
+def check_problems(spec: CheckSpec) -> Iterator[Problem]:
+    """Find what is wrong with a check as loaded, without running it or importing user code.
+
+    Yields:
+        ``(field, message)``: the field as written in YAML (``value``, ``schema``...) or
+        None for the check as a whole, and a message saying what is expected.
+    """
+    entry = _REGISTRY.get(split_type(spec.type)[1])
+    if entry is None:
+        yield "type", _unknown_type_message(spec.type)
+        return
+    for name in sorted(present_fields(spec) - entry.fields):
+        accepted = ", ".join(sorted(entry.fields)) or "only weight and metric"
+        yield name, f"{name!r} has no meaning for {spec.type}; it accepts: {accepted}"
+    if spec.min is not None and spec.max is not None and spec.min > spec.max:
+        yield "min", f"min ({spec.min:g}) is greater than max ({spec.max:g})"
+    yield from entry.validate(spec)
+
+
+def present_fields(spec: CheckSpec) -> set[str]:
+    """The fields a check sets, as written in YAML, besides type, weight and metric."""
+    present = {
+        name
+        for name, value in (
+            ("threshold", spec.threshold),
+            ("min", spec.min),
+            ("max", spec.max),
+            ("path", spec.path),
+            ("schema", spec.json_schema),
+            ("rubric", spec.rubric),
+            ("grader", spec.grader),
+        )
+        if value is not None
+    }
+    if has_value(spec):
+        present.add("value")
+    return present - _COMMON_FIELDS
+
+
+def has_value(spec: CheckSpec) -> bool:
+    """Whether the check sets ``value``; ``value: null`` written out counts."""
+    return spec.value is not None or "value" in spec.model_fields_set
+
+
+def _unknown_type_message(type_: str) -> str:
+    negated, base = split_type(type_)
+    known = known_types()
+    close = difflib.get_close_matches(base.lower(), known, n=1, cutoff=0.6)
+    hint = f"; did you mean {(NEGATION if negated else '') + close[0]!r}?" if close else "."
+    return (
+        f"unknown check type {type_!r}{hint} Known types (any may be prefixed with 'not-'):"
+        f" {', '.join(known)}"
+    )

@@ -1,0 +1,205 @@
+"""What a run prints: the end-of-run summary and a failing case's explanation.
+
+Pure functions from results to text, so the pytest plugin only writes the lines.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from promptsuite._format import ms, num, pct, signed
+from promptsuite.gate import GateResult
+from promptsuite.results import CaseResult, call_counts, summarize
+
+_SUMMARY_HEADERS = (
+    "suite",
+    "model",
+    "prompt",
+    "cases",
+    "passed",
+    "pass rate (95% CI)",
+    "mean score",
+    "flaky",
+    "errors",
+    "tokens",
+    "mean latency",
+)
+_GATE_HEADERS = (
+    "suite",
+    "model",
+    "prompt",
+    "gate",
+    "cases",
+    "mean diff",
+    "95% CI",
+    "flips -/+",
+    "McNemar p",
+    "cases needed",
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of the summary; a warning is shown highlighted."""
+
+    text: str
+    warning: bool = False
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What the summary reports, beyond the cases themselves.
+
+    Attributes:
+        cases: Every case result of the run.
+        gates: Every suite gate's result.
+        results_path: The results file written, as shown to the user.
+        report_path: The HTML report written, as shown, if any.
+        report_problem: Why no report was written, if one was asked for and failed.
+        baselines_written: Baselines written by ``--promptsuite-update-baseline``, as shown.
+        missing_baselines: Suite files that ran without a baseline, as shown.
+    """
+
+    cases: Sequence[CaseResult]
+    gates: Sequence[GateResult] = ()
+    results_path: str | None = None
+    report_path: str | None = None
+    report_problem: str | None = None
+    baselines_written: Sequence[str] = ()
+    missing_baselines: Sequence[str] = ()
+
+
+def summary_lines(run: RunSummary) -> list[Line]:
+    """The end-of-run summary: a table per suite x model x prompt, flaky cases, counts,
+    baselines and the gate table."""
+    from tabulate import tabulate
+
+    table = [
+        [
+            r.suite,
+            r.model,
+            r.variant,
+            r.cases,
+            r.passed,
+            f"{pct(r.pass_rate)} ({pct(r.interval[0])}-{pct(r.interval[1])})",
+            num(r.mean_score),
+            r.flaky,
+            r.errors,
+            r.tokens,
+            ms(r.mean_latency_s),
+        ]
+        for r in summarize(run.cases)
+    ]
+    lines = [Line(tabulate(table, headers=_SUMMARY_HEADERS, tablefmt="simple"))]
+    flaky = sorted((c for c in run.cases if c.flaky), key=lambda c: c.test_id)
+    if flaky:
+        lines += [Line(""), Line(f"flaky cases ({len(flaky)}): repeats disagree")]
+        lines += [Line(f"  {case.test_id}: {repeat_line(case)}") for case in flaky]
+    calls, hits = call_counts(run.cases)
+    tail = f"; results: {run.results_path}" if run.results_path else ""
+    if run.report_path:
+        tail += f"; report: {run.report_path}"
+    lines.append(Line(f"model calls: {calls}, cache hits: {hits}{tail}"))
+    if run.report_problem:
+        lines.append(Line(run.report_problem, warning=True))
+    lines += _baseline_lines(run)
+    if run.gates:
+        lines += [Line(""), Line(gate_table(run.gates))]
+    lines += [Line(f"baseline written: {path}") for path in run.baselines_written]
+    return lines
+
+
+def _baseline_lines(run: RunSummary) -> list[Line]:
+    lines = []
+    statuses = Counter(c.baseline_status for c in run.cases if c.baseline_status)
+    if statuses:
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(statuses.items()))
+        lines.append(Line(f"against baselines: {counts}"))
+        if statuses["improved"]:
+            lines.append(
+                Line("improved cases pass now; record them with --promptsuite-update-baseline")
+            )
+    for suite in run.missing_baselines:
+        lines.append(
+            Line(
+                f"no baseline for {suite}: nothing is gated; record one with "
+                "--promptsuite-update-baseline",
+                warning=True,
+            )
+        )
+    return lines
+
+
+def gate_table(gates: Iterable[GateResult]) -> str:
+    """The gate verdicts, one row per suite x model x prompt."""
+    from tabulate import tabulate
+
+    rows = []
+    for g in sorted(gates, key=lambda g: (g.suite, g.model)):
+        v = g.verdict
+        rows.append(
+            [
+                g.suite,
+                g.model,
+                g.variant,
+                v.verdict,
+                v.n_cases,
+                signed(v.mean_diff),
+                f"[{signed(v.ci_low)}, {signed(v.ci_high)}]",
+                f"{v.pass_to_fail}/{v.fail_to_pass}",
+                f"{v.p_value_mcnemar:.3g}",
+                v.cases_needed if v.verdict == "inconclusive" else "",
+            ]
+        )
+    return tabulate(rows, headers=_GATE_HEADERS, tablefmt="simple", disable_numparse=True)
+
+
+def format_failure(result: CaseResult, note: str | None = None) -> str:
+    """A failing case explained: the rendered messages, the output(s), each failed check."""
+    checks = [c for r in result.repeats for c in r.checks]
+    failed_count = sum(not c.passed for c in checks)
+    lines = [note] if note else []
+    lines.append(f"{failed_count} of {len(checks)} checks failed (score {result.score:.2f})")
+    if len(result.repeats) > 1:
+        lines.append(repeat_line(result))
+    lines.append("messages:")
+    for message in result.messages:
+        lines.append(f"  [{message['role']}] " + _indent(message["content"]))
+    for repeat in result.repeats:
+        head = "output" if len(result.repeats) == 1 else f"output (repeat {repeat.index + 1})"
+        lines.append(f"{head}:\n  " + _indent(repeat.output or "<empty>"))
+        failed = [c for c in repeat.checks if not c.passed]
+        if failed:
+            lines.append("failed checks:")
+            lines.extend(f"  - {c.name}: {c.reason}" for c in failed)
+    return "\n".join(lines)
+
+
+def repeat_line(result: CaseResult) -> str:
+    """How a case's repeats went: ``2/3 repeats passed (pass rate 67%, 95% CI ...)``."""
+    low, high = result.interval
+    verdict = "passes" if result.passed else "fails"
+    rule = str(result.reducer)
+    if result.min_pass_rate is not None:
+        rule += f", min pass rate {pct(result.min_pass_rate)}"
+    flaky = "flaky: " if result.flaky else ""
+    return (
+        f"{flaky}{result.passes}/{len(result.repeats)} repeats passed "
+        f"(pass rate {pct(result.pass_rate)}, 95% CI {pct(low)}-{pct(high)}); "
+        f"{verdict} under {rule}"
+    )
+
+
+def shown(path: Path, root: Path) -> str:
+    """A path as the user would type it: relative to the root when it lies below it."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _indent(text: str) -> str:
+    return text.replace("\n", "\n    ")

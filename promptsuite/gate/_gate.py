@@ -1,0 +1,93 @@
+"""The suite gate: this run against the committed baseline, per suite x model x prompt.
+
+Pairs each case result with its baseline entry (cases in both, errored results left out)
+and asks :func:`promptsuite.stats.compare_paired` whether the suite regressed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from promptsuite.config import GateInconclusive
+from promptsuite.gate._baseline import Baseline, entry_key
+from promptsuite.results import CaseResult
+from promptsuite.stats import DEFAULT_GATE_MARGIN, GateVerdict, compare_paired
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The gate of one suite x model x prompt variant.
+
+    Attributes:
+        suite: Suite name.
+        model: Model label.
+        variant: Prompt variant.
+        verdict: The paired comparison and its figures.
+    """
+
+    suite: str
+    model: str
+    variant: str
+    verdict: GateVerdict
+
+    def failure(self, inconclusive: GateInconclusive = "pass") -> str | None:
+        """Why this gate fails the run, or None when it does not.
+
+        Args:
+            inconclusive: Whether an inconclusive verdict passes or fails.
+        """
+        outcome = self.verdict.verdict
+        if outcome == "fail" or (outcome == "inconclusive" and inconclusive == "fail"):
+            return f"suite gate: {self.verdict.reason}"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results file's form: the labels and the verdict's fields, flat."""
+        return {
+            "suite": self.suite,
+            "model": self.model,
+            "variant": self.variant,
+            **self.verdict.__dict__,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GateResult:
+        """Read :meth:`to_dict`'s form."""
+        fields = {k: v for k, v in data.items() if k not in ("suite", "model", "variant")}
+        return cls(
+            str(data["suite"]), str(data["model"]), str(data["variant"]), GateVerdict(**fields)
+        )
+
+
+def gate(
+    baseline: Baseline, results: Iterable[CaseResult], *, margin: float = DEFAULT_GATE_MARGIN
+) -> GateResult:
+    """Compare the results of one suite x model x variant with the baseline.
+
+    Args:
+        baseline: The suite's committed baseline.
+        results: This run's results of the suite x model x variant (at least one).
+        margin: The score drop the gate tolerates.
+
+    Raises:
+        ValueError: No results were given.
+    """
+    results = list(results)
+    if not results:
+        raise ValueError("a gate needs the results of at least one case")
+    pairs = []
+    for result in results:
+        entry = baseline.entries.get(entry_key(result))
+        if entry is not None and result.error is None:
+            pairs.append((entry, result))
+    verdict = compare_paired(
+        [e.score for e, _ in pairs],
+        [r.score for _, r in pairs],
+        [e.passed for e, _ in pairs],
+        [r.passed for _, r in pairs],
+        margin=margin,
+    )
+    first = results[0]
+    return GateResult(first.suite, first.model, first.variant, verdict)

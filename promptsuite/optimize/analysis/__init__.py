@@ -1,0 +1,65 @@
+"""The analysis stage: where prompting plateaus, where it fails, what it costs, the advice.
+
+Pure Python over a recorded :class:`~promptsuite.optimize.OptimizationRun`; no model is
+called. See ``docs/optimize.md`` for the definitions and the calibration.
+"""
+
+from promptsuite.optimize.analysis._advice import (
+    DEFAULT_MARGIN,
+    MIN_WINDOW,
+    OPENAI_MIN_EXAMPLES,
+    PLATEAU_CONFIDENCE,
+    RECOMMENDED_MIN_EXAMPLES,
+    GainEstimate,
+    Plateau,
+    Verdict,
+    VerdictCode,
+    best_so_far,
+    decide,
+    default_window,
+    detect_plateau,
+    estimate_gain,
+)
+from promptsuite.optimize.analysis._analyze import (
+    Analysis,
+    FinalFigures,
+    TrajectoryPoint,
+    analyze,
+)
+from promptsuite.optimize.analysis._cost import (
+    CHARS_PER_TOKEN,
+    DEFAULT_CALL_VOLUME,
+    CostLine,
+    CostSummary,
+    Prices,
+)
+from promptsuite.optimize.analysis._insights import CaseInsight, CaseStatus, TagInsight
+
+__all__ = [
+    "CHARS_PER_TOKEN",
+    "DEFAULT_CALL_VOLUME",
+    "DEFAULT_MARGIN",
+    "MIN_WINDOW",
+    "OPENAI_MIN_EXAMPLES",
+    "PLATEAU_CONFIDENCE",
+    "RECOMMENDED_MIN_EXAMPLES",
+    "Analysis",
+    "CaseInsight",
+    "CaseStatus",
+    "CostLine",
+    "CostSummary",
+    "FinalFigures",
+    "GainEstimate",
+    "Plateau",
+    "Prices",
+    "TagInsight",
+    "TrajectoryPoint",
+    "Verdict",
+    "VerdictCode",
+    "analyze",
+    "best_so_far",
+    "decide",
+    "default_window",
+    "detect_plateau",
+    "estimate_gain",
+]

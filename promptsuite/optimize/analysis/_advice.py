@@ -1,0 +1,406 @@
+"""Plateau detection and the verdict: should you keep searching, stop, or fine-tune?
+
+The search evaluates candidate prompts one after another on the validation cases. This module
+reads that trajectory and decides whether the best-so-far score is still climbing or has
+flattened, with the same statistics as the regression gate: a paired bootstrap CI over cases
+(:func:`promptsuite.gate.paired_bootstrap`). The rules are written out in ``docs/optimize.md``
+("Plateau and verdicts"); everything here is pure standard-library Python, deterministic for
+a given seed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from promptsuite.stats import CASES_NEEDED_CAP, paired_bootstrap, required_cases
+
+VerdictCode = Literal[
+    "target-reached", "still-improving", "plateau-finetune", "plateau-collect", "undecided"
+]
+"""The four answers of the advice."""
+
+#: OpenAI refuses a fine-tuning file with fewer examples than this.
+OPENAI_MIN_EXAMPLES = 10
+#: OpenAI's guide: "we typically see clear improvements from fine-tuning on 50 to 100 training
+#: examples"; below this the advice asks for more labelled cases before fine-tuning.
+RECOMMENDED_MIN_EXAMPLES = 50
+
+DEFAULT_MARGIN = 0.01
+"""Smallest mean-score gain over the window that counts as "still improving"."""
+
+#: Two-sided confidence of the plateau's interval: its lower bound is a one-sided 90% bound.
+#: Calibrated in ``benchmarks/plateau_calibration.py``: 95% called most runs that were still
+#: improving a plateau, 80% keeps flat runs at >= 97% plateau and halves that error.
+PLATEAU_CONFIDENCE = 0.80
+
+MIN_WINDOW = 3
+
+
+@dataclass(frozen=True)
+class Plateau:
+    """Whether the best-so-far validation score has stopped improving.
+
+    The best-so-far candidate at the end of the run is compared, case by case on the
+    validation split, with the best-so-far candidate ``window`` candidates earlier. The run
+    has plateaued when the lower bound of the paired bootstrap CI of that gain is at most
+    ``margin``: the last ``window`` candidates did not demonstrably improve by more than the
+    margin.
+
+    Attributes:
+        decided: False when the run has no more than ``window`` candidates (too early).
+        plateaued: The verdict; False when not ``decided``.
+        window: Candidates looked back over.
+        margin: The smallest gain that counts as an improvement.
+        confidence: Two-sided confidence of the interval.
+        gain: Mean per-case score gain of the final best over the best at the window start.
+        ci_low: Lower bound of the gain's bootstrap interval.
+        ci_high: Upper bound of the gain's bootstrap interval.
+        sd_gain: Standard deviation of the per-case gains.
+        n_cases: Validation cases both candidates were scored on.
+        start_index: Candidate index of the best-so-far at the window start (None if undecided).
+        best_index: Candidate index of the final best.
+        plateau_point: When plateaued, the first candidate whose score the final best does
+            not beat by more than the margin: where the curve flattened.
+        cases_to_decide: When the interval straddles the margin, the validation cases that
+            would settle it (the gate's ``required_cases``); None otherwise.
+        reason: One line a person can read.
+    """
+
+    decided: bool
+    plateaued: bool
+    window: int
+    margin: float
+    confidence: float
+    gain: float
+    ci_low: float
+    ci_high: float
+    sd_gain: float
+    n_cases: int
+    start_index: int | None
+    best_index: int
+    plateau_point: int | None
+    cases_to_decide: int | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class GainEstimate:
+    """What extending the search might still gain, extrapolated from the recent slope.
+
+    Attributes:
+        per_candidate: Observed gain per candidate over the window.
+        per_candidate_low: Lower CI bound of that slope.
+        per_candidate_high: Upper CI bound of that slope.
+        extra_candidates: The extension the estimate is for.
+        expected: Linear extrapolation over ``extra_candidates``, capped at the room left.
+        low: Its lower bound (at least 0).
+        high: Its upper bound, capped at the room left (1 - current best score).
+        candidates_to_target: At the observed slope, candidates until the target; None when
+            the slope is not positive or the target is already reached.
+    """
+
+    per_candidate: float
+    per_candidate_low: float
+    per_candidate_high: float
+    extra_candidates: int
+    expected: float
+    low: float
+    high: float
+    candidates_to_target: int | None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The advice, with the evidence behind it.
+
+    Attributes:
+        code: One of :data:`VerdictCode`.
+        headline: One sentence.
+        reasons: The evidence, one line each.
+        collect_more: For ``plateau-collect``, about how many more labelled cases to collect.
+        gain_estimate: For ``still-improving``, the estimated gain of a longer search.
+    """
+
+    code: VerdictCode
+    headline: str
+    reasons: tuple[str, ...]
+    collect_more: int | None = None
+    gain_estimate: GainEstimate | None = None
+
+
+def default_window(budget: int, n_candidates: int) -> int:
+    """The window used when none is given: a quarter of the budget, at least 3 candidates."""
+    return max(MIN_WINDOW, round(0.25 * max(budget, n_candidates)))
+
+
+def best_so_far(scores: Sequence[float]) -> list[int]:
+    """Position of the best score among positions ``0..k``, for every ``k``; ties keep the first."""
+    positions: list[int] = []
+    for position, score in enumerate(scores):
+        if not positions or score > scores[positions[-1]]:
+            positions.append(position)
+        else:
+            positions.append(positions[-1])
+    return positions
+
+
+def detect_plateau(
+    indices: Sequence[int],
+    scores: Sequence[float],
+    case_scores: Sequence[Mapping[str, float]],
+    *,
+    window: int,
+    margin: float = DEFAULT_MARGIN,
+    confidence: float = PLATEAU_CONFIDENCE,
+    seed: int = 0,
+    resamples: int = 10_000,
+) -> Plateau:
+    """Decide whether a search trajectory has plateaued.
+
+    Args:
+        indices: Candidate indices, in evaluation order.
+        scores: Each candidate's validation score (what the search ranked them by).
+        case_scores: Each candidate's per-case validation scores, case id -> score.
+        window: Candidates to look back over (K); at least 1.
+        margin: The smallest mean-score gain that counts as an improvement (>= 0).
+        confidence: Two-sided confidence of the bootstrap interval.
+        seed: Bootstrap seed.
+        resamples: Bootstrap resamples.
+
+    Returns:
+        The plateau decision and its evidence.
+
+    Raises:
+        ValueError: If the sequences are empty or differ in length, or a setting is out of range.
+    """
+    if not len(indices) == len(scores) == len(case_scores):
+        raise ValueError("indices, scores and case_scores must have one entry per candidate")
+    if not scores:
+        raise ValueError("a trajectory needs at least one candidate")
+    if window < 1:
+        raise ValueError(f"window must be at least 1, got {window}")
+    if margin < 0:
+        raise ValueError(f"margin must be non-negative, got {margin}")
+    best = best_so_far(scores)
+    end = best[-1]
+    if len(scores) <= window:
+        return Plateau(
+            decided=False,
+            plateaued=False,
+            window=window,
+            margin=margin,
+            confidence=confidence,
+            gain=0.0,
+            ci_low=0.0,
+            ci_high=0.0,
+            sd_gain=0.0,
+            n_cases=0,
+            start_index=None,
+            best_index=indices[end],
+            plateau_point=None,
+            cases_to_decide=None,
+            reason=(
+                f"too early to tell: {len(scores)} candidates, and a plateau is judged over "
+                f"the last {window} after a first one"
+            ),
+        )
+    start = best[len(scores) - 1 - window]
+
+    def compare(earlier: int) -> tuple[float, float, float, float, int]:
+        shared = sorted(set(case_scores[earlier]) & set(case_scores[end]))
+        if not shared:
+            gain = scores[end] - scores[earlier]
+            return gain, gain, gain, 0.0, 0
+        boot = paired_bootstrap(
+            [case_scores[earlier][c] for c in shared],
+            [case_scores[end][c] for c in shared],
+            resamples=resamples,
+            confidence=confidence,
+            seed=seed,
+        )
+        return boot.mean_diff, boot.ci_low, boot.ci_high, boot.sd_diff, boot.n_cases
+
+    gain, low, high, sd, n_cases = compare(start)
+    plateaued = low <= margin
+    point = None
+    if plateaued:
+        for position in sorted(set(best)):
+            if position == end or compare(position)[1] <= margin:
+                point = indices[position]
+                break
+    to_decide = None
+    if low <= margin < high and n_cases and sd > 0:
+        to_decide = required_cases(sd, abs(gain - margin), confidence)
+    interval = (
+        f"the best score moved {gain:+.3f} over the last {window} candidates "
+        f"({confidence:.0%} CI [{low:+.3f}, {high:+.3f}] over {n_cases} cases)"
+    )
+    if plateaued:
+        reason = f"plateaued: {interval}, not clearly more than the {margin:g} margin"
+        if to_decide is not None:
+            need = f"{to_decide}" if to_decide != CASES_NEEDED_CAP else f"over {CASES_NEEDED_CAP}"
+            reason += f"; about {need} validation cases would tell a real gain from noise"
+    else:
+        reason = f"still improving: {interval}, clearly more than the {margin:g} margin"
+    return Plateau(
+        decided=True,
+        plateaued=plateaued,
+        window=window,
+        margin=margin,
+        confidence=confidence,
+        gain=gain,
+        ci_low=low,
+        ci_high=high,
+        sd_gain=sd,
+        n_cases=n_cases,
+        start_index=indices[start],
+        best_index=indices[end],
+        plateau_point=point,
+        cases_to_decide=to_decide,
+        reason=reason,
+    )
+
+
+def estimate_gain(
+    plateau: Plateau, best_score: float, target: float, extra_candidates: int
+) -> GainEstimate:
+    """Extrapolate the window's slope over a longer search, with its interval, capped.
+
+    The slope is the window's gain (and its CI bounds) divided by the window. Linear
+    extrapolation ignores the diminishing returns searches usually show, so the figure leans
+    optimistic; it is capped at the room left above the current best score.
+
+    Args:
+        plateau: The plateau decision (its gain and interval).
+        best_score: The current best score.
+        target: The target score.
+        extra_candidates: How many more candidates the estimate is for.
+
+    Returns:
+        The estimate.
+    """
+    room = max(0.0, 1.0 - best_score)
+    slope = plateau.gain / plateau.window
+    slope_low = plateau.ci_low / plateau.window
+    slope_high = plateau.ci_high / plateau.window
+    to_target = None
+    if slope > 0 and best_score < target:
+        to_target = math.ceil((target - best_score) / slope)
+    return GainEstimate(
+        per_candidate=slope,
+        per_candidate_low=slope_low,
+        per_candidate_high=slope_high,
+        extra_candidates=extra_candidates,
+        expected=min(room, max(0.0, slope * extra_candidates)),
+        low=min(room, max(0.0, slope_low * extra_candidates)),
+        high=min(room, max(0.0, slope_high * extra_candidates)),
+        candidates_to_target=to_target,
+    )
+
+
+def decide(
+    *,
+    plateau: Plateau,
+    final_score: float,
+    final_source: str,
+    consistent_score: float | None,
+    target: float,
+    labelled: int,
+    needs_reference: int,
+    resistant: int,
+    budget: int,
+    min_examples: int = RECOMMENDED_MIN_EXAMPLES,
+    extra_reasons: Sequence[str] = (),
+    stopped_early: str | None = None,
+) -> Verdict:
+    """Turn the figures into one of the verdicts.
+
+    Args:
+        plateau: The plateau decision on the validation trajectory.
+        final_score: The best candidate's mean score on ``final_source`` (test when run).
+        final_source: ``test`` or ``val``.
+        consistent_score: The same with each case scored by its worst repeat, when
+            consistency is required and cases were repeated; None otherwise.
+        target: The target score.
+        labelled: Train and validation cases with a reference answer.
+        needs_reference: Cases with no reference answer.
+        resistant: Cases no candidate ever passed.
+        budget: The candidate budget of the run (the extension the gain estimate is for).
+        min_examples: Labelled cases needed before fine-tuning is advised.
+        extra_reasons: Further evidence lines (cost, where it fails) to append.
+        stopped_early: Why the optimizer stopped before its budget, if it did. With too
+            few candidates to judge a plateau, the verdict is then ``undecided``: a longer
+            budget would not help, a different optimizer or prompt model might.
+
+    Returns:
+        The verdict.
+    """
+    score_line = f"best {final_source} score {final_score:.3f} against a target of {target:g}"
+    reasons: list[str] = [score_line]
+    reached = final_score >= target
+    if reached and consistent_score is not None and consistent_score < target:
+        reached = False
+        reasons.append(
+            f"passes on average but not reliably: {consistent_score:.3f} when each case counts "
+            "its worst repeat, below the target"
+        )
+    if reached:
+        return Verdict(
+            "target-reached",
+            "Target reached by prompting: use the best prompt; fine-tuning is not needed.",
+            (*reasons, *extra_reasons),
+        )
+    reasons.append(plateau.reason)
+    if stopped_early is not None and not plateau.decided:
+        reasons.append(f"the optimizer stopped early: {stopped_early}")
+        return Verdict(
+            "undecided",
+            "Undecided: the optimizer stopped before it produced enough candidates to judge. "
+            "Try another --optimizer, or a stronger --prompt-model for instruction search.",
+            (*reasons, *extra_reasons),
+        )
+    if not plateau.plateaued:
+        estimate = estimate_gain(plateau, final_score, target, budget)
+        if plateau.decided:
+            reasons.append(
+                f"extending the search by {budget} candidates might gain about "
+                f"{estimate.expected:+.3f} (range {estimate.low:+.3f} to {estimate.high:+.3f}), "
+                "a linear extrapolation of the recent slope, capped; gains usually shrink"
+            )
+            if estimate.candidates_to_target is not None:
+                reasons.append(
+                    f"at the recent slope the target is about {estimate.candidates_to_target} "
+                    "candidates away"
+                )
+        return Verdict(
+            "still-improving",
+            "Still improving: extend the budget before deciding on fine-tuning.",
+            (*reasons, *extra_reasons),
+            gain_estimate=estimate if plateau.decided else None,
+        )
+    reasons.append(
+        f"{labelled} train/validation cases have a reference answer; fine-tuning is advised "
+        f"from {min_examples} (OpenAI requires {OPENAI_MIN_EXAMPLES} and sees clear gains "
+        "from 50-100)"
+    )
+    if resistant:
+        reasons.append(f"{resistant} cases were never solved by any prompt variant")
+    if needs_reference:
+        reasons.append(f"{needs_reference} cases need a reference answer written by a person")
+    if labelled >= min_examples:
+        return Verdict(
+            "plateau-finetune",
+            "Prompting has plateaued below the target: fine-tuning is advised.",
+            (*reasons, *extra_reasons),
+        )
+    more = min_examples - labelled
+    return Verdict(
+        "plateau-collect",
+        f"Prompting has plateaued below the target, but there are too few labelled cases to "
+        f"fine-tune: collect about {more} more.",
+        (*reasons, *extra_reasons),
+        collect_more=more,
+    )

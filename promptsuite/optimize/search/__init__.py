@@ -1,0 +1,30 @@
+"""The search stage: a DSPy optimizer over a suite's prompt, every candidate recorded.
+
+:func:`run_search` splits the cases (seeded, stratified by tag; the test split is never
+shown to the optimizer), scores the user's own variant on validation (candidate 0), then
+lets the chosen optimizer propose candidates, scored by the suite's own checks through
+promptsuite's runner and cache. DSPy is imported only when a search runs.
+"""
+
+from promptsuite.optimize.search._options import OPTIMIZE_INSTALL, OPTIMIZERS, SearchOptions
+from promptsuite.optimize.search._run import Progress, SearchOutcome, import_dspy, run_search
+from promptsuite.optimize.search._split import (
+    DEFAULT_FRACTIONS,
+    fractions_text,
+    parse_fractions,
+    split_cases,
+)
+
+__all__ = [
+    "DEFAULT_FRACTIONS",
+    "OPTIMIZERS",
+    "OPTIMIZE_INSTALL",
+    "Progress",
+    "SearchOptions",
+    "SearchOutcome",
+    "fractions_text",
+    "import_dspy",
+    "parse_fractions",
+    "run_search",
+    "split_cases",
+]

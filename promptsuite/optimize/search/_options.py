@@ -1,0 +1,55 @@
+"""What a search is asked to do: the optimizer, the models, the budget, the split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from promptsuite.config import RunSettings
+from promptsuite.models import ModelSpec
+from promptsuite.optimize.search._split import DEFAULT_FRACTIONS
+
+#: Optimizer name -> what it searches.
+OPTIMIZERS: dict[str, str] = {
+    "bootstrap": "few-shot demos bootstrapped from passing train cases, random search "
+    "(BootstrapFewShotWithRandomSearch)",
+    "copro": "instructions proposed by the prompt model, coordinate ascent (COPRO)",
+    "mipro": "instructions and demos, Bayesian search (MIPROv2; needs optuna)",
+    "gepa": "instructions by reflection on the checks' feedback (GEPA)",
+}
+OPTIMIZE_INSTALL = 'pip install "promptsuite[optimize]"'
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """Settings of one search.
+
+    Attributes:
+        model: The task model (default: the suite's first model).
+        prompt_model: The prompt-proposing model (default: the task model).
+        optimizer: One of :data:`OPTIMIZERS`.
+        budget: Candidates to evaluate on the validation split, besides the baseline
+            (each optimizer's own knobs are derived from it; see docs/optimize.md).
+        target: The validation score that would be good enough (stops the bootstrap
+            search early; the analysis judges the run against it).
+        seed: Seed of the split and of the optimizer.
+        fractions: Shares of train, validation and test.
+        adapter: ``suite`` (the user's template) or ``chat`` (DSPy's ChatAdapter).
+        max_demos: Most bootstrapped demos in a candidate.
+        settings: Cache and concurrency settings of the runner.
+        threads: DSPy evaluation threads (default: 1 for the embedded model, else 4).
+        log: Where DSPy's own output goes (default: discarded).
+    """
+
+    model: ModelSpec | None = None
+    prompt_model: ModelSpec | None = None
+    optimizer: str = "bootstrap"
+    budget: int = 8
+    target: float = 0.9
+    seed: int = 0
+    fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
+    adapter: str = "suite"
+    max_demos: int = 4
+    settings: RunSettings = field(default_factory=RunSettings)
+    threads: int | None = None
+    log: Path | None = None

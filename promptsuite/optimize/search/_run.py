@@ -1,0 +1,323 @@
+"""The search: a DSPy optimizer over a suite's prompt, every candidate recorded.
+
+``run_search`` splits the cases, evaluates the user's own variant on the validation split
+(candidate 0, the baseline), then lets the chosen DSPy optimizer propose candidates. The
+metric sees each scored prediction together with the candidate that produced it; once a
+candidate has a score for every validation case it is recorded as a
+:class:`~promptsuite.optimize._records.Candidate`, with the calls and tokens spent so far,
+and reported to the progress callback. The test split is never given to the optimizer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from promptsuite.errors import ConfigError, MissingDependency, OptimizeError
+from promptsuite.optimize._records import Candidate, CaseScore, OptimizationRun
+from promptsuite.optimize._shape import PromptShape, shape_of
+from promptsuite.optimize.search._optimizers import (
+    PROMPT_MAX_TOKENS,
+    RUNNERS,
+    OptimizerContext,
+)
+from promptsuite.optimize.search._options import OPTIMIZE_INSTALL, OPTIMIZERS, SearchOptions
+from promptsuite.optimize.search._split import split_cases
+from promptsuite.suite import ResolvedCase, Suite
+
+
+@dataclass
+class SearchOutcome:
+    """What a search leaves behind: the run record and the shape it started from."""
+
+    run: OptimizationRun
+    shape: PromptShape
+
+
+Progress = Callable[[Candidate, OptimizationRun], None]
+
+
+class Recorder:
+    """Collects scored predictions per candidate; records a candidate once val is complete."""
+
+    def __init__(
+        self,
+        run: OptimizationRun,
+        cases: dict[str, ResolvedCase],
+        usage: Callable[[], tuple[int, int, int]],
+        progress: Progress | None,
+    ) -> None:
+        self.run = run
+        self.cases = cases
+        self.val_ids = [case_id for case_id, split in run.split.items() if split == "val"]
+        self.usage = usage
+        self.progress = progress
+        self.source = "baseline"
+        self.started = time.perf_counter()
+        self._scores: dict[Any, dict[str, CaseScore]] = {}
+        self._prompt_tokens: dict[Any, list[int]] = {}
+        self._recorded: set[Any] = set()
+        self._lock = threading.Lock()
+
+    def observe(self, case: ResolvedCase, outcome: Any, record: Any) -> None:
+        """One scored prediction (the metric calls this)."""
+        if record is None or self.run.split.get(case.id) != "val":
+            return
+        key = record.key
+        score = CaseScore(
+            case_id=case.id,
+            split="val",
+            tags=list(case.tags),
+            scores=[outcome.score],
+            passes=[outcome.passed],
+            output=outcome.output,
+        )
+        with self._lock:
+            if key in self._recorded:
+                return
+            self._scores.setdefault(key, {})[case.id] = score
+            if record.generation is not None:
+                self._prompt_tokens.setdefault(key, []).append(record.generation.prompt_tokens)
+            scores = self._scores[key]
+            if not all(case_id in scores for case_id in self.val_ids):
+                return
+            self._recorded.add(key)
+            candidate = self._candidate(key, [scores[case_id] for case_id in self.val_ids])
+            self.run.candidates.append(candidate)
+        if self.progress is not None:
+            self.progress(candidate, self.run)
+
+    def _candidate(self, key: Any, cases: list[CaseScore]) -> Candidate:
+        lm_calls, prompt_calls, tokens = self.usage()
+        prompt_tokens = self._prompt_tokens.get(key, [])
+        return Candidate(
+            index=len(self.run.candidates),
+            source=self.source,
+            instruction=key.instruction,
+            demos=key.demo_records(),
+            val_score=sum(c.score for c in cases) / len(cases),
+            cases=cases,
+            lm_calls=lm_calls,
+            prompt_model_calls=prompt_calls,
+            tokens=tokens,
+            prompt_tokens_per_call=sum(prompt_tokens) / len(prompt_tokens) if prompt_tokens else 0,
+            elapsed_s=round(time.perf_counter() - self.started, 3),
+        )
+
+
+def import_dspy() -> Any:
+    """Import DSPy offline-safe.
+
+    Raises:
+        MissingDependency: DSPy is not installed.
+    """
+    # LiteLLM (imported by DSPy) fetches its model price map over the network unless told
+    # to use its bundled copy.
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    try:
+        import dspy
+    except ImportError as exc:
+        raise MissingDependency("DSPy (the optimizer)", OPTIMIZE_INSTALL) from exc
+    return dspy
+
+
+def run_search(
+    suite: Suite,
+    options: SearchOptions,
+    *,
+    progress: Progress | None = None,
+) -> SearchOutcome:
+    """Search prompt variants of a suite's first prompt variant.
+
+    Args:
+        suite: The loaded suite.
+        options: What to search with.
+        progress: Called with each candidate as it is recorded.
+
+    Returns:
+        The run (split, candidates in evaluation order, usage) and the starting shape.
+
+    Raises:
+        ConfigError: bad options, or a suite the optimizer cannot use.
+        MissingDependency: DSPy (or optuna for mipro) is missing.
+        OptimizeError: the baseline could not be evaluated (model errors).
+    """
+    if options.optimizer not in OPTIMIZERS:
+        raise ConfigError(f"optimizer {options.optimizer!r} is not one of: {', '.join(OPTIMIZERS)}")
+    if options.budget < 1:
+        raise ConfigError(f"budget must be at least 1, got {options.budget}")
+    dspy = import_dspy()
+    from promptsuite.optimize.search._adapter import RecordingAdapter
+    from promptsuite.optimize.search._engine import Bridge, PromptsuiteEngine
+    from promptsuite.optimize.search._program import (
+        Scorer,
+        build_student,
+        make_metric,
+        task_spec,
+        to_examples,
+    )
+
+    model = options.model or suite.models[0]
+    prompt_model = options.prompt_model or model
+    variant = suite.variants[0]
+    shape = shape_of(suite.prompt.variants[variant], where=suite.prompt.file or suite.path)
+    task = task_spec(suite, shape)
+    split = split_cases(suite.cases, seed=options.seed, fractions=options.fractions)
+    cases = {case.id: case for case in suite.cases}
+    by_split = {
+        name: [case for case in suite.cases if split[case.id] == name] for name in ("train", "val")
+    }
+    run = OptimizationRun(
+        suite=suite.name,
+        suite_path=suite.path,
+        prompt_path=suite.prompt.file or suite.path,
+        model=model.display,
+        prompt_model=prompt_model.display,
+        optimizer=options.optimizer,
+        seed=options.seed,
+        budget=options.budget,
+        target=options.target,
+        split=split,
+        metadata={
+            "variant": variant,
+            "adapter": options.adapter,
+            "fractions": list(options.fractions),
+            "max_demos": options.max_demos,
+            "params": suite.params.to_dict(),
+            "dspy_version": dspy.__version__,
+        },
+    )
+    threads = options.threads or (1 if model.provider == "local" else 4)
+    bridge = Bridge(options.settings)
+    try:
+        task_engine = PromptsuiteEngine(bridge, model, params=suite.params, task=True)
+        same_model = prompt_model == model
+        prompt_engine = PromptsuiteEngine(
+            bridge, prompt_model, params=None, seed=options.seed, task=False
+        )
+
+        def usage() -> tuple[int, int, int]:
+            engines = [task_engine, prompt_engine]
+            tokens = sum(engine.stats.tokens for engine in engines)
+            return task_engine.stats.calls, prompt_engine.stats.calls, tokens
+
+        recorder = Recorder(run, cases, usage, progress)
+        scorer = Scorer(bridge, suite, model)
+        metric = make_metric(task, scorer, cases, recorder.observe)
+        task_lm = dspy.LM(
+            f"promptsuite/{model.display}",
+            engine=task_engine,
+            cache=False,
+            temperature=suite.params.temperature,
+            max_tokens=suite.params.max_tokens,
+        )
+        prompt_lm = dspy.LM(
+            f"promptsuite/{prompt_model.display}",
+            engine=prompt_engine,
+            cache=False,
+            temperature=1.0,
+            max_tokens=PROMPT_MAX_TOKENS,
+        )
+        student = build_student(task)
+        trainset = to_examples(by_split["train"], task)
+        valset = to_examples(by_split["val"], task)
+        random.Random(options.seed).shuffle(trainset)
+        adapter = RecordingAdapter(task, options.adapter)
+        started = time.perf_counter()
+        with dspy.context(lm=task_lm, adapter=adapter), _quiet(options.log):
+            _evaluate_baseline(dspy, student, valset, metric, threads)
+            if not run.candidates:
+                detail = task_engine.stats.last_error or "no reply was scored"
+                raise OptimizeError(
+                    f"the baseline variant {variant!r} could not be evaluated on "
+                    f"{model.display}: {detail}"
+                )
+            recorder.source = options.optimizer
+            context = OptimizerContext(
+                options=options,
+                student=student,
+                trainset=trainset,
+                valset=valset,
+                metric=metric,
+                feedback_metric=make_metric(task, scorer, cases, recorder.observe, feedback=True),
+                task_lm=task_lm,
+                prompt_lm=prompt_lm,
+                threads=threads,
+            )
+            try:
+                RUNNERS[options.optimizer](dspy, context)
+            except (ConfigError, MissingDependency):
+                raise
+            except Exception as exc:
+                # A DSPy optimizer gives up on the first reply its proposer cannot parse (a
+                # small prompt model's are often prose), and a model can fail for good
+                # mid-search; the candidates recorded so far are kept, verified and
+                # analysed, and the failure is reported with them.
+                run.metadata["optimizer_error"] = _one_line(exc)
+        run.metadata.update(
+            {
+                "search_s": round(time.perf_counter() - started, 3),
+                "threads": threads,
+                "task_model_usage": task_engine.stats.to_dict(),
+                "prompt_model_usage": prompt_engine.stats.to_dict(),
+                "prompt_model_is_task_model": same_model,
+            }
+        )
+    finally:
+        bridge.close()
+    return SearchOutcome(run, shape)
+
+
+def _evaluate_baseline(
+    dspy: Any, student: Any, valset: list[Any], metric: Any, threads: int
+) -> None:
+    evaluate = dspy.Evaluate(
+        devset=valset,
+        metric=metric,
+        num_threads=threads,
+        display_progress=False,
+        display_table=False,
+        max_errors=len(valset) + 1,
+    )
+    evaluate(student)
+
+
+def _one_line(exc: BaseException) -> str:
+    first = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+@contextlib.contextmanager
+def _quiet(log: Path | None) -> Iterator[None]:
+    """Send DSPy's prints, progress bars and log records to ``log`` (or nowhere)."""
+    sink: TextIO
+    with contextlib.ExitStack() as stack:
+        if log is None:
+            sink = stack.enter_context(open(os.devnull, "w", encoding="utf-8"))
+        else:
+            log.parent.mkdir(parents=True, exist_ok=True)
+            sink = stack.enter_context(log.open("a", encoding="utf-8"))
+        handler = logging.StreamHandler(sink)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        saved = []
+        for name in ("dspy", "gepa", "optuna", "LiteLLM"):
+            logger = logging.getLogger(name)
+            saved.append((logger, logger.handlers[:], logger.propagate))
+            logger.handlers = [handler]
+            logger.propagate = False
+        stack.enter_context(contextlib.redirect_stdout(sink))
+        stack.enter_context(contextlib.redirect_stderr(sink))
+        try:
+            yield
+        finally:
+            for logger, handlers, propagate in saved:
+                logger.handlers = handlers
+                logger.propagate = propagate

@@ -1,0 +1,48 @@
+"""Run results: what each case did, persisted as a versioned JSON file.
+
+The file is the contract between a run and everything that reads it later (reports,
+baselines, notebooks). ``promptsuite.results.load(path).to_dataframe()`` gives one row per
+case x model x prompt x repeat; ``checks_dataframe()`` one row per check.
+"""
+
+from promptsuite.results._records import (
+    BaselineStatus,
+    CaseResult,
+    CheckResult,
+    GenerationRecord,
+    RepeatResult,
+)
+from promptsuite.results._run import RESULTS_VERSION, RunResults, load
+from promptsuite.results._tables import (
+    CHECK_COLUMNS,
+    SAMPLE_COLUMNS,
+    GroupKey,
+    SummaryRow,
+    call_counts,
+    check_rows,
+    export_rows,
+    group_by_variant,
+    sample_rows,
+    summarize,
+)
+
+__all__ = [
+    "CHECK_COLUMNS",
+    "RESULTS_VERSION",
+    "SAMPLE_COLUMNS",
+    "BaselineStatus",
+    "CaseResult",
+    "CheckResult",
+    "GenerationRecord",
+    "GroupKey",
+    "RepeatResult",
+    "RunResults",
+    "SummaryRow",
+    "call_counts",
+    "check_rows",
+    "export_rows",
+    "group_by_variant",
+    "load",
+    "sample_rows",
+    "summarize",
+]

@@ -1,0 +1,268 @@
+"""The records of a run: each check, each generation, each repeat, each case.
+
+Plain frozen dataclasses with hand-written ``to_dict`` / ``from_dict`` (``asdict`` deep-copies
+every nested value, which dominated the plugin's per-case cost on large runs). Their dict
+form is the results file's, unchanged since version 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from promptsuite.stats import Reducer, wilson_interval
+
+BaselineStatus = Literal["regression", "known-failure", "improved", "pass", "new"]
+"""How a case stands against its suite's committed baseline."""
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check on one output.
+
+    Attributes:
+        type: The check type as written, e.g. ``not-contains``.
+        passed: Whether the check passed (after negation).
+        score: Score from 0 to 1 (after negation).
+        reason: One line: what was expected and what was seen.
+        weight: The check's weight in the case score.
+        metric: The name the check is reported under, if any.
+    """
+
+    type: str
+    passed: bool
+    score: float
+    reason: str
+    weight: float
+    metric: str | None = None
+
+    @property
+    def name(self) -> str:
+        """How reports name the check: its type, and its metric when it has one."""
+        return f"{self.type} ({self.metric})" if self.metric else self.type
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready data."""
+        return {
+            "type": self.type,
+            "passed": self.passed,
+            "score": self.score,
+            "reason": self.reason,
+            "weight": self.weight,
+            "metric": self.metric,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
+        """Read :meth:`to_dict`'s form."""
+        return cls(
+            type=str(data["type"]),
+            passed=bool(data["passed"]),
+            score=float(data["score"]),
+            reason=str(data.get("reason", "")),
+            weight=float(data.get("weight", 1.0)),
+            metric=data.get("metric"),
+        )
+
+
+@dataclass(frozen=True)
+class GenerationRecord:
+    """What a model call cost, as recorded with a repeat (the reply text is the repeat's).
+
+    Attributes:
+        prompt_tokens: Tokens in the prompt, as the backend counted them (0 if unknown).
+        completion_tokens: Tokens generated (0 if unknown).
+        latency_s: Wall time of the call that produced it, in seconds.
+        finish_reason: Why generation stopped (``stop``, ``length``...), if known.
+        model: The model name the backend reported.
+        cached: True when served from the response cache instead of the model.
+    """
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+    finish_reason: str | None = None
+    model: str = ""
+    cached: bool = False
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as JSON-ready data."""
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "latency_s": self.latency_s,
+            "finish_reason": self.finish_reason,
+            "model": self.model,
+            "cached": self.cached,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> GenerationRecord:
+        """Read :meth:`to_dict`'s form."""
+        return cls(
+            prompt_tokens=int(data.get("prompt_tokens", 0)),
+            completion_tokens=int(data.get("completion_tokens", 0)),
+            latency_s=float(data.get("latency_s", 0.0)),
+            finish_reason=data.get("finish_reason"),
+            model=str(data.get("model", "")),
+            cached=bool(data.get("cached", False)),
+        )
+
+
+@dataclass(frozen=True)
+class RepeatResult:
+    """One sample of one case.
+
+    Attributes:
+        index: Repeat index, from 0.
+        output: The model's reply ("" when the call failed).
+        generation: Tokens, latency, finish reason, model and whether it came from the
+            cache; None when no generation was produced.
+        checks: Every check's result.
+        passed: Whether this sample passed the case.
+        score: Weighted mean score of the checks.
+        error: Why the sample could not be produced or checked, if so.
+    """
+
+    index: int
+    output: str
+    generation: GenerationRecord | None
+    checks: list[CheckResult]
+    passed: bool
+    score: float
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The repeat as JSON-ready data (a missing generation is ``{}``)."""
+        return {
+            "index": self.index,
+            "output": self.output,
+            "generation": self.generation.to_dict() if self.generation else {},
+            "checks": [c.to_dict() for c in self.checks],
+            "passed": self.passed,
+            "score": self.score,
+            "error": self.error,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RepeatResult:
+        """Read :meth:`to_dict`'s form."""
+        generation = data.get("generation")
+        return cls(
+            index=int(data["index"]),
+            output=str(data.get("output", "")),
+            generation=GenerationRecord.from_dict(generation) if generation else None,
+            checks=[CheckResult.from_dict(c) for c in data.get("checks", ())],
+            passed=bool(data["passed"]),
+            score=float(data["score"]),
+            error=data.get("error"),
+        )
+
+
+@dataclass(frozen=True)
+class CaseResult:
+    """One case x model x prompt variant, over all its repeats.
+
+    Attributes:
+        test_id: The pytest node id (``suites/support.yaml::refund[local]``).
+        suite: Suite name.
+        suite_path: Suite file path.
+        case_id: Case id.
+        model: Model label used in test ids.
+        backend: The backend's identity (provider, model, endpoint; never a secret).
+        variant: Prompt variant name.
+        tags: Case tags.
+        messages: The rendered messages sent to the model.
+        repeats: Every sample.
+        passed: The case's verdict: its repeats reduced by ``reducer`` (and
+            ``min_pass_rate``); False when any sample errored.
+        score: The case's score under the reducer (mean, lowest or highest repeat score).
+        error: Set when any sample errored (model, template or check error).
+        error_kind: The error's class name.
+        reducer: How the repeats were reduced (``all-pass``, ``mean``, ``any-pass``).
+        min_pass_rate: The fraction of repeats that had to pass, when the case set one.
+        baseline_status: Against the committed baseline: ``pass``, ``regression``,
+            ``known-failure``, ``improved`` or ``new`` (None without a baseline).
+    """
+
+    test_id: str
+    suite: str
+    suite_path: str
+    case_id: str
+    model: str
+    backend: dict[str, Any]
+    variant: str
+    tags: list[str]
+    messages: list[dict[str, str]]
+    repeats: list[RepeatResult]
+    passed: bool
+    score: float
+    error: str | None = None
+    error_kind: str | None = None
+    reducer: Reducer = "all-pass"
+    min_pass_rate: float | None = None
+    baseline_status: BaselineStatus | None = None
+
+    @property
+    def passes(self) -> int:
+        """Repeats that passed."""
+        return sum(1 for r in self.repeats if r.passed)
+
+    @property
+    def pass_rate(self) -> float:
+        """Fraction of repeats that passed (0 when none ran)."""
+        return self.passes / len(self.repeats) if self.repeats else 0.0
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """Wilson 95% interval of the pass rate over the repeats."""
+        return wilson_interval(self.passes, len(self.repeats))
+
+    @property
+    def flaky(self) -> bool:
+        """The repeats disagree: some passed, some did not."""
+        return 0 < self.passes < len(self.repeats)
+
+    @property
+    def mean_score(self) -> float:
+        """Mean score over the repeats, whatever the reducer."""
+        return mean([r.score for r in self.repeats])
+
+    @property
+    def generations(self) -> list[GenerationRecord]:
+        """The generation of every repeat that produced one."""
+        return [r.generation for r in self.repeats if r.generation is not None]
+
+    @property
+    def tokens(self) -> int:
+        """Prompt plus completion tokens over every repeat."""
+        return sum(g.tokens for g in self.generations)
+
+    @property
+    def mean_latency_s(self) -> float:
+        """Mean latency of the repeats that produced a generation (0 when none did)."""
+        return mean([g.latency_s for g in self.generations])
+
+    def to_dict(self) -> dict[str, Any]:
+        """The case as JSON-ready data."""
+        data = dict(self.__dict__)
+        data["repeats"] = [r.to_dict() for r in self.repeats]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseResult:
+        """Read :meth:`to_dict`'s form."""
+        values = dict(data)
+        values["repeats"] = [RepeatResult.from_dict(r) for r in data["repeats"]]
+        return cls(**values)
+
+
+def mean(values: Sequence[float]) -> float:
+    """The mean, 0 for no values."""
+    return sum(values) / len(values) if values else 0.0

@@ -1,0 +1,20 @@
+"""Suites: ``suites/*.yaml`` and ``prompts/*.yaml`` files, loaded and validated.
+
+:func:`load_suite` returns a :class:`Suite` whose cases have the suite defaults merged in;
+every problem in a file is one located line (``file:line:col: case 'x': field 'y': ...``).
+"""
+
+from promptsuite.suite._load import load_prompt, load_suite
+from promptsuite.suite._model import Prompt, ResolvedCase, Suite, Variant
+from promptsuite.suite._yaml import MAX_EXPANDED_NODES, MAX_FILE_BYTES
+
+__all__ = [
+    "MAX_EXPANDED_NODES",
+    "MAX_FILE_BYTES",
+    "Prompt",
+    "ResolvedCase",
+    "Suite",
+    "Variant",
+    "load_prompt",
+    "load_suite",
+]

@@ -1,0 +1,183 @@
+"""What the check tests share: a context, a check run from YAML-shaped data, and the
+table-driven assertions every check type's cases go through."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from promptsuite._schema import CheckSpec
+from promptsuite.checks import CheckContext, CheckResult, check_problems, evaluate
+from promptsuite.models import Generation, Message
+
+HERE = Path(__file__).parent
+MESSAGES = (Message("system", "Be brief."), Message("user", "Can I get my money back?"))
+SCHEMA = {
+    "type": "object",
+    "required": ["id"],
+    "properties": {"id": {"type": "integer"}, "tags": {"type": "array"}},
+}
+NESTED = '{"a": {"b": [{"c": 1}, {"c": "two"}]}, "ok": true}'
+
+#: (check, output, generation fields, passed, score or None when only the pass matters)
+Case = tuple[dict[str, Any], str, dict[str, Any], bool, float | None]
+
+
+def make_ctx(
+    output: str,
+    *,
+    suite_dir: Path = HERE,
+    grade: Any = None,
+    vars: dict[str, Any] | None = None,
+    **generation: Any,
+) -> CheckContext:
+    return CheckContext(
+        output=output,
+        generation=Generation(text=output, **generation),
+        vars=vars or {},
+        messages=MESSAGES,
+        suite_dir=suite_dir,
+        grade=grade,
+    )
+
+
+def check(spec: dict[str, Any], output: str = "", **ctx: Any) -> CheckResult:
+    """Evaluate a check written as in YAML (``schema``, not ``json_schema``)."""
+    return asyncio.run(evaluate(CheckSpec.model_validate(spec), make_ctx(output, **ctx)))
+
+
+def negated(spec: dict[str, Any]) -> dict[str, Any]:
+    return {**spec, "type": "not-" + spec["type"]}
+
+
+def problems(spec: dict[str, Any]) -> list[tuple[str | None, str]]:
+    return list(check_problems(CheckSpec.model_validate(spec)))
+
+
+def params(cases: list[Case]) -> list[Any]:
+    """The cases as pytest params with readable ids."""
+    return [
+        pytest.param(
+            *case, id=f"{case[0]['type']}-{'pass' if case[3] else 'fail'}-{case[1][:12]!r}"
+        )
+        for case in cases
+    ]
+
+
+CASE_ARGS = ("spec", "output", "generation", "passed", "score")
+
+
+def assert_scores(
+    spec: dict[str, Any], output: str, generation: dict[str, Any], passed: bool, score: float | None
+) -> None:
+    """The check is valid, passes or fails as expected, scores in 0..1, explains in one line."""
+    assert problems(spec) == []
+    result = check(spec, output, **generation)
+    assert result.passed is passed, result.reason
+    assert 0.0 <= result.score <= 1.0
+    if score is not None:
+        assert result.score == pytest.approx(score)
+    assert result.type == spec["type"]
+    assert result.reason.startswith("expected output to ")
+    assert "\n" not in result.reason
+
+
+def assert_negates(
+    spec: dict[str, Any], output: str, generation: dict[str, Any], passed: bool
+) -> None:
+    """``not-<type>`` inverts the pass and the score."""
+    plain = check(spec, output, **generation)
+    result = check(negated(spec), output, **generation)
+    assert result.passed is not passed
+    assert result.score == pytest.approx(1.0 - plain.score)
+    assert result.type == "not-" + spec["type"]
+    assert result.reason.startswith("expected output not to ")
+
+
+TEXT_CASES: list[Case] = [
+    ({"type": "equals", "value": "Hello"}, "  Hello\n", {}, True, 1.0),
+    ({"type": "equals", "value": "Hello"}, "Hello!", {}, False, 0.0),
+    ({"type": "equals", "value": {"a": [1, 2]}}, '{"a": [1, 2.0]}', {}, True, 1.0),
+    ({"type": "equals", "value": {"a": 1}}, '{"a": true}', {}, False, 0.0),
+    ({"type": "equals", "value": 42}, " 42 ", {}, True, 1.0),
+    ({"type": "equals", "value": 42}, "forty-two", {}, False, 0.0),
+    ({"type": "equals", "value": None}, "null", {}, True, 1.0),
+    ({"type": "contains", "value": "refund"}, "We issue a refund.", {}, True, 1.0),
+    ({"type": "contains", "value": "Refund"}, "We issue a refund.", {}, False, 0.0),
+    ({"type": "contains", "value": 42}, "answer: 42", {}, True, 1.0),
+    ({"type": "icontains", "value": "REFUND"}, "We issue a refund.", {}, True, 1.0),
+    ({"type": "icontains", "value": "credit"}, "We issue a refund.", {}, False, 0.0),
+    ({"type": "contains-any", "value": ["cat", "dog"]}, "a hotdog", {}, True, 1.0),
+    ({"type": "contains-any", "value": ["cat", "dog"]}, "a bird", {}, False, 0.0),
+    ({"type": "icontains-any", "value": ["CAT", "DOG"]}, "my cat", {}, True, 1.0),
+    ({"type": "icontains-any", "value": ["CAT"]}, "my bird", {}, False, 0.0),
+    ({"type": "contains-all", "value": ["a", "b"]}, "a and b", {}, True, 1.0),
+    ({"type": "contains-all", "value": ["alpha", "beta", "gamma", "delta"]}, "alpha beta", {},
+     False, 0.5),
+    ({"type": "contains-all", "value": ["alpha", "beta", "gamma", "delta"], "threshold": 0.5},
+     "alpha beta", {}, True, 0.5),
+    ({"type": "icontains-all", "value": ["ALPHA", "Beta"]}, "alpha beta", {}, True, 1.0),
+    ({"type": "icontains-all", "value": ["ALPHA", "gamma"]}, "alpha beta", {}, False, 0.5),
+    ({"type": "starts-with", "value": "Yes"}, "  Yes, you can.", {}, True, 1.0),
+    ({"type": "starts-with", "value": "Yes"}, "No, sorry.", {}, False, 0.0),
+    ({"type": "regex", "value": r"\d{3}-\d{4}"}, "Call 555-1234 now", {}, True, 1.0),
+    ({"type": "regex", "value": "(?i)^hello"}, "HELLO there", {}, True, 1.0),
+    ({"type": "regex", "value": r"^\d+$"}, "12a", {}, False, 0.0),
+    ({"type": "length", "min": 3, "max": 5}, "abcd", {}, True, 1.0),
+    ({"type": "length", "min": 3, "max": 5}, "abcdef", {}, False, 0.0),
+    ({"type": "length", "min": 10}, "short", {}, False, 0.0),
+    ({"type": "word-count", "min": 2, "max": 3}, "one two", {}, True, 1.0),
+    ({"type": "word-count", "max": 3}, "one two three four", {}, False, 0.0),
+    ({"type": "levenshtein", "value": "kitten"}, "sitting", {}, True, 1 - 3 / 7),
+    ({"type": "levenshtein", "value": "kitten", "threshold": 2}, "sitting", {}, False, 1 - 3 / 7),
+    ({"type": "levenshtein", "value": "same"}, " same\n", {}, True, 1.0),
+    ({"type": "similar", "value": "hello world"}, "hello world!", {}, True, None),
+    ({"type": "similar", "value": "abc", "threshold": 0.5}, "xyz", {}, False, 0.0),
+]  # fmt: skip
+
+JSON_CASES: list[Case] = [
+    ({"type": "is-json"}, '{"a": 1}', {}, True, 1.0),
+    ({"type": "is-json"}, '```json\n{"a": 1}\n```', {}, True, 1.0),
+    ({"type": "is-json"}, "[1, 2]", {}, True, 1.0),
+    ({"type": "is-json"}, 'Here it is: {"a": 1}', {}, False, 0.0),
+    ({"type": "is-json"}, "not json", {}, False, 0.0),
+    ({"type": "is-json", "schema": SCHEMA}, '{"id": 3}', {}, True, 1.0),
+    ({"type": "is-json", "schema": SCHEMA}, '{"id": "3"}', {}, False, 0.0),
+    ({"type": "contains-json"}, 'Sure: {"a": 1} hope it helps', {}, True, 1.0),
+    ({"type": "contains-json"}, 'Sure:\n```json\n[1, 2]\n```\n', {}, True, 1.0),
+    ({"type": "contains-json"}, "no json {here", {}, False, 0.0),
+    ({"type": "contains-json", "schema": SCHEMA}, 'x {"y": 1} then {"id": 7}', {}, True, 1.0),
+    ({"type": "contains-json", "schema": SCHEMA}, 'x {"y": 1}', {}, False, 0.0),
+    ({"type": "json-schema", "schema": SCHEMA}, '{"id": 3, "tags": []}', {}, True, 1.0),
+    ({"type": "json-schema", "value": SCHEMA}, '{"id": 3}', {}, True, 1.0),
+    ({"type": "json-schema", "schema": SCHEMA}, '{"id": "x", "tags": 1}', {}, False, 0.0),
+    ({"type": "json-schema", "schema": SCHEMA}, "I cannot do that.", {}, False, 0.0),
+    ({"type": "json-field", "path": "a.b[0].c", "value": 1}, NESTED, {}, True, 1.0),
+    ({"type": "json-field", "path": "$.a.b[-1].c", "value": "two"}, NESTED, {}, True, 1.0),
+    ({"type": "json-field", "path": "a.b.1.c", "value": "two"}, NESTED, {}, True, 1.0),
+    ({"type": "json-field", "path": '["ok"]', "value": True}, NESTED, {}, True, 1.0),
+    ({"type": "json-field", "path": "ok", "value": 1}, NESTED, {}, False, 0.0),
+    ({"type": "json-field", "path": "a.b[0].c", "value": 2}, NESTED, {}, False, 0.0),
+    ({"type": "json-field", "path": "a.b[5].c", "value": 1}, NESTED, {}, False, 0.0),
+    ({"type": "json-field", "path": "a.x"}, NESTED, {}, False, 0.0),
+    ({"type": "json-field", "path": "a.b"}, NESTED, {}, True, 1.0),
+    ({"type": "json-field", "path": "a", "value": 1}, "not json", {}, False, 0.0),
+]  # fmt: skip
+
+GENERATION_CASES: list[Case] = [
+    ({"type": "latency", "max": 500}, "x", {"latency_s": 0.2}, True, 1.0),
+    ({"type": "latency", "max": 500}, "x", {"latency_s": 0.8}, False, 0.0),
+    ({"type": "tokens", "max": 10}, "x", {"completion_tokens": 5, "prompt_tokens": 50}, True, 1.0),
+    ({"type": "tokens", "max": 10}, "x", {"completion_tokens": 20, "prompt_tokens": 5}, False, 0.0),
+    ({"type": "tokens", "value": "total", "min": 30}, "x",
+     {"prompt_tokens": 20, "completion_tokens": 15}, True, 1.0),
+    ({"type": "tokens", "value": "prompt", "max": 10}, "x",
+     {"prompt_tokens": 20, "completion_tokens": 15}, False, 0.0),
+    ({"type": "cost", "value": {"prompt": 1.0, "completion": 2.0}, "max": 0.001}, "x",
+     {"prompt_tokens": 100, "completion_tokens": 200}, True, 1.0),
+    ({"type": "cost", "value": {"prompt": 1.0, "completion": 2.0}, "max": 0.0001}, "x",
+     {"prompt_tokens": 100, "completion_tokens": 200}, False, 0.0),
+]  # fmt: skip
