@@ -35,9 +35,25 @@ def baseline(pytester: pytest.Pytester) -> dict[str, object]:
     return data
 
 
-def test_without_a_baseline_failures_fail(pytester: pytest.Pytester) -> None:
+def test_without_a_baseline_failures_fail_and_the_summary_says_nothing_is_gated(
+    pytester: pytest.Pytester,
+) -> None:
     write_suite(pytester)
-    run(pytester).assert_outcomes(passed=2, failed=1)
+    result = run(pytester)
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(
+        ["no baseline for suites/s.yaml: nothing is gated; record one with *update-baseline"]
+    )
+
+
+def test_a_recorded_baseline_silences_the_missing_baseline_warning(
+    pytester: pytest.Pytester,
+) -> None:
+    write_suite(pytester)
+    run(pytester, "--promptsuite-update-baseline").assert_outcomes(passed=2, xfailed=1)
+    result = run(pytester)
+    result.assert_outcomes(passed=3, xfailed=1)
+    assert "no baseline for" not in result.stdout.str()
 
 
 def test_missing_baseline_can_be_made_to_fail(pytester: pytest.Pytester) -> None:
