@@ -34,7 +34,7 @@ _CASE_ATTR = "promptsuite"
 _GATE_ATTR = "promptsuite_gate"
 
 
-@dataclass
+@dataclass(eq=False)  # a plugin object: pluggy keeps plugins in sets, by identity
 class _RunState:
     """What the controller gathers from the reports, and what finishing the run wrote.
 
