@@ -128,6 +128,12 @@ class Case(_Strict):
     min_pass_rate: float | None = Field(
         None, ge=0, le=1, description="Pass when at least this fraction of repeats pass."
     )
+    reference: str | dict[str, Any] | None = Field(
+        None,
+        description="The gold output: the reply text, or for JSON replies the expected "
+        "fields as a mapping. Used for labelled demos and fine-tuning data, never shown to "
+        "the model for the case itself.",
+    )
 
 
 class Defaults(_Strict):

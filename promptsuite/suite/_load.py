@@ -190,6 +190,7 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
                     if case.min_pass_rate is not None
                     else spec.defaults.min_pass_rate
                 ),
+                reference=case.reference,
             )
         )
     for j, exp in enumerate(spec.defaults.expect):

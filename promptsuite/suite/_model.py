@@ -44,6 +44,7 @@ class ResolvedCase:
     description: str | None = None
     reducer: Reducer = "all-pass"
     min_pass_rate: float | None = None
+    reference: str | Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
