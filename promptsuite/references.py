@@ -125,6 +125,11 @@ def content_checks(specs: Iterable[CheckSpec]) -> list[CheckSpec]:
 
 def accepts(text: str, case: ResolvedCase, suite: Suite) -> bool:
     """Whether the case's content checks pass ``text`` (a check that cannot run: no)."""
+    return asyncio.run(passes(text, case, suite))
+
+
+async def passes(text: str, case: ResolvedCase, suite: Suite) -> bool:
+    """:func:`accepts`, for a caller already on an event loop."""
     context = CheckContext(
         output=text,
         generation=Generation(text=text),
@@ -133,7 +138,7 @@ def accepts(text: str, case: ResolvedCase, suite: Suite) -> bool:
         suite_dir=Path(suite.path).parent,
     )
     try:
-        return asyncio.run(score(content_checks(case.expect), context, case.threshold)).passed
+        return (await score(content_checks(case.expect), context, case.threshold)).passed
     except PromptsuiteError:
         return False
 
