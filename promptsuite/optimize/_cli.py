@@ -6,7 +6,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from promptsuite.cache import CacheMode
 from promptsuite.config import DEFAULT_CACHE_PATH, RunSettings
@@ -126,10 +126,14 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     say(
         f"optimize {suite.name}: {args.optimizer} on {model.display} (prompt model "
         f"{prompt_model.display}), budget {args.budget}, split {fractions_text(fractions)}, "
-        f"seed {args.seed}; DSPy log: {out_dir / 'dspy.log'}"
+        f"seed {args.seed}"
+        + ("" if args.optimizer == "auto" else f"; DSPy log: {out_dir / 'dspy.log'}")
     )
 
     def progress(candidate: Candidate, run: OptimizationRun) -> None:
+        if candidate.index == 0:
+            for line in reference_lines(run.metadata.get("references", {})):
+                say(line)
         best = max(c.val_score for c in run.candidates)
         say(
             f"  candidate {candidate.index:>3} {candidate.source:<9} val {candidate.val_score:.3f} "
@@ -186,6 +190,22 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         say(f"report: {result.report_paths[0]}")
     say(f"run record: {result.run_path}")
     return 0
+
+
+def reference_lines(references: dict[str, Any]) -> list[str]:
+    """Which train cases have a reference answer, and where it came from (the demos' source)."""
+    if not references:
+        return []
+    lines = [
+        f"references: {references['with_reference']} of {references['train_cases']} train "
+        f"cases ({references['stated']} stated, {references['derived']} derived from their "
+        "checks); only these become demos, never a validation or test case"
+    ]
+    missing: dict[str, str] = references.get("missing", {})
+    if missing:
+        case_id, why = next(iter(missing.items()))
+        lines.append(f"  {len(missing)} train cases have none, e.g. {case_id}: {why}")
+    return lines
 
 
 def _model_arg(text: str) -> ModelSpec:
