@@ -118,4 +118,3 @@ def test_the_default_search_fixes_a_prompt_fixable_suite_offline(tmp_path):
     run = OptimizationRun.from_dict(data["run"])
     assert run.optimizer == "auto" and len(run.candidates) == 9
     assert "dspy_version" not in run.metadata  # the auto search needs no DSPy
-
