@@ -300,3 +300,10 @@ def test_the_right_shape_with_the_wrong_content_is_a_knowledge_plateau(tmp_path:
     assert "lacks the knowledge" in analysis.verdict.headline
     example = next(r for r in analysis.verdict.reasons if r.startswith("e.g. "))
     assert "(knowledge)" in example and "expected 'answer" in example
+
+
+def test_too_few_held_out_cases_decide_nothing() -> None:
+    run = make_run(6, 30, nested([0.5, 0.7, 0.95, 0.95, 0.95, 0.95], 30), test_cases=3)
+    verdict = analyze(run, window=3).verdict
+    assert verdict.code == "undecided"
+    assert any("only 3 held-out test cases" in r for r in verdict.reasons)
