@@ -15,6 +15,7 @@ from promptsuite.models import ModelSpec, parse_model_spec
 from promptsuite.optimize._records import Candidate, OptimizationRun
 from promptsuite.optimize.search import (
     DEFAULT_FRACTIONS,
+    DEFAULT_TARGET,
     OPTIMIZERS,
     fractions_text,
     parse_fractions,
@@ -56,7 +57,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--budget", type=int, default=8, help="candidates to evaluate besides the baseline (8)"
     )
     parser.add_argument(
-        "--target", type=float, default=0.9, help="validation score that is good enough (0.9)"
+        "--target",
+        type=float,
+        default=DEFAULT_TARGET,
+        help=f"the test score that is good enough ({DEFAULT_TARGET})",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and search (0)")
     parser.add_argument(
