@@ -300,9 +300,10 @@ def _add_ci_commands(commands: Any) -> None:
     merge.add_argument("--root", help="folder the shards ran in, for baselines (default: .)")
     merge.add_argument(
         "--cache",
-        action="append",
+        nargs="+",
+        action="extend",
         metavar="FILE",
-        help="a shard's cache file to merge (repeatable; e.g. .promptsuite/cache.shard-*.sqlite)",
+        help="the shards' cache files to merge (e.g. .promptsuite/cache.shard-*.sqlite)",
     )
     merge.add_argument("--cache-out", help="the cassette the caches are merged into")
     _add_price_option(merge)

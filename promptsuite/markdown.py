@@ -14,6 +14,7 @@ from __future__ import annotations
 import html
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,7 +121,7 @@ def markdown_summary(
         _Section(
             "Gate failures",
             [
-                f"- {_code(f'{g.suite} [{g.model}, {g.variant}]')}: {_code(g.verdict.reason)}"
+                f"- {_code(f'{g.suite} [{g.model}, {g.variant}]')}: {_html(g.verdict.reason)}"
                 for g in failing_gates
             ],
         ),
@@ -190,23 +191,18 @@ def _plural(n: int, noun: str) -> str:
 
 
 def _counts(outcomes: Mapping[str, Outcome], gates: Sequence[GateResult]) -> str:
-    tally = {kind: sum(o == kind for o in outcomes.values()) for kind in _OUTCOME_NAMES}
-    parts = [f"{n} {_OUTCOME_NAMES[kind]}" for kind, n in tally.items() if n]
-    text = f"**{len(outcomes)} cases**: {', '.join(parts) or 'none ran'}"
+    tally = Counter(outcomes.values())
+    parts = [
+        f"{tally['passed']} passed" if tally["passed"] else "",
+        _plural(tally["xfailed"], "known failure"),
+        f"{tally['failed']} failed" if tally["failed"] else "",
+        _plural(tally["error"], "error"),
+    ]
+    text = f"**{len(outcomes)} cases**: {', '.join(p for p in parts if p) or 'none ran'}"
     if gates:
-        verdicts: dict[str, int] = {}
-        for g in gates:
-            verdicts[g.verdict.verdict] = verdicts.get(g.verdict.verdict, 0) + 1
+        verdicts = Counter(g.verdict.verdict for g in gates)
         text += "; **gates**: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
     return text
-
-
-_OUTCOME_NAMES: dict[Outcome, str] = {
-    "passed": "passed",
-    "xfailed": "known failures",
-    "failed": "failed",
-    "error": "errors",
-}
 
 
 def _suite_rows(cases: Sequence[CaseResult], prices: Mapping[str, Price] | None) -> list[list[Any]]:
