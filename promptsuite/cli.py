@@ -121,18 +121,23 @@ def _add_price_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_baseline_options(parser: argparse.ArgumentParser, use: str, without: str) -> None:
+    """``--baseline``, ``--no-baseline`` and ``--root``: where a results file's baselines are."""
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        help=f"a baseline file or folder {use} (repeatable; default: each suite's committed "
+        "baseline beside its suite file)",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help=without)
+    parser.add_argument("--root", help="folder the run's suite paths start from (default: .)")
+
+
 def _add_report_commands(commands: Any) -> None:
     report = commands.add_parser("report", help="render a results file as one HTML page")
     report.add_argument("results", help="a results file, e.g. reports/latest.json")
     report.add_argument("--out", help="the HTML file (default: the results path with .html)")
-    report.add_argument(
-        "--baseline",
-        action="append",
-        help="a baseline file or folder to compare with (repeatable; default: each suite's "
-        "committed baseline beside its suite file)",
-    )
-    report.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
-    report.add_argument("--root", help="folder the run's suite paths start from (default: .)")
+    _add_baseline_options(report, "to compare with", "compare with no baseline")
     report.add_argument("--title", help="the page title")
     _add_price_option(report)
     report.set_defaults(func=_cmd_report)
@@ -272,14 +277,7 @@ def _add_ci_commands(commands: Any) -> None:
         help="cut the Markdown to this many characters, details first (default 60000; a "
         "GitHub comment takes 65536)",
     )
-    summary.add_argument(
-        "--baseline",
-        action="append",
-        help="a baseline file or folder for the regressions' before (repeatable; default: "
-        "each suite's committed baseline)",
-    )
-    summary.add_argument("--no-baseline", action="store_true", help="show no before outputs")
-    summary.add_argument("--root", help="folder the run's suite paths start from (default: .)")
+    _add_baseline_options(summary, "for the regressions' before", "show no before outputs")
     _add_price_option(summary)
     summary.set_defaults(func=_cmd_summary)
 

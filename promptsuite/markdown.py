@@ -307,7 +307,9 @@ def _fit(head: list[str], sections: Iterable[_Section], tail: list[str], limit: 
             kept.append(item)
             size += len(item) + 1
         left = len(section.items) - len(kept)
-        more = f"\n\n… and {left} more (see the HTML report)" if left else ""
+        more = f"… and {left} more (see the HTML report)" if left else ""
+        if more and kept:
+            more = "\n\n" + more
         if size + len(more) <= limit + _RESERVE:
             text += title + "\n".join(kept) + more
     text += ending

@@ -6,8 +6,11 @@ import re
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from promptsuite.cli import main
 from promptsuite.console import gate_rows, summary_rows
-from promptsuite.gate import Baseline, BaselineEntry, entry_key, gate
+from promptsuite.gate import Baseline, BaselineEntry, baseline_path, entry_key, gate
 from promptsuite.markdown import MARKER, markdown_summary, write_step_summary
 from promptsuite.results import CaseResult, CheckResult, GenerationRecord, RepeatResult, RunResults
 
@@ -154,3 +157,25 @@ def test_the_step_summary_is_appended_only_when_github_asks(tmp_path: Path) -> N
         run, root=tmp_path, environ={"GITHUB_STEP_SUMMARY": str(tmp_path / "no" / "dir")}
     )
     assert problem is not None and problem.startswith("GITHUB_STEP_SUMMARY not written:")
+
+
+def test_the_summary_command_reads_a_results_file_and_its_baselines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = case("refund", [True], output="Sorry! Please send your order number.")
+    now = case("refund", [False], output="I cannot help.", status="regression")
+    (tmp_path / "suites").mkdir()
+    Baseline("s", {entry_key(before): BaselineEntry.from_result(before)}).write(
+        baseline_path(tmp_path / "suites" / "s.yaml")
+    )
+    results = run_of([now]).write(tmp_path / "reports" / "latest.json")
+    assert main(["summary", str(results), "--format", "markdown", "--root", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(MARKER) and "Sorry! Please send your order number." in text
+    assert f"results: `{results}`" in text
+    args = ["summary", str(results), "--format", "markdown", "--no-baseline", "--max-chars", "2000"]
+    assert main([*args, "--root", str(tmp_path)]) == 0
+    text = capsys.readouterr().out
+    assert "Sorry!" not in text and "score — → 0.00" in text and len(text) <= 2001
+    assert main(["summary", str(results)]) == 0
+    assert capsys.readouterr().out.splitlines()[0].split()[:3] == ["suite", "model", "prompt"]
