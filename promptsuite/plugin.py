@@ -350,7 +350,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         if _is_worker(config):
             if state.plan is not None:
                 config.workeroutput[_PLAN_OUTPUT] = state.plan.to_dict()  # type: ignore[attr-defined]
-        elif state.collected or state.plan is not None:
+        elif state.collected or (state.plan is not None and state.plan.planned):
             from promptsuite.gate import GateResult
 
             # A shard writes its results file even when it got no case, so merging finds

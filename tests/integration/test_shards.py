@@ -205,6 +205,8 @@ def test_merge_refuses_shards_that_are_not_one_run(
 
     assert refused(one, two) == "promptsuite: merge: shard 3/3 missing; give every shard's file"
     assert refused(one, one, two, three).endswith("are both shard 1/3")
+    (pytester.path / "garbage.json").write_text("{not json")
+    assert "garbage.json: cannot read a results file" in refused(one, two, "garbage.json")
     pytest_run(pytester)
     assert "not a shard's results file" in refused(one, two, three, "reports/latest.json")
     # A shard run with other settings, or after the suite changed, is not of this run.
