@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from promptsuite.cache import CacheMode
-from promptsuite.config import DEFAULT_CACHE_PATH, RunSettings
+from promptsuite.config import DEFAULT_CACHE_PATH, RunSettings, model_option
 from promptsuite.errors import ConfigError
-from promptsuite.models import ModelSpec, parse_model_spec
+from promptsuite.models import ModelSpec
 from promptsuite.optimize._records import Candidate, OptimizationRun
 from promptsuite.optimize.search import (
     DEFAULT_FRACTIONS,
@@ -115,7 +115,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     suite = load_suite(args.suite)
     settings = RunSettings(cache_mode=CacheMode.parse(args.cache), cache_path=Path(args.cache_path))
     model = _model_arg(args.model) if args.model else suite.models[0]
-    prompt_model = _model_arg(args.prompt_model) if args.prompt_model else model
+    prompt_model = _model_arg(args.prompt_model, "--prompt-model") if args.prompt_model else model
     fractions = parse_fractions(args.split)
     minimums = {
         "budget": (args.budget, 1),
@@ -212,16 +212,6 @@ def reference_lines(references: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _model_arg(text: str) -> ModelSpec:
+def _model_arg(text: str, option: str = "--model") -> ModelSpec:
     """``provider:model``, or a YAML mapping such as ``{provider: openai, base_url: ...}``."""
-    import yaml
-
-    if not text.lstrip().startswith("{"):
-        return parse_model_spec(text)
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"model {text!r} is not a valid YAML mapping ({exc})") from None
-    if not isinstance(value, dict):
-        raise ConfigError(f"model {text!r}: expected a mapping such as {{provider: openai}}")
-    return parse_model_spec(value)
+    return model_option(text, option)

@@ -24,7 +24,6 @@ from promptsuite.runner import Runner, plan_jobs
 from promptsuite.suite import load_prompt, load_suite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("embedded_model")]
-pytest.importorskip("dspy")
 
 ROOT = Path(__file__).resolve().parents[2]
 
