@@ -16,6 +16,7 @@ from promptsuite.optimize._records import Candidate, OptimizationRun
 from promptsuite.optimize.search import (
     DEFAULT_FRACTIONS,
     DEFAULT_TARGET,
+    JOINING,
     OPTIMIZERS,
     fractions_text,
     parse_fractions,
@@ -73,6 +74,13 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         default="suite",
         choices=["suite", "chat"],
         help="suite: render the user's own template (default); chat: DSPy's ChatAdapter",
+    )
+    parser.add_argument(
+        "--joins",
+        default="copro",
+        choices=list(JOINING),
+        help="with auto and a --prompt-model other than the task model: the DSPy optimizer "
+        "whose proposals join the search for half the budget (default copro)",
     )
     parser.add_argument("--max-demos", type=int, default=4, help="most demos per candidate (4)")
     parser.add_argument(
@@ -155,6 +163,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         seed=args.seed,
         fractions=fractions,
         adapter=args.adapter,
+        joins=args.joins,
         max_demos=args.max_demos,
         settings=settings,
         log=out_dir / "dspy.log",

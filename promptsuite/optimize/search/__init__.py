@@ -8,6 +8,7 @@ promptsuite's runner and cache. DSPy is imported only when a search runs.
 
 from promptsuite.optimize.search._options import (
     DEFAULT_TARGET,
+    JOINING,
     OPTIMIZE_INSTALL,
     OPTIMIZERS,
     SearchOptions,
@@ -23,6 +24,7 @@ from promptsuite.optimize.search._split import (
 __all__ = [
     "DEFAULT_FRACTIONS",
     "DEFAULT_TARGET",
+    "JOINING",
     "OPTIMIZERS",
     "OPTIMIZE_INSTALL",
     "Progress",

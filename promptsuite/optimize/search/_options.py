@@ -20,6 +20,8 @@ OPTIMIZERS: dict[str, str] = {
     "mipro": "instructions and demos, Bayesian search (MIPROv2; needs optuna)",
     "gepa": "instructions by reflection on the checks' feedback (GEPA)",
 }
+#: The optimizers whose proposals may join an ``auto`` search.
+JOINING = ("copro", "mipro", "gepa")
 OPTIMIZE_INSTALL = 'pip install "promptsuite[optimize]"'
 #: The held-out test score that counts as "prompting fixed it".
 DEFAULT_TARGET = 0.8
@@ -40,6 +42,8 @@ class SearchOptions:
         seed: Seed of the split and of the optimizer.
         fractions: Shares of train, validation and test.
         adapter: ``suite`` (the user's template) or ``chat`` (DSPy's ChatAdapter).
+        joins: The DSPy optimizer whose proposals join an ``auto`` search when a prompt
+            model other than the task model is given (``copro``, ``mipro`` or ``gepa``).
         max_demos: Most demos in a candidate (a classification task's ``auto`` candidates
             show one per label instead, up to 16).
         settings: Cache and concurrency settings of the runner.
@@ -55,6 +59,7 @@ class SearchOptions:
     seed: int = 0
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
     adapter: str = "suite"
+    joins: str = "copro"
     max_demos: int = 4
     settings: RunSettings = field(default_factory=RunSettings)
     threads: int | None = None

@@ -34,7 +34,12 @@ from promptsuite.optimize.search._optimizers import (
     RUNNERS,
     OptimizerContext,
 )
-from promptsuite.optimize.search._options import OPTIMIZE_INSTALL, OPTIMIZERS, SearchOptions
+from promptsuite.optimize.search._options import (
+    JOINING,
+    OPTIMIZE_INSTALL,
+    OPTIMIZERS,
+    SearchOptions,
+)
 from promptsuite.optimize.search._split import split_cases
 from promptsuite.references import Reference, case_references
 from promptsuite.suite import ResolvedCase, Suite
@@ -150,9 +155,9 @@ def run_search(
     The cases are split (seeded, stratified by tag); only train cases' reference answers
     (:func:`promptsuite.references.case_references`) ever reach a candidate, as labelled
     demos. ``auto`` (the default) needs no proposer model; with a ``prompt_model`` other
-    than the task model, COPRO's instruction proposals then join the same search, starting
-    from the best candidate, for what is left of the budget. The DSPy optimizers run as
-    before, with the train references as labelled demos.
+    than the task model, the proposals of ``options.joins`` (COPRO by default, or MIPROv2,
+    GEPA) then join the same search, starting from the best candidate, for half the budget.
+    The DSPy optimizers run as before, with the train references as labelled demos.
 
     Args:
         suite: The loaded suite.
@@ -171,6 +176,8 @@ def run_search(
         raise ConfigError(f"optimizer {options.optimizer!r} is not one of: {', '.join(OPTIMIZERS)}")
     if options.budget < 1:
         raise ConfigError(f"budget must be at least 1, got {options.budget}")
+    if options.joins not in JOINING:
+        raise ConfigError(f"--joins {options.joins!r} is not one of: {', '.join(JOINING)}")
     model = options.model or suite.models[0]
     prompt_model = options.prompt_model or model
     variant = suite.variants[0]
@@ -211,7 +218,7 @@ def run_search(
             best = min(run.candidates, key=lambda c: (-c.val_score, c.index))
             _dspy_search(
                 suite,
-                dataclasses.replace(options, optimizer="copro", budget=left),
+                dataclasses.replace(options, optimizer=options.joins, budget=left),
                 run,
                 dataclasses.replace(shape, instruction=best.instruction),
                 references,

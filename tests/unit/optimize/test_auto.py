@@ -118,3 +118,14 @@ def test_a_distinct_prompt_model_adds_copro_proposals_to_the_same_search(suite, 
     assert sources.index("copro") > max(i for i, s in enumerate(sources) if s != "copro")
     assert len(run.candidates) - 1 <= 8 + 1  # COPRO re-scores its start once, deduplicated
     assert run.metadata["prompt_model_usage"]["calls"] > 0
+
+
+@pytest.mark.parametrize("joins", ["mipro", "gepa"])
+def test_mipro_or_gepa_may_join_instead(suite, search, joins):
+    proposer = parse_model_spec({**SCRIPT, "label": "proposer"})
+    run = search(suite, budget=6, prompt_model=proposer, joins=joins).run
+    assert run.candidates[0].source == "baseline"
+    assert any(c.source == "demos" for c in run.candidates)
+    assert run.metadata["prompt_model_usage"]["calls"] > 0
+    joined = [c for c in run.candidates if c.source == joins]
+    assert joined and all(c.index > 3 for c in joined)
