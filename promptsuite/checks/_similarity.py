@@ -159,19 +159,24 @@ def _words(text: str) -> list[str]:
 def bleu(candidate: str, refs: Sequence[str]) -> float:
     """BLEU-4 (Papineni et al. 2002) of one candidate: uniform weights, counts clipped by the
     best reference, zero precisions floored at 1e-7, brevity penalty against the reference
-    closest in length; 0 when the candidate or every reference is blank."""
+    closest in length; 0 when the candidate or every reference is blank.
+
+    A candidate of fewer than four words is scored on the n-gram orders it has (its
+    "effective order"): an exact three-word answer scores 1, where plain BLEU-4 gives ~0.
+    """
     words = _words(candidate)
     ref_words = [w for w in (_words(r) for r in refs) if w]
     if not words or not ref_words:
         return 0.0
     closest = min((len(r) for r in ref_words), key=lambda length: abs(length - len(words)))
+    orders = min(4, len(words))
     log_sum = 0.0
-    for n in range(1, 5):
+    for n in range(1, orders + 1):
         grams = _grams(words, n)
         total = sum(grams.values())
         clipped = max(sum((grams & _grams(r, n)).values()) for r in ref_words)
         precision = clipped / total if total else 0.0
-        log_sum += 0.25 * math.log(precision or 1e-7)
+        log_sum += math.log(precision or 1e-7) / orders
     penalty = 1.0 if len(words) > closest else math.exp(1 - closest / len(words))
     return penalty * math.exp(log_sum)
 

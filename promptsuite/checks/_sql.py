@@ -100,31 +100,47 @@ def _action(statement: Any) -> str:
     return {"union": "select", "intersect": "select", "except": "select"}.get(name, name)
 
 
-def _authority(statements: list[Any], options: dict[str, Any]) -> str:
-    """The first use of a table or column the allow-lists do not permit, or ""."""
+def _used(statement: Any) -> tuple[list[str], list[str]]:
+    """The tables (``action::db::table``) and columns (``action::table::column``, table
+    ``null`` when unqualified, ``(.*)`` for all of them) a statement uses."""
     from sqlglot import expressions as exp
 
-    tables = options.get("allowedTables")
-    columns = options.get("allowedColumns")
+    action = _action(statement)
+    tables = [f"{action}::{t.db or 'null'}::{t.name}" for t in statement.find_all(exp.Table)]
+    columns = [f"{action}::{c.table or 'null'}::{c.name}" for c in statement.find_all(exp.Column)]
+    every_column = any(True for _ in statement.find_all(exp.Star)) or isinstance(
+        statement, exp.Delete
+    )
+    if isinstance(statement, exp.Insert) and not isinstance(statement.this, exp.Schema):
+        every_column = True
+    if every_column:
+        columns.append(f"{action}::null::(.*)")
+    return tables, columns
+
+
+def _authority(statements: list[Any], options: dict[str, Any]) -> str:
+    """The first use of a table or column the allow-lists do not permit, or ""."""
     for statement in statements:
-        action = _action(statement)
-        if tables is not None:
-            for table in statement.find_all(exp.Table):
-                name = f"{action}::{table.db or 'null'}::{table.name}"
-                if not any(re.fullmatch(rule, name, re.I) for rule in tables):
-                    return f"table {name} is not allowed"
-        if columns is not None:
-            used = list(statement.find_all(exp.Column))
-            if any(isinstance(s, exp.Star) for s in statement.find_all(exp.Star)):
-                used_names = [f"{action}::{t.name}::(.*)" for t in statement.find_all(exp.Table)]
-            else:
-                used_names = []
-            owner = next((t.name for t in statement.find_all(exp.Table)), "null")
-            used_names += [f"{action}::{c.table or owner}::{c.name}" for c in used]
-            for name in used_names:
-                if not any(re.fullmatch(rule, name, re.I) for rule in columns):
-                    return f"column {name} is not allowed"
+        tables, columns = _used(statement)
+        for kind, used, rules in (
+            ("table", tables, options.get("allowedTables")),
+            ("column", columns, options.get("allowedColumns")),
+        ):
+            if rules is None:
+                continue
+            for name in used:
+                if not any(_allows(rule, name) for rule in rules):
+                    return f"{kind} {name} is not allowed"
     return ""
+
+
+def _allows(rule: str, name: str) -> bool:
+    if rule == name:
+        return True
+    try:
+        return re.fullmatch(rule, name, re.I) is not None
+    except re.error:
+        return False
 
 
 def _sql_finding(spec: CheckSpec, sql: str, expected: str) -> Finding:

@@ -384,6 +384,10 @@ def levenshtein(spec: CheckSpec, ctx: CheckContext) -> Finding:
 _REFUSALS = re.compile(
     r"""
     \b(?:i|we)\s*(?:'m|\ am|\ are|'re)\s+(?:really\s+|very\s+|so\s+)?sorry,?\s+but\b
+  | \b(?:i|we)\s*(?:'m|\ am|\ are|'re)\s+sorry\b[^.!?\n]{0,30}\b(?:can't|cannot|can\ not|unable
+        |not\ able|won't|will\ not)\b
+  | \b(?:i|we)\s+(?:apologi[sz]e|regret)\b[^.!?\n]{0,30}\b(?:can't|cannot|can\ not|unable
+        |not\ able|won't|will\ not|but)\b
   | \b(?:i|we)\s*(?:cannot|can't|can\ ?not|won't|will\ not|am\ unable\ to|'m\ unable\ to
         |am\ not\ able\ to|'m\ not\ able\ to|must\ decline\ to|have\ to\ decline\ to)
         \s+(?:help|assist|provide|do\ that|comply|fulfil|fulfill|create|generate|write
