@@ -16,6 +16,7 @@ from promptsuite.cache import CacheMode, ResponseCache, cache_key
 from promptsuite.config import RunSettings
 from promptsuite.errors import CacheMiss, PromptsuiteError
 from promptsuite.models import (
+    Embeddings,
     GenerateRequest,
     Generation,
     GenerationParams,
@@ -160,7 +161,7 @@ class Runner:
         self.stats.by_provider[spec.provider] = self.stats.by_provider.get(spec.provider, 0) + 1
         return generation
 
-    async def embed(self, spec: ModelSpec, texts: Sequence[str]) -> list[list[float]]:
+    async def embed(self, spec: ModelSpec, texts: Sequence[str]) -> Embeddings:
         """Embedding vectors of ``texts`` by ``spec``'s model, each text embedded once a run."""
         provider = self.provider(spec)
         identity = json.dumps(provider.embedding_identity(), sort_keys=True)
@@ -169,7 +170,8 @@ class Runner:
             vectors = await provider.embed(missing)
             for text, vector in zip(missing, vectors, strict=True):
                 self._embeddings[identity, text] = vector
-        return [self._embeddings[identity, t] for t in texts]
+        vectors = [self._embeddings[identity, t] for t in texts]
+        return Embeddings(vectors, provider.similar_threshold)
 
     # ------------------------------------------------------------ jobs
 

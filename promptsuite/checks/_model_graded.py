@@ -256,7 +256,7 @@ async def answer_relevance(spec: CheckSpec, ctx: CheckContext) -> Finding:
         },
     )
     generated = [str(q) for q in data["questions"]][:_QUESTIONS]
-    vectors = await embeddings(spec, ctx, [question, *generated])
+    vectors = (await embeddings(spec, ctx, [question, *generated])).vectors
     value = sum(cosine(vectors[0], v) for v in vectors[1:]) / len(generated)
     value = max(0.0, value)
     needed = 0.7 if spec.threshold is None else spec.threshold

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from promptsuite._schema import CheckSpec
 from promptsuite.checks._scripts import apply_transform, transform_problems
 from promptsuite.errors import CheckError
-from promptsuite.models import GenerateRequest, Generation, Message, ModelSpec
+from promptsuite.models import Embeddings, GenerateRequest, Generation, Message, ModelSpec
 from promptsuite.results import CheckResult
 
 #: ``(field as written in YAML, or None for the whole check; what is expected)``.
@@ -25,7 +25,7 @@ Problem = tuple[str | None, str]
 #: Runs a grader model: ``grade(spec, request)``; a ``None`` spec means the run's default.
 GradeFn = Callable[[ModelSpec | None, GenerateRequest], Awaitable[Generation]]
 #: Embeds texts: ``embed(spec, texts)``; a ``None`` spec means the run's default embedder.
-EmbedFn = Callable[[ModelSpec | None, Sequence[str]], Awaitable[list[list[float]]]]
+EmbedFn = Callable[[ModelSpec | None, Sequence[str]], Awaitable[Embeddings]]
 #: The outputs of every prompt variant of this case on this model, and this job's index
 #: among them (for ``select-best``).
 PeersFn = Callable[[], Awaitable[tuple[list[str], int]]]

@@ -21,6 +21,7 @@ from promptsuite.checks._common import is_text, num, quote, score_threshold
 from promptsuite.checks._graded import grader_spec
 from promptsuite.checks._registry import EPSILON, CheckContext, Finding, Problem, check
 from promptsuite.errors import CheckError, PromptsuiteError
+from promptsuite.models import Embeddings
 
 
 def references(spec: CheckSpec) -> list[str]:
@@ -81,7 +82,7 @@ _METRICS = {"similar": cosine, "similar:cosine": cosine, "similar:dot": _dot}
 _METRICS["similar:euclidean"] = _euclidean
 
 
-async def embeddings(spec: CheckSpec, ctx: CheckContext, texts: Sequence[str]) -> list[list[float]]:
+async def embeddings(spec: CheckSpec, ctx: CheckContext, texts: Sequence[str]) -> Embeddings:
     """Embed texts with the check's model (``provider``/``grader``) or the run's default.
 
     Raises:
@@ -94,13 +95,15 @@ async def embeddings(spec: CheckSpec, ctx: CheckContext, texts: Sequence[str]) -
         )
     model = grader_spec(spec)
     try:
-        vectors = await ctx.embed(model, list(texts))
+        embedded = await ctx.embed(model, list(texts))
     except PromptsuiteError as err:
         who = model.display if model else "the default embedding model"
         raise CheckError(f"{spec.type}: embedding with {who} failed: {err}") from err
-    if len(vectors) != len(texts):
-        raise CheckError(f"{spec.type}: the embedding model returned {len(vectors)} vectors")
-    return vectors
+    if len(embedded.vectors) != len(texts):
+        raise CheckError(
+            f"{spec.type}: the embedding model returned {len(embedded.vectors)} vectors"
+        )
+    return embedded
 
 
 @check(
@@ -113,13 +116,15 @@ async def embeddings(spec: CheckSpec, ctx: CheckContext, texts: Sequence[str]) -
 )
 async def similar(spec: CheckSpec, ctx: CheckContext) -> Finding:
     """The output's embedding is similar to a reference's (``value``, or any of a list):
-    cosine similarity at least ``threshold`` (default 0.75). ``provider`` picks the
-    embedding model; ``similar:dot`` and ``similar:euclidean`` use those measures."""
+    cosine similarity at least ``threshold`` (default 0.75; 0.9 with the embedded model,
+    whose similarities run higher). ``provider`` picks the embedding model;
+    ``similar:dot`` and ``similar:euclidean`` use those measures."""
     refs = references(spec)
-    vectors = await embeddings(spec, ctx, [ctx.output, *refs])
+    embedded = await embeddings(spec, ctx, [ctx.output, *refs])
+    vectors = embedded.vectors
     measure = _METRICS.get(spec.type.removeprefix("not-"), cosine)
     scores = [(ref, measure(vectors[0], vec)) for ref, vec in zip(refs, vectors[1:], strict=True)]
-    return _best(spec, scores, 0.75, "similarity")
+    return _best(spec, scores, embedded.similar_threshold, "similarity")
 
 
 @check("similar-text", "value", "threshold", validate=_need_references)

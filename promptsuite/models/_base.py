@@ -127,6 +127,20 @@ class Generation:
 
 
 @dataclass(frozen=True)
+class Embeddings:
+    """Embedding vectors, and the ``similar`` pass mark that suits the model that made them.
+
+    Attributes:
+        vectors: One vector per text, in order.
+        similar_threshold: The cosine similarity ``similar`` needs by default with this
+            embedder (promptfoo's 0.75 was set for OpenAI's embedding models).
+    """
+
+    vectors: list[list[float]]
+    similar_threshold: float = 0.75
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """A model as a suite or the command line names it.
 
@@ -166,6 +180,8 @@ class Provider(ABC):
 
     #: Most requests this provider should have in flight at once (None: no own limit).
     max_concurrency: int | None = None
+    #: The default pass mark of ``similar`` with this provider's embeddings.
+    similar_threshold: float = 0.75
 
     @abstractmethod
     async def generate(self, request: GenerateRequest) -> Generation:

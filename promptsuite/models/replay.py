@@ -27,6 +27,7 @@ class ReplayProvider(Provider):
                 self.recorded.provider, self.recorded.model, spec.label, spec.options
             )
         self._inner = create_provider(self.recorded)
+        self.similar_threshold = self._inner.similar_threshold
 
     def identity(self) -> dict[str, Any]:
         return self._inner.identity()

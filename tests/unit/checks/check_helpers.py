@@ -33,6 +33,8 @@ def make_ctx(
     suite_dir: Path = HERE,
     grade: Any = None,
     vars: dict[str, Any] | None = None,
+    embed: Any = None,
+    peers: Any = None,
     **generation: Any,
 ) -> CheckContext:
     return CheckContext(
@@ -42,6 +44,8 @@ def make_ctx(
         messages=MESSAGES,
         suite_dir=suite_dir,
         grade=grade,
+        embed=embed,
+        peers=peers,
     )
 
 
