@@ -48,6 +48,7 @@ class AssertionConverter:
         suite_dir: The folder the written suite will be in (Python files are referenced
             from there).
         default_grader: ``defaultTest.options.provider``, for model-graded assertions.
+        templates: ``assertionTemplates``, which ``$ref: '#/assertionTemplates/name'`` uses.
     """
 
     def __init__(
@@ -56,11 +57,13 @@ class AssertionConverter:
         config_dir: Path,
         suite_dir: Path,
         default_grader: Any = None,
+        templates: dict[str, Any] | None = None,
     ) -> None:
         self.notes = notes
         self.config_dir = config_dir
         self.suite_dir = suite_dir
         self.default_grader = default_grader
+        self.templates = templates or {}
 
     def convert_all(self, raws: Any, where: Where, grader: Any = None) -> list[dict[str, Any]]:
         """Every assertion of an ``assert`` list that promptsuite can run."""
@@ -80,18 +83,23 @@ class AssertionConverter:
         """One assertion as a check, or None (with a note) when it cannot be run."""
         if isinstance(raw, str):
             raw = parse_compact(raw)
+        if isinstance(raw, dict) and "$ref" in raw:
+            pointer = str(raw["$ref"])
+            template = self.templates.get(pointer.removeprefix("#/assertionTemplates/"))
+            if not pointer.startswith("#/assertionTemplates/") or not isinstance(template, dict):
+                self.notes.add(where, f"$ref {pointer!r} names no assertion template; left out")
+                return None
+            raw = {**template, **{k: v for k, v in raw.items() if k != "$ref"}}
         if not isinstance(raw, dict) or not isinstance(raw.get("type"), str):
             self.notes.add(where, "an assertion needs a type; left out")
             return None
-        if "$ref" in raw:
-            self.notes.add(where, "$ref assertion templates are not resolved; left out")
-            return None
-        negated, base = split_type(raw["type"])
+        base = split_type(raw["type"])[1]
         if base in _SCRIPT_TYPES:
             code = " ".join(str(raw.get("value", "")).split())[:60]
+            language = "JavaScript" if base == "javascript" else "Ruby"
             self.notes.add(
                 where,
-                f"{raw['type']} runs {base} code ({code!r}); promptsuite runs Python checks"
+                f"{raw['type']} {code!r} is {language}; promptsuite runs Python checks"
                 " (type: python); left out",
             )
             return None
@@ -125,7 +133,6 @@ class AssertionConverter:
                 " completion: USD} per million tokens; left out",
             )
             return None
-        del negated
         return check
 
     def _files(self, check: dict[str, Any], base: str, where: Where) -> bool:
@@ -204,7 +211,8 @@ def _relative(path: Path, start: Path) -> str:
 
 
 def python_transform(code: Any, where: Where, converter: AssertionConverter) -> str | None:
-    """A test-level ``options.transform`` as a case transform, or None with a note."""
+    """A test-level ``options.transform`` as a case transform, or None with a note
+    (``where`` is the test's ``options``)."""
     holder = {"transform": code}
     if converter.python_code(holder, "transform", where):
         return str(holder["transform"])

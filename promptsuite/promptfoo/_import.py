@@ -35,6 +35,7 @@ from promptsuite.suite import load_suite, read_yaml
 
 _TOP_LEVEL = {"description", "prompts", "providers", "tests", "defaultTest", "scenarios"}
 _TOP_LEVEL |= {"evaluateOptions", "outputPath", "sharing", "env", "writeLatestResults"}
+_TOP_LEVEL |= {"assertionTemplates"}
 _TEST_FIELDS = {"description", "vars", "assert", "threshold", "options", "metadata"}
 _CSV_SPECIAL = re.compile(r"^__expected\d*$")
 _SEPARATOR = re.compile(r"^-{3,}\s*$", re.M)
@@ -98,7 +99,14 @@ def import_config(
         notes.add(("defaultTest",), "defaultTest from a file is not read; left out")
         default_test = {}
     options = default_test.get("options") or {}
-    converter = AssertionConverter(notes, path.parent, suites_dir, options.get("provider"))
+    templates = data.get("assertionTemplates")
+    converter = AssertionConverter(
+        notes,
+        path.parent,
+        suites_dir,
+        options.get("provider"),
+        templates if isinstance(templates, dict) else None,
+    )
     variants = _prompts(data.get("prompts"), path.parent, notes)
     if not variants:
         raise ConfigError(f"{path}: no prompt could be converted; nothing written")
@@ -176,9 +184,9 @@ def _prompts(raw: Any, config_dir: Path, notes: Notes) -> dict[str, dict[str, An
             notes.add(where, "a prompt must be text or file://; left out")
             continue
         for j, variant in enumerate(_prompt_texts(text, config_dir, where, notes)):
-            name = slug(str(label), f"p{len(variants) + 1}") if label else f"p{len(variants) + 1}"
-            if j:
-                name = f"{name}-{j + 1}"
+            name = f"p{len(variants) + 1}"
+            if label:
+                name = slug(str(label), name) + (f"-{j + 1}" if j else "")
             variants[name] = variant
     return variants
 
@@ -283,7 +291,7 @@ def _defaults(
     options = default_test.get("options") or {}
     transform = options.get("transform") or options.get("postprocess")
     if transform is not None:
-        converted = python_transform(transform, (*where, "options", "transform"), converter)
+        converted = python_transform(transform, (*where, "options"), converter)
         if converted:
             defaults["transform"] = converted
     for key in sorted(set(options) - {"transform", "postprocess", "provider"}):
@@ -394,6 +402,12 @@ def _case(
         converter.notes = _FileNotes(saved, file)
     try:
         expect = converter.convert_all(raws, (*where, "assert"), options.get("provider"))
+        transform = options.get("transform") or options.get("postprocess")
+        converted = (
+            python_transform(transform, (*where, "options"), converter)
+            if transform is not None
+            else None
+        )
     finally:
         converter.notes = saved
     case: dict[str, Any] = {}
@@ -402,11 +416,8 @@ def _case(
         case["description"] = str(description)
     if test.get("threshold") is not None:
         case["threshold"] = test["threshold"]
-    transform = options.get("transform") or options.get("postprocess")
-    if transform is not None:
-        converted = python_transform(transform, (*where, "options", "transform"), converter)
-        if converted:
-            case["transform"] = converted
+    if converted:
+        case["transform"] = converted
     for key in sorted(set(options) - {"transform", "postprocess", "provider"}):
         _note(notes, (*where, "options", key), file, f"option {key!r} is not carried over")
     if expect:
