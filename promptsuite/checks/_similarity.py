@@ -120,9 +120,16 @@ async def similar(spec: CheckSpec, ctx: CheckContext) -> Finding:
     whose similarities run higher). ``provider`` picks the embedding model;
     ``similar:dot`` and ``similar:euclidean`` use those measures."""
     refs = references(spec)
+    measure = _METRICS.get(spec.type.removeprefix("not-"), cosine)
+    if measure is not _dot and ctx.output in refs:
+        # Identical texts have identical embeddings: similarity 1 whatever the model, so
+        # no embedding call is needed (and the verdict is known offline).
+        needed = 0.75 if spec.threshold is None else spec.threshold
+        return Finding(
+            True, 1.0, f"have similarity >= {num(needed)} to {quote(ctx.output)}", "identical"
+        )
     embedded = await embeddings(spec, ctx, [ctx.output, *refs])
     vectors = embedded.vectors
-    measure = _METRICS.get(spec.type.removeprefix("not-"), cosine)
     scores = [(ref, measure(vectors[0], vec)) for ref, vec in zip(refs, vectors[1:], strict=True)]
     return _best(spec, scores, embedded.similar_threshold, "similarity")
 

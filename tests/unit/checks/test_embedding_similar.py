@@ -58,7 +58,7 @@ def test_similar_embeds_with_the_named_provider_in_one_call() -> None:
 
 def test_similar_without_an_embedder_is_an_error() -> None:
     with pytest.raises(CheckError, match="needs an embedding model"):
-        check({"type": "similar", "value": "x"}, "x")
+        check({"type": "similar", "value": "x"}, "y")
 
 
 def test_a_failing_embedder_is_an_error() -> None:
@@ -66,4 +66,10 @@ def test_a_failing_embedder_is_an_error() -> None:
         raise ModelError("no embeddings here")
 
     with pytest.raises(CheckError, match="no embeddings here"):
-        check({"type": "similar", "value": "x"}, "x", embed=broken)
+        check({"type": "similar", "value": "x"}, "y", embed=broken)
+
+
+def test_an_identical_output_needs_no_embedder() -> None:
+    assert check({"type": "similar", "value": ["other", "same text"]}, "same text").score == 1.0
+    negated = check({"type": "not-similar", "value": ["other", "same text"]}, "same text")
+    assert (negated.passed, negated.score) == (False, 0.0)
