@@ -93,6 +93,13 @@ class PromptRef(_Strict):
     )
 
 
+def _promptfoo_spellings(schema: dict[str, Any]) -> None:
+    """List promptfoo's ``provider`` beside ``grader``, so editors accept either spelling."""
+    properties = schema.get("properties", {})
+    if "grader" in properties:
+        properties["provider"] = {**properties["grader"], "title": "Provider"}
+
+
 class CheckSpec(_Strict):
     """One check of a model output, as a suite writes it under ``expect`` (promptfoo-compatible
     semantics).
@@ -100,6 +107,10 @@ class CheckSpec(_Strict):
     Any ``type`` may be negated with a ``not-`` prefix. ``weight`` sets its share of the
     case's weighted mean score; ``weight: 0`` never fails a case.
     """
+
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, json_schema_extra=_promptfoo_spellings
+    )
 
     type: str = Field(description="Check type, e.g. contains, regex, is-json, judge, not-equals.")
     value: Any = Field(None, description="The check's argument (text, pattern, rubric...).")
