@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from promptsuite._schema import CheckSpec
@@ -127,18 +128,31 @@ def _schema_problems(schema: Any, field: str) -> Iterator[Problem]:
         yield field, f"invalid JSON Schema at {err.json_path}: {one_line(err.message, 120)}"
 
 
-def schema_of(spec: CheckSpec) -> dict[str, Any] | None:
+_FILE = "file://"
+
+
+def schema_of(spec: CheckSpec, base: Path | None = None) -> dict[str, Any] | None:
     """The JSON Schema of an ``is-json`` / ``contains-json`` check, if it has one: in
-    ``schema``, or in ``value`` (promptfoo's spelling) as a mapping or a YAML/JSON string.
+    ``schema``, or in ``value`` (promptfoo's spelling) as a mapping, a YAML/JSON string, or
+    ``file://schema.json`` relative to ``base`` (the suite's folder; not read without one).
 
     Raises:
-        CheckError: ``value`` holds something that is not a schema.
+        CheckError: ``value`` holds something that is not a schema, or names a file that
+            cannot be read.
     """
     if spec.json_schema is not None:
         return spec.json_schema
     value = spec.value
     if value is None or value == "":
         return None
+    if isinstance(value, str) and value.startswith(_FILE):
+        if base is None:
+            return None
+        path = base / value[len(_FILE) :]
+        try:
+            value = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise CheckError(f"{spec.type}: cannot read the schema file {path}: {err}") from err
     if isinstance(value, str):
         import yaml
 
@@ -169,7 +183,7 @@ def _optional_schema(spec: CheckSpec) -> Iterator[Problem]:
 def is_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
     """The whole output is JSON (a fenced block is not: use ``contains-json``); with a JSON
     Schema in ``value`` or ``schema``, it also validates against it, formats included."""
-    schema = schema_of(spec)
+    schema = schema_of(spec, ctx.suite_dir)
     expected = "be JSON" + (" matching the schema" if schema is not None else "")
     found, data = loads_strict(ctx.output)
     if not found:
@@ -186,7 +200,7 @@ def is_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
 def contains_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
     """JSON appears anywhere in the output, alone, fenced or inside text (with a schema in
     ``value`` or ``schema``: some JSON in it validates)."""
-    schema = schema_of(spec)
+    schema = schema_of(spec, ctx.suite_dir)
     expected = "contain JSON" + (" matching the schema" if schema is not None else "")
     first_errors = ""
     for data in json_candidates(ctx.output):

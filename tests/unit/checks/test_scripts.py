@@ -108,3 +108,13 @@ def test_assert_set_inside_an_assert_set_and_negated() -> None:
     negated = check({**outer, "type": "not-assert-set"}, "abc")
     assert (negated.passed, negated.score) == (False, 0.5)
     assert "1/2 passed" in result.reason
+
+
+def test_a_json_schema_from_a_file_beside_the_suite(tmp_path: Path) -> None:
+    (tmp_path / "schema.yaml").write_text("type: object\nrequired: [id]\n")
+    spec = {"type": "is-json", "value": "file://schema.yaml"}
+    assert problems(spec) == []
+    assert check(spec, '{"id": 1}', suite_dir=tmp_path).passed
+    assert not check(spec, '{"x": 1}', suite_dir=tmp_path).passed
+    with pytest.raises(CheckError, match="cannot read the schema file"):
+        check({"type": "contains-json", "value": "file://nope.json"}, "{}", suite_dir=tmp_path)
