@@ -35,7 +35,7 @@ from promptsuite.optimize._records import (
     Demo,
     OptimizationRun,
 )
-from promptsuite.optimize._references import Reference, reference_answers
+from promptsuite.optimize._references import reference_answers
 from promptsuite.optimize._writeback import NewVariant, write_default, write_variants
 from promptsuite.optimize.analysis import Analysis, analyze
 from promptsuite.optimize.search import OPTIMIZERS, SearchOptions, SearchOutcome, run_search
@@ -53,7 +53,6 @@ __all__ = [
     "Pick",
     "PipelineOptions",
     "PipelineResult",
-    "Reference",
     "SearchOptions",
     "SearchOutcome",
     "analyze",

@@ -46,10 +46,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--optimizer",
-        default="bootstrap",
-        choices=sorted(OPTIMIZERS),
-        help="bootstrap (demos), copro (instructions), mipro (both; needs optuna), gepa "
-        "(reflective instructions); default bootstrap",
+        default="auto",
+        choices=list(OPTIMIZERS),
+        help="auto (default: demos from reference answers, rules from the checks; no "
+        "proposer model needed), bootstrap (demos), copro (instructions), mipro (both; needs "
+        "optuna), gepa (reflective instructions)",
     )
     parser.add_argument(
         "--budget", type=int, default=8, help="candidates to evaluate besides the baseline (8)"

@@ -1,9 +1,9 @@
 """The export stage: labelled cases as OpenAI chat fine-tuning JSONL.
 
 Each example is the suite's own prompt template (not DSPy's), rendered with the case's vars,
-followed by the case's reference answer (:mod:`promptsuite.optimize._references`: a verified
-output of the run, or one derived from the case's checks; never invented). Every line written
-is validated against the chat format before the summary is returned.
+followed by the case's reference answer (:mod:`promptsuite.optimize._references`: stated in
+the suite, derived from the case's checks, or a verified output of the run; never invented).
+Every line written is validated against the chat format before the summary is returned.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class ExportSummary:
             reference answer.
         n_train: Examples in the training file.
         n_validation: Examples in the validation file.
+        stated: Examples whose answer the suite states (``reference:``).
         verified: Examples whose answer is a verified output of the run.
         derived: Examples whose answer was derived from the case's checks.
         focus_cases: Exported cases the best prompt does not reliably solve.
@@ -59,6 +60,7 @@ class ExportSummary:
     validation_path: str | None
     n_train: int
     n_validation: int
+    stated: int
     verified: int
     derived: int
     focus_cases: tuple[str, ...]
@@ -130,7 +132,7 @@ def export_finetune(
     not_rendered: dict[str, str] = {}
     needs: dict[str, str] = {}
     held_out = 0
-    sources = {"verified": 0, "derived": 0}
+    sources = {"stated": 0, "verified": 0, "derived": 0}
     for case in suite.cases:
         split = run.split.get(case.id, "train")
         if split == "test":
@@ -179,6 +181,7 @@ def export_finetune(
         validation_path=str(written["val"][0]) if "val" in written else None,
         n_train=n_train,
         n_validation=n_val,
+        stated=sources["stated"],
         verified=sources["verified"],
         derived=sources["derived"],
         focus_cases=tuple(focus),

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-OPTIMIZATION_VERSION = 1
+#: Version 2 added ``CaseScore.failed_checks``; version 1 records read with it empty.
+OPTIMIZATION_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class CaseScore:
         scores: Score of each repeat (0..1).
         passes: Pass/fail of each repeat.
         output: The first repeat's output (for the report and the export).
+        failed_checks: The checks the first repeat failed, by name (``type (metric)``).
     """
 
     case_id: str
@@ -41,6 +43,7 @@ class CaseScore:
     scores: list[float]
     passes: list[bool]
     output: str = ""
+    failed_checks: list[str] = field(default_factory=list)
 
     @property
     def score(self) -> float:

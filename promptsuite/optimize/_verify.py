@@ -64,14 +64,15 @@ def verify_on_test(
     return by_variant, counters
 
 
-def as_case_score(result: CaseResult) -> CaseScore:
-    """A runner result as a test-split case score (an errored case scores 0)."""
+def as_case_score(result: CaseResult, split: str = "test") -> CaseScore:
+    """A runner result as a case score of ``split`` (an errored case scores 0)."""
     repeats = result.repeats or []
     return CaseScore(
         case_id=result.case_id,
-        split="test",
+        split=split,
         tags=list(result.tags),
         scores=[r.score for r in repeats] or [0.0],
         passes=[r.passed and not r.error for r in repeats] or [False],
         output=repeats[0].output if repeats else "",
+        failed_checks=[c.name for c in repeats[0].checks if not c.passed] if repeats else [],
     )

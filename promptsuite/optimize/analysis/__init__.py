@@ -12,6 +12,7 @@ from promptsuite.optimize.analysis._advice import (
     RECOMMENDED_MIN_EXAMPLES,
     GainEstimate,
     Plateau,
+    SearchFacts,
     Verdict,
     VerdictCode,
     best_so_far,
@@ -25,6 +26,7 @@ from promptsuite.optimize.analysis._analyze import (
     FinalFigures,
     TrajectoryPoint,
     analyze,
+    search_facts,
 )
 from promptsuite.optimize.analysis._cost import (
     CHARS_PER_TOKEN,
@@ -32,6 +34,11 @@ from promptsuite.optimize.analysis._cost import (
     CostLine,
     CostSummary,
     Prices,
+)
+from promptsuite.optimize.analysis._failures import (
+    FailureKind,
+    FailureSummary,
+    summarize_failures,
 )
 from promptsuite.optimize.analysis._insights import CaseInsight, CaseStatus, TagInsight
 
@@ -48,10 +55,13 @@ __all__ = [
     "CaseStatus",
     "CostLine",
     "CostSummary",
+    "FailureKind",
+    "FailureSummary",
     "FinalFigures",
     "GainEstimate",
     "Plateau",
     "Prices",
+    "SearchFacts",
     "TagInsight",
     "TrajectoryPoint",
     "Verdict",
@@ -62,4 +72,6 @@ __all__ = [
     "default_window",
     "detect_plateau",
     "estimate_gain",
+    "search_facts",
+    "summarize_failures",
 ]

@@ -18,9 +18,14 @@ from typing import Literal
 from promptsuite.stats import CASES_NEEDED_CAP, paired_bootstrap, required_cases
 
 VerdictCode = Literal[
-    "target-reached", "still-improving", "plateau-finetune", "plateau-collect", "undecided"
+    "target-reached",
+    "still-improving",
+    "plateau-format",
+    "plateau-finetune",
+    "plateau-collect",
+    "undecided",
 ]
-"""The four answers of the advice."""
+"""The answers of the advice (docs/optimize.md, "Plateau and verdicts")."""
 
 #: OpenAI refuses a fine-tuning file with fewer examples than this.
 OPENAI_MIN_EXAMPLES = 10
@@ -301,6 +306,23 @@ def estimate_gain(
     )
 
 
+@dataclass(frozen=True)
+class SearchFacts:
+    """What the search did, for the verdict's honesty about a search that found nothing.
+
+    Attributes:
+        candidates: Candidates scored besides the user's prompt.
+        demos_tried: Whether any candidate showed demos.
+        train_references: Train cases with a reference answer (the demos' source).
+        why_empty: What kept the search from proposing candidates, in words.
+    """
+
+    candidates: int
+    demos_tried: bool
+    train_references: int
+    why_empty: tuple[str, ...] = ()
+
+
 def decide(
     *,
     plateau: Plateau,
@@ -312,11 +334,18 @@ def decide(
     needs_reference: int,
     resistant: int,
     budget: int,
+    search: SearchFacts,
+    failure: str | None = None,
+    failure_reasons: Sequence[str] = (),
     min_examples: int = RECOMMENDED_MIN_EXAMPLES,
     extra_reasons: Sequence[str] = (),
     stopped_early: str | None = None,
 ) -> Verdict:
     """Turn the figures into one of the verdicts.
+
+    The score behind every verdict is the held-out test score: without test results the
+    verdict is ``undecided``. A search that proposed nothing, or could not try labelled
+    demos, is ``undecided`` too, never "still improving", and says what would decide it.
 
     Args:
         plateau: The plateau decision on the validation trajectory.
@@ -329,17 +358,30 @@ def decide(
         needs_reference: Cases with no reference answer.
         resistant: Cases no candidate ever passed.
         budget: The candidate budget of the run (the extension the gain estimate is for).
+        search: What the search did.
+        failure: What explains most failing held-out cases: ``format``, ``knowledge`` or
+            None (see :mod:`~promptsuite.optimize.analysis._failures`).
+        failure_reasons: Where prompting fails, in words (tags, cases, checks).
         min_examples: Labelled cases needed before fine-tuning is advised.
-        extra_reasons: Further evidence lines (cost, where it fails) to append.
-        stopped_early: Why the optimizer stopped before its budget, if it did. With too
-            few candidates to judge a plateau, the verdict is then ``undecided``: a longer
-            budget would not help, a different optimizer or prompt model might.
+        extra_reasons: Further evidence lines (cost) to append.
+        stopped_early: Why the optimizer stopped before its budget, if it did.
 
     Returns:
         The verdict.
     """
     score_line = f"best {final_source} score {final_score:.3f} against a target of {target:g}"
     reasons: list[str] = [score_line]
+    evidence = (*failure_reasons, *extra_reasons)
+    if final_source != "test":
+        reasons.append(
+            "no held-out test results: a verdict needs the test split, which the search never "
+            "sees (add cases, or give the test split a larger share with --split)"
+        )
+        return Verdict(
+            "undecided",
+            "Undecided: nothing was verified on held-out test cases.",
+            (*reasons, *evidence),
+        )
     reached = final_score >= target
     if reached and consistent_score is not None and consistent_score < target:
         reached = False
@@ -353,54 +395,88 @@ def decide(
             "Target reached by prompting: use the best prompt; fine-tuning is not needed.",
             (*reasons, *extra_reasons),
         )
-    reasons.append(plateau.reason)
+    if search.candidates == 0:
+        reasons.append("the search recorded no candidate besides your prompt")
+        reasons.extend(search.why_empty)
+        return Verdict(
+            "undecided",
+            "Undecided: the search found nothing to compare with your prompt.",
+            (*reasons, *evidence),
+        )
     if stopped_early is not None and not plateau.decided:
         reasons.append(f"the optimizer stopped early: {stopped_early}")
         return Verdict(
             "undecided",
             "Undecided: the optimizer stopped before it produced enough candidates to judge. "
             "Try another --optimizer, or a stronger --prompt-model for instruction search.",
-            (*reasons, *extra_reasons),
+            (*reasons, *evidence),
+        )
+    if not search.demos_tried and search.train_references == 0:
+        reasons.append(
+            "no train case has a reference answer, so no labelled examples were tried, the "
+            "strongest lever for a small model: state `reference:` on cases (or add checks "
+            "that pin the answer, such as equals) and run again"
+        )
+        reasons.extend(search.why_empty)
+        return Verdict(
+            "undecided",
+            "Undecided: prompting was tried without labelled examples only.",
+            (*reasons, *evidence),
+        )
+    reasons.append(plateau.reason)
+    if not plateau.decided:
+        return Verdict(
+            "undecided",
+            f"Undecided: too few candidates to judge a plateau; raise --budget above {budget}.",
+            (*reasons, *evidence),
         )
     if not plateau.plateaued:
         estimate = estimate_gain(plateau, final_score, target, budget)
-        if plateau.decided:
+        reasons.append(
+            f"extending the search by {budget} candidates might gain about "
+            f"{estimate.expected:+.3f} (range {estimate.low:+.3f} to {estimate.high:+.3f}), "
+            "a linear extrapolation of the recent slope, capped; gains usually shrink"
+        )
+        if estimate.candidates_to_target is not None:
             reasons.append(
-                f"extending the search by {budget} candidates might gain about "
-                f"{estimate.expected:+.3f} (range {estimate.low:+.3f} to {estimate.high:+.3f}), "
-                "a linear extrapolation of the recent slope, capped; gains usually shrink"
+                f"at the recent slope the target is about {estimate.candidates_to_target} "
+                "candidates away"
             )
-            if estimate.candidates_to_target is not None:
-                reasons.append(
-                    f"at the recent slope the target is about {estimate.candidates_to_target} "
-                    "candidates away"
-                )
         return Verdict(
             "still-improving",
             "Still improving: extend the budget before deciding on fine-tuning.",
-            (*reasons, *extra_reasons),
-            gain_estimate=estimate if plateau.decided else None,
+            (*reasons, *evidence),
+            gain_estimate=estimate,
+        )
+    if resistant:
+        reasons.append(f"{resistant} cases were never solved by any prompt variant")
+    if failure == "format":
+        return Verdict(
+            "plateau-format",
+            "Prompting has plateaued below the target, and the failures are in the reply's "
+            "format (the right content, wrapped wrong): fix the prompt's format or add checks "
+            "that accept it before you fine-tune.",
+            (*reasons, *evidence),
         )
     reasons.append(
         f"{labelled} train/validation cases have a reference answer; fine-tuning is advised "
         f"from {min_examples} (OpenAI requires {OPENAI_MIN_EXAMPLES} and sees clear gains "
         "from 50-100)"
     )
-    if resistant:
-        reasons.append(f"{resistant} cases were never solved by any prompt variant")
     if needs_reference:
         reasons.append(f"{needs_reference} cases need a reference answer written by a person")
+    lacks = " the model lacks the knowledge (right shape, wrong content):" if failure else ""
     if labelled >= min_examples:
         return Verdict(
             "plateau-finetune",
-            "Prompting has plateaued below the target: fine-tuning is advised.",
-            (*reasons, *extra_reasons),
+            f"Prompting has plateaued below the target;{lacks} fine-tuning is advised.",
+            (*reasons, *evidence),
         )
     more = min_examples - labelled
     return Verdict(
         "plateau-collect",
-        f"Prompting has plateaued below the target, but there are too few labelled cases to "
-        f"fine-tune: collect about {more} more.",
-        (*reasons, *extra_reasons),
+        f"Prompting has plateaued below the target;{lacks} there are too few labelled cases "
+        f"to fine-tune: collect about {more} more.",
+        (*reasons, *evidence),
         collect_more=more,
     )

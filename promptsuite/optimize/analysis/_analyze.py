@@ -20,6 +20,7 @@ from promptsuite.optimize.analysis._advice import (
     PLATEAU_CONFIDENCE,
     RECOMMENDED_MIN_EXAMPLES,
     Plateau,
+    SearchFacts,
     Verdict,
     best_so_far,
     decide,
@@ -33,6 +34,7 @@ from promptsuite.optimize.analysis._cost import (
     cost_summary,
     with_finetune_line,
 )
+from promptsuite.optimize.analysis._failures import FailureSummary, summarize_failures
 from promptsuite.optimize.analysis._insights import (
     CaseInsight,
     TagInsight,
@@ -129,6 +131,7 @@ class Analysis:
         cases: Every case's story, worst first.
         tags: Every tag, lowest ceiling first.
         cost: Tokens and money per call.
+        failures: Where the best candidate fails on the held-out cases, and why.
         labelled: Train/validation cases with a reference answer.
         needs_reference: Train/validation cases without one -> why.
         min_examples: Labelled cases needed before fine-tuning is advised.
@@ -148,6 +151,7 @@ class Analysis:
     cases: tuple[CaseInsight, ...]
     tags: tuple[TagInsight, ...]
     cost: CostSummary
+    failures: FailureSummary
     labelled: int
     needs_reference: dict[str, str]
     min_examples: int
@@ -242,6 +246,7 @@ def analyze(
     resistant = sum(1 for c in cases if c.status == "resistant")
     cost = cost_summary(run, baseline, best, prices or {}, call_volume, plateau.plateaued)
     consistent = final.best_consistent_score if require_consistency else None
+    failures = summarize_failures(run, best.index, references, suite)
     verdict = decide(
         plateau=plateau,
         final_score=final.best_score,
@@ -252,8 +257,11 @@ def analyze(
         needs_reference=len(needs),
         resistant=resistant,
         budget=run.budget,
+        search=search_facts(run),
+        failure=failures.dominant,
+        failure_reasons=failures.lines(),
         min_examples=min_examples,
-        extra_reasons=_evidence(final, cases, tags, cost),
+        extra_reasons=_evidence(final, cases, cost),
         stopped_early=run.metadata.get("optimizer_error"),
     )
     return Analysis(
@@ -270,6 +278,7 @@ def analyze(
         cases=cases,
         tags=tags,
         cost=with_finetune_line(cost, verdict, baseline, prices or {}, run.model),
+        failures=failures,
         labelled=labelled,
         needs_reference=needs,
         min_examples=min_examples,
@@ -339,10 +348,41 @@ def _final_figures(
     )
 
 
+def search_facts(run: OptimizationRun) -> SearchFacts:
+    """What the search did, and what kept it from proposing candidates."""
+    others = [c for c in run.candidates if c.index != 0]
+    references = run.metadata.get("references", {})
+    train_references = int(references.get("with_reference", 0))
+    why: list[str] = []
+    if train_references == 0:
+        why.append(
+            "no train case has a reference answer (state `reference:`, or add checks that "
+            "pin the answer), so there were no labelled demos to try"
+        )
+    proposer = run.prompt_model == run.model
+    if run.optimizer in ("bootstrap", "mipro") and not others:
+        why.append(
+            "bootstrapped demos need the model's own passing replies on train cases, and none "
+            "passed"
+        )
+    if run.optimizer in ("copro", "mipro", "gepa") and proposer:
+        why.append(
+            "instruction proposals need a model that can write instructions; give a capable "
+            "one with --prompt-model"
+        )
+    if run.metadata.get("optimizer_error"):
+        why.append(f"the optimizer stopped early: {run.metadata['optimizer_error']}")
+    return SearchFacts(
+        candidates=len(others),
+        demos_tried=any(c.demos for c in others),
+        train_references=train_references,
+        why_empty=tuple(why),
+    )
+
+
 def _evidence(
     final: FinalFigures,
     cases: Sequence[CaseInsight],
-    tags: Sequence[TagInsight],
     cost: CostSummary,
 ) -> tuple[str, ...]:
     lines = []
@@ -361,12 +401,6 @@ def _evidence(
         lines.append(
             f"{counts['unstable']} cases flip between variants and {counts['unreliable']} "
             "pass only on some repeats under the best prompt"
-        )
-    if tags and len(tags) > 1:
-        low = tags[0]
-        lines.append(
-            f"lowest tag: {low.tag!r}, no candidate scored above {low.ceiling:.2f} on its "
-            f"{low.n_cases} cases"
         )
     lines.append(f"cost: {cost.note}")
     return tuple(lines)

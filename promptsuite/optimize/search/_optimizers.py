@@ -31,14 +31,16 @@ class OptimizerContext:
     task_lm: Any
     prompt_lm: Any
     threads: int
+    labelled: bool = False
 
 
 def _bootstrap(dspy: Any, ctx: OptimizerContext) -> None:
     optimizer = dspy.BootstrapFewShotWithRandomSearch(
         metric=ctx.metric,
         max_bootstrapped_demos=ctx.options.max_demos,
-        max_labeled_demos=0,
-        # Seeds -3 (zero-shot) and -2 (labelled demos; none here) repeat the baseline.
+        max_labeled_demos=ctx.options.max_demos if ctx.labelled else 0,
+        # Seed -3 is zero-shot (the baseline again); -2 shows labelled demos (the train
+        # cases' reference answers), when there are any.
         num_candidate_programs=max(ctx.options.budget - 1, 1),
         num_threads=ctx.threads,
         # DSPy reports evaluation scores in percent.
@@ -75,7 +77,7 @@ def _mipro(dspy: Any, ctx: OptimizerContext) -> None:
         prompt_model=ctx.prompt_lm,
         task_model=ctx.task_lm,
         max_bootstrapped_demos=ctx.options.max_demos,
-        max_labeled_demos=0,
+        max_labeled_demos=ctx.options.max_demos if ctx.labelled else 0,
         auto=None,
         num_candidates=max(2, math.ceil(ctx.options.budget / 2)),
         num_threads=ctx.threads,

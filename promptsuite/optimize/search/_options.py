@@ -11,6 +11,9 @@ from promptsuite.optimize.search._split import DEFAULT_FRACTIONS
 
 #: Optimizer name -> what it searches.
 OPTIMIZERS: dict[str, str] = {
+    "auto": "no proposer model needed: labelled demos from the train cases' reference "
+    "answers, rules read off the checks, the rules the baseline broke, instruction patterns "
+    "(the default; with a distinct --prompt-model, COPRO proposals join it)",
     "bootstrap": "few-shot demos bootstrapped from passing train cases, random search "
     "(BootstrapFewShotWithRandomSearch)",
     "copro": "instructions proposed by the prompt model, coordinate ascent (COPRO)",
@@ -35,7 +38,8 @@ class SearchOptions:
         seed: Seed of the split and of the optimizer.
         fractions: Shares of train, validation and test.
         adapter: ``suite`` (the user's template) or ``chat`` (DSPy's ChatAdapter).
-        max_demos: Most bootstrapped demos in a candidate.
+        max_demos: Most demos in a candidate (a classification task's ``auto`` candidates
+            show one per label instead, up to 16).
         settings: Cache and concurrency settings of the runner.
         threads: DSPy evaluation threads (default: 1 for the embedded model, else 4).
         log: Where DSPy's own output goes (default: discarded).
@@ -43,7 +47,7 @@ class SearchOptions:
 
     model: ModelSpec | None = None
     prompt_model: ModelSpec | None = None
-    optimizer: str = "bootstrap"
+    optimizer: str = "auto"
     budget: int = 8
     target: float = 0.9
     seed: int = 0

@@ -109,12 +109,17 @@ def build_student(task: TaskSpec) -> Any:
     return dspy.Predict(task.signature(task.shape.instruction))
 
 
-def to_examples(cases: Sequence[ResolvedCase], task: TaskSpec) -> list[Any]:
-    """One DSPy example per case: the vars as inputs and the case id as a label."""
+def to_examples(
+    cases: Sequence[ResolvedCase], task: TaskSpec, labels: Mapping[str, str] | None = None
+) -> list[Any]:
+    """One DSPy example per case: the vars as inputs and the case id as a label; with
+    ``labels`` (case id -> reference answer, train cases only), the answer as the output."""
     examples = []
     for case in cases:
         values = dict(case.vars)
         values[CASE_FIELD] = case.id
+        if labels and case.id in labels:
+            values[task.output_field] = labels[case.id]
         examples.append(dspy.Example(**values).with_inputs(*case.vars))
     return examples
 
@@ -128,6 +133,7 @@ class CaseOutcome:
     output: str
     failures: tuple[str, ...]
     error: str | None = None
+    failed_checks: tuple[str, ...] = ()
 
     def feedback(self) -> str:
         """Text feedback for reflective optimizers: what the checks said."""
@@ -178,8 +184,14 @@ class Scorer:
             grade=lambda spec, request: runner.generate(spec or grader, request),
         )
         scored = await score(case.expect, context, case.threshold)
-        failures = tuple(c.reason for c in scored.results if not c.passed and c.weight > 0)
-        return CaseOutcome(scored.score, scored.passed, output, failures)
+        failed = [c for c in scored.results if not c.passed and c.weight > 0]
+        return CaseOutcome(
+            scored.score,
+            scored.passed,
+            output,
+            tuple(c.reason for c in failed),
+            failed_checks=tuple(c.name for c in failed),
+        )
 
 
 Observer = Callable[[ResolvedCase, CaseOutcome, "_calls.CallRecord | None"], None]

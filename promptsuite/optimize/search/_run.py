@@ -11,19 +11,24 @@ and reported to the progress callback. The test split is never given to the opti
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from promptsuite.errors import ConfigError, MissingDependency, OptimizeError
-from promptsuite.optimize._records import Candidate, CaseScore, OptimizationRun
+from promptsuite.models import ModelSpec
+from promptsuite.optimize._records import Candidate, CaseScore, Demo, OptimizationRun
 from promptsuite.optimize._shape import PromptShape, shape_of
+from promptsuite.optimize.search import _calls
+from promptsuite.optimize.search._auto import auto_search
 from promptsuite.optimize.search._optimizers import (
     PROMPT_MAX_TOKENS,
     RUNNERS,
@@ -31,6 +36,7 @@ from promptsuite.optimize.search._optimizers import (
 )
 from promptsuite.optimize.search._options import OPTIMIZE_INSTALL, OPTIMIZERS, SearchOptions
 from promptsuite.optimize.search._split import split_cases
+from promptsuite.references import Reference, case_references
 from promptsuite.suite import ResolvedCase, Suite
 
 
@@ -64,7 +70,10 @@ class Recorder:
         self.started = time.perf_counter()
         self._scores: dict[Any, dict[str, CaseScore]] = {}
         self._prompt_tokens: dict[Any, list[int]] = {}
-        self._recorded: set[Any] = set()
+        # Candidates already recorded (the auto search's) are not recorded twice.
+        self._recorded: set[Any] = {
+            _calls.CandidateKey.of(c.instruction, c.demos) for c in run.candidates
+        }
         self._lock = threading.Lock()
 
     def observe(self, case: ResolvedCase, outcome: Any, record: Any) -> None:
@@ -79,6 +88,7 @@ class Recorder:
             scores=[outcome.score],
             passes=[outcome.passed],
             output=outcome.output,
+            failed_checks=list(getattr(outcome, "failed_checks", ())),
         )
         with self._lock:
             if key in self._recorded:
@@ -137,6 +147,13 @@ def run_search(
 ) -> SearchOutcome:
     """Search prompt variants of a suite's first prompt variant.
 
+    The cases are split (seeded, stratified by tag); only train cases' reference answers
+    (:func:`promptsuite.references.case_references`) ever reach a candidate, as labelled
+    demos. ``auto`` (the default) needs no proposer model; with a ``prompt_model`` other
+    than the task model, COPRO's instruction proposals then join the same search, starting
+    from the best candidate, for what is left of the budget. The DSPy optimizers run as
+    before, with the train references as labelled demos.
+
     Args:
         suite: The loaded suite.
         options: What to search with.
@@ -154,27 +171,13 @@ def run_search(
         raise ConfigError(f"optimizer {options.optimizer!r} is not one of: {', '.join(OPTIMIZERS)}")
     if options.budget < 1:
         raise ConfigError(f"budget must be at least 1, got {options.budget}")
-    dspy = import_dspy()
-    from promptsuite.optimize.search._adapter import RecordingAdapter
-    from promptsuite.optimize.search._engine import Bridge, PromptsuiteEngine
-    from promptsuite.optimize.search._program import (
-        Scorer,
-        build_student,
-        make_metric,
-        task_spec,
-        to_examples,
-    )
-
     model = options.model or suite.models[0]
     prompt_model = options.prompt_model or model
     variant = suite.variants[0]
     shape = shape_of(suite.prompt.variants[variant], where=suite.prompt.file or suite.path)
-    task = task_spec(suite, shape)
     split = split_cases(suite.cases, seed=options.seed, fractions=options.fractions)
-    cases = {case.id: case for case in suite.cases}
-    by_split = {
-        name: [case for case in suite.cases if split[case.id] == name] for name in ("train", "val")
-    }
+    train = [case for case in suite.cases if split[case.id] == "train"]
+    references, unlabelled = case_references(suite, train)
     run = OptimizationRun(
         suite=suite.name,
         suite_path=suite.path,
@@ -192,22 +195,114 @@ def run_search(
             "fractions": list(options.fractions),
             "max_demos": options.max_demos,
             "params": suite.params.to_dict(),
-            "dspy_version": dspy.__version__,
+            "references": reference_summary(references, unlabelled),
         },
     )
+    started = time.perf_counter()
+    if options.optimizer == "auto":
+        # With a proposer of its own, half the budget goes to its instruction proposals.
+        proposer = prompt_model != model
+        own = max(1, options.budget // 2) if proposer else options.budget
+        auto_search(
+            suite, options, run, shape, references, model=model, budget=own, progress=progress
+        )
+        left = options.budget - (len(run.candidates) - 1)
+        if proposer and left > 0:
+            best = min(run.candidates, key=lambda c: (-c.val_score, c.index))
+            _dspy_search(
+                suite,
+                dataclasses.replace(options, optimizer="copro", budget=left),
+                run,
+                dataclasses.replace(shape, instruction=best.instruction),
+                references,
+                model=model,
+                prompt_model=prompt_model,
+                start_demos=best.demos,
+                progress=progress,
+            )
+    else:
+        _dspy_search(
+            suite,
+            options,
+            run,
+            shape,
+            references,
+            model=model,
+            prompt_model=prompt_model,
+            start_demos=None,
+            progress=progress,
+        )
+    run.metadata["search_s"] = round(time.perf_counter() - started, 3)
+    return SearchOutcome(run, shape)
+
+
+def reference_summary(
+    references: Mapping[str, Reference], unlabelled: Mapping[str, str]
+) -> dict[str, Any]:
+    """What the run records of the train cases' references: counts and each case's source."""
+    sources = Counter(r.source for r in references.values())
+    return {
+        "train_cases": len(references) + len(unlabelled),
+        "with_reference": len(references),
+        "stated": sources["stated"],
+        "derived": sources["derived"],
+        "sources": {case_id: r.source for case_id, r in sorted(references.items())},
+        "missing": dict(sorted(unlabelled.items())),
+    }
+
+
+def _dspy_search(
+    suite: Suite,
+    options: SearchOptions,
+    run: OptimizationRun,
+    shape: PromptShape,
+    references: Mapping[str, Reference],
+    *,
+    model: ModelSpec,
+    prompt_model: ModelSpec,
+    start_demos: Sequence[Demo] | None,
+    progress: Progress | None,
+) -> None:
+    """Run a DSPy optimizer, recording its candidates into ``run``.
+
+    With ``start_demos`` (None: a fresh search), the student starts from ``shape``'s
+    instruction and those demos, and the baseline is not scored again.
+    """
+    dspy = import_dspy()
+    from promptsuite.optimize.search._adapter import RecordingAdapter
+    from promptsuite.optimize.search._engine import Bridge, PromptsuiteEngine
+    from promptsuite.optimize.search._program import (
+        Scorer,
+        build_student,
+        make_metric,
+        task_spec,
+        to_examples,
+    )
+
+    task = task_spec(suite, shape)
+    split = run.split
+    cases = {case.id: case for case in suite.cases}
+    by_split = {
+        name: [case for case in suite.cases if split[case.id] == name] for name in ("train", "val")
+    }
+    run.metadata["dspy_version"] = dspy.__version__
     threads = options.threads or (1 if model.provider == "local" else 4)
     bridge = Bridge(options.settings)
     try:
         task_engine = PromptsuiteEngine(bridge, model, params=suite.params, task=True)
-        same_model = prompt_model == model
         prompt_engine = PromptsuiteEngine(
             bridge, prompt_model, params=None, seed=options.seed, task=False
         )
+        before = run.metadata.get("task_model_usage", {})
 
         def usage() -> tuple[int, int, int]:
             engines = [task_engine, prompt_engine]
             tokens = sum(engine.stats.tokens for engine in engines)
-            return task_engine.stats.calls, prompt_engine.stats.calls, tokens
+            return (
+                int(before.get("calls", 0)) + task_engine.stats.calls,
+                prompt_engine.stats.calls,
+                int(before.get("tokens", 0)) + tokens,
+            )
 
         recorder = Recorder(run, cases, usage, progress)
         scorer = Scorer(bridge, suite, model)
@@ -227,19 +322,24 @@ def run_search(
             max_tokens=PROMPT_MAX_TOKENS,
         )
         student = build_student(task)
-        trainset = to_examples(by_split["train"], task)
+        labels = {c: r.output for c, r in references.items() if split.get(c) == "train"}
+        trainset = to_examples(by_split["train"], task, labels)
         valset = to_examples(by_split["val"], task)
         random.Random(options.seed).shuffle(trainset)
+        if start_demos:
+            student.demos = [
+                dspy.Example(**d.vars, **{task.output_field: d.output}) for d in start_demos
+            ]
         adapter = RecordingAdapter(task, options.adapter)
-        started = time.perf_counter()
         with dspy.context(lm=task_lm, adapter=adapter), _quiet(options.log):
-            _evaluate_baseline(dspy, student, valset, metric, threads)
-            if not run.candidates:
-                detail = task_engine.stats.last_error or "no reply was scored"
-                raise OptimizeError(
-                    f"the baseline variant {variant!r} could not be evaluated on "
-                    f"{model.display}: {detail}"
-                )
+            if start_demos is None:
+                _evaluate_baseline(dspy, student, valset, metric, threads)
+                if not run.candidates:
+                    detail = task_engine.stats.last_error or "no reply was scored"
+                    raise OptimizeError(
+                        f"the baseline variant {shape.variant!r} could not be evaluated on "
+                        f"{model.display}: {detail}"
+                    )
             recorder.source = options.optimizer
             context = OptimizerContext(
                 options=options,
@@ -251,6 +351,7 @@ def run_search(
                 task_lm=task_lm,
                 prompt_lm=prompt_lm,
                 threads=threads,
+                labelled=bool(labels),
             )
             try:
                 RUNNERS[options.optimizer](dspy, context)
@@ -262,18 +363,19 @@ def run_search(
                 # mid-search; the candidates recorded so far are kept, verified and
                 # analysed, and the failure is reported with them.
                 run.metadata["optimizer_error"] = _one_line(exc)
+        task_usage = task_engine.stats.to_dict()
         run.metadata.update(
             {
-                "search_s": round(time.perf_counter() - started, 3),
                 "threads": threads,
-                "task_model_usage": task_engine.stats.to_dict(),
+                "task_model_usage": {
+                    key: int(before.get(key, 0)) + int(value) for key, value in task_usage.items()
+                },
                 "prompt_model_usage": prompt_engine.stats.to_dict(),
-                "prompt_model_is_task_model": same_model,
+                "prompt_model_is_task_model": prompt_model == model,
             }
         )
     finally:
         bridge.close()
-    return SearchOutcome(run, shape)
 
 
 def _evaluate_baseline(

@@ -40,10 +40,17 @@ def make_run(
     budget: int | None = None,
     tags: Callable[[int], list[str]] = lambda i: ["task", f"group{i % 3}"],
     test_outcome: Outcome | None = None,
-    test_cases: int = 0,
+    test_cases: int | None = None,
+    tested: bool = True,
+    train_references: int = 10,
     model: str = "local",
 ) -> OptimizationRun:
-    """A run whose candidate k passes case i on repeat r when ``outcome(k, i, r)``."""
+    """A run whose candidate k passes case i on repeat r when ``outcome(k, i, r)``.
+
+    The baseline and the best candidate are verified on ``test_cases`` held-out cases
+    (default as many as validation ones) decided by ``test_outcome`` (default ``outcome``),
+    unless ``tested`` is False; ``train_references`` train cases had a reference answer.
+    """
 
     def scores(k: int, prefix: str, count: int, decide: Outcome, where: str) -> list[CaseScore]:
         results = []
@@ -91,8 +98,11 @@ def make_run(
         target=target,
         split=case_split,
         candidates=candidates,
+        metadata={"references": {"with_reference": train_references}},
     )
-    if test_outcome is not None:
+    if tested:
+        test_outcome = test_outcome or outcome
+        test_cases = n_cases if test_cases is None else test_cases
         best = max(candidates, key=lambda c: (c.val_score, -c.index)).index
         for k in {0, best}:
             run.test_results[k] = scores(k, "t", test_cases, test_outcome, "test")

@@ -39,7 +39,7 @@ def test_optimize_writes_variants_verifies_them_and_reports(project, capsys):
     assert "candidate   0 baseline" in err
     assert "verdict:" in err
     run = the_run(project)
-    assert run.written_variants == ["opt-bootstrap-1"]
+    assert run.written_variants == ["opt-auto-1"]
     prompt = load_prompt(project / "prompt.yaml")
     assert prompt.default == "default"
     assert "# The user's prompt" in (project / "prompt.yaml").read_text(encoding="utf-8")
@@ -60,8 +60,8 @@ def test_optimize_writes_variants_verifies_them_and_reports(project, capsys):
 def test_apply_makes_the_winner_the_default(project):
     assert main(["optimize", "suite.yaml", "--budget", "2", "--apply"]) == 0
     run = the_run(project)
-    assert run.metadata["applied"] == "opt-bootstrap-1"
-    assert load_prompt(project / "prompt.yaml").default == "opt-bootstrap-1"
+    assert run.metadata["applied"] == "opt-auto-1"
+    assert load_prompt(project / "prompt.yaml").default == "opt-auto-1"
 
 
 def test_no_write_leaves_the_prompt_file_alone(project):

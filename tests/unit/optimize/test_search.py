@@ -34,6 +34,7 @@ def search(tmp_path: Path) -> Callable[..., SearchOutcome]:
         settings = RunSettings(cache_path=tmp_path / "cache.sqlite")
         values: dict[str, object] = {
             "model": parse_model_spec(SCRIPT),
+            "optimizer": "bootstrap",
             "budget": 3,
             "threads": 1,
             "settings": settings,
@@ -91,7 +92,7 @@ def test_bootstrap_trajectory_records_every_candidate_with_its_demos(suite, sear
     calls = [c.lm_calls for c in run.candidates]
     assert calls == sorted(calls) and calls[0] > 0
     assert len(
-        {(c.instruction, tuple(d.output for d in c.demos), len(c.demos)) for c in run.candidates}
+        {(c.instruction, tuple((str(d.vars), d.output) for d in c.demos)) for c in run.candidates}
     ) == len(run.candidates)
     usage = run.metadata["task_model_usage"]
     assert usage["calls"] == len(optimize_scripted.CALLS)

@@ -41,6 +41,7 @@ def summary() -> ExportSummary:
         validation_path="out/finetune_validation.jsonl",
         n_train=42,
         n_validation=9,
+        stated=0,
         verified=30,
         derived=21,
         focus_cases=("c001", "c002"),
