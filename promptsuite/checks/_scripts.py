@@ -40,7 +40,11 @@ def code_problem(code: object, what: str) -> str | None:
     try:
         _compile_inline(code)
     except SyntaxError as err:
-        return f"{what} code does not parse: {err.msg} (line {err.lineno})"
+        return (
+            f"{what} code does not parse: {err.msg} (line {err.lineno}); expected a Python"
+            " expression of output, a body with return, 'file://path.py[:function]' or"
+            " 'module:function'"
+        )
     return None
 
 
