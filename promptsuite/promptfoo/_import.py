@@ -168,6 +168,8 @@ def _dump(document: dict[str, Any]) -> str:
 
 def _prompts(raw: Any, config_dir: Path, notes: Notes) -> dict[str, dict[str, Any]]:
     """Variant name -> prompt variant (``user:`` or ``messages:``)."""
+    if isinstance(raw, dict):  # promptfoo's {path-or-text: label} form
+        raw = [{"raw": text, "label": label} for text, label in raw.items()]
     items = raw if isinstance(raw, list) else [raw] if raw is not None else []
     if not items:
         notes.add(("prompts",), "the config has no prompts")
@@ -282,7 +284,9 @@ def _defaults(
     for key in sorted(set(default_test) - _TEST_FIELDS):
         notes.add((*where, key), f"{key!r} is not carried over")
     if isinstance(default_test.get("vars"), dict):
-        defaults["vars"] = default_test["vars"]
+        defaults["vars"] = _file_vars(
+            default_test["vars"], converter.config_dir, (*where, "vars"), None, notes
+        )
     expect = converter.convert_all(default_test.get("assert"), (*where, "assert"))
     if expect:
         defaults["expect"] = expect
@@ -426,6 +430,8 @@ def _case(
     if not isinstance(variables, dict):
         _note(notes, (*where, "vars"), file, "vars must be a mapping; left out")
         variables = {}
+    base_dir = file.parent if file is not None else converter.config_dir
+    variables = _file_vars(variables, base_dir, (*where, "vars"), file, notes)
     combos = _expand(variables)
     n = len(combos)
     cases = []
@@ -443,6 +449,33 @@ def _case(
 
 
 _FIELD_ORDER = {"id": 0, "description": 1, "vars": 2, "threshold": 3, "transform": 4, "expect": 5}
+
+
+def _file_vars(
+    variables: dict[str, Any], base: Path, where: Where, file: Path | None, notes: Notes
+) -> dict[str, Any]:
+    """Vars as promptfoo reads them: a ``file://`` text file's content, a JSON or YAML file's
+    data; script files are noted and kept as written."""
+    loaded: dict[str, Any] = {}
+    for name, value in variables.items():
+        values = value if isinstance(value, list) else [value]
+        out = []
+        for item in values:
+            if isinstance(item, str) and item.startswith(FILE):
+                path = base / item[len(FILE) :]
+                if path.suffix in {".py", ".js", ".ts", ".mjs", ".cjs"} or not path.is_file():
+                    why = "is a script" if path.is_file() else "is not there"
+                    _note(notes, (*where, name), file, f"{item}: {why}; kept as text")
+                    out.append(item)
+                    continue
+                text = path.read_text(encoding="utf-8")
+                out.append(
+                    yaml.safe_load(text) if path.suffix in {".json", ".yaml", ".yml"} else text
+                )
+            else:
+                out.append(item)
+        loaded[name] = out if isinstance(value, list) else out[0]
+    return loaded
 
 
 def _number(where: Where) -> int:

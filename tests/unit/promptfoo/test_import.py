@@ -197,3 +197,17 @@ def test_the_import_command_reports_a_broken_config(
     assert main(["import", str(config)]) == 2
     err = capsys.readouterr().err
     assert "promptfooconfig.yaml:" in err and len(err.strip().splitlines()) == 1
+
+
+def test_file_vars_are_read_like_promptfoo_reads_them(tmp_path: Path) -> None:
+    suite, _, _ = imported("ollama-rag", tmp_path)
+    shipping = next(c for c in suite.cases if c.id == "shipping-time")
+    assert shipping.vars["context"].startswith("Parcels ship within 2 days")
+
+
+def test_prompts_as_a_mapping_of_labels(tmp_path: Path) -> None:
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text("prompts:\n  'Say {{x}}': plain\n  'Shout {{x}}!': loud\n"
+                      "tests: [{vars: {x: hi}}]\n")  # fmt: skip
+    result = import_config(config, tmp_path / "out")
+    assert load_suite(result.suite_file).variants == ("plain", "loud")
