@@ -58,5 +58,5 @@ def test_an_imported_config_runs_with_promptfoo_verdicts(pytester: pytest.Pytest
             "*PASSED suites/caps.yaml::france*",
             "*FAILED suites/caps.yaml::weighted-threshold*",
             "*FAILED suites/caps.yaml::strict-equals*",
-        ]  # fmt: skip
+        ]
     )
