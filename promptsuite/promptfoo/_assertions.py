@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from promptsuite.checks import known_types, split_type
-from promptsuite.promptfoo._notes import Notes, Where
+from promptsuite.promptfoo._notes import Notes, Where, read_file
 from promptsuite.promptfoo._providers import grader_ref
 
 FILE = "file://"
@@ -145,13 +145,11 @@ class AssertionConverter:
         if path.suffix not in _TEXT_FILES or not path.is_file():
             self.notes.add((*where, "value"), f"{value}: cannot read it as text; left out")
             return False
-        text = path.read_text(encoding="utf-8")
-        if path.suffix in {".json", ".yaml", ".yml"}:
-            import yaml
-
-            check["value"] = yaml.safe_load(text)
-        else:
-            check["value"] = text
+        parse = path.suffix in {".json", ".yaml", ".yml"}
+        loaded = read_file(path, self.notes, (*where, "value"), parse=parse)
+        if loaded is None:
+            return False
+        check["value"] = loaded
         return True
 
     def python_code(self, check: dict[str, Any], key: str, where: Where) -> bool:

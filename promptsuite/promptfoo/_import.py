@@ -29,7 +29,7 @@ from promptsuite.promptfoo._assertions import (
     parse_compact,
     python_transform,
 )
-from promptsuite.promptfoo._notes import Notes, Where
+from promptsuite.promptfoo._notes import Notes, Where, read_file
 from promptsuite.promptfoo._providers import Converted, convert_provider
 from promptsuite.suite import load_suite, read_yaml
 
@@ -207,7 +207,9 @@ def _prompt_texts(text: str, config_dir: Path, where: Where, notes: Notes) -> li
         if not path.is_file():
             notes.add(where, f"{text}: no file at {path}; left out")
             continue
-        content = path.read_text(encoding="utf-8")
+        content = read_file(path, notes, where)
+        if content is None:
+            continue
         if path.suffix in {".json", ".yaml", ".yml"}:
             found.append(_variant(content, where, notes))
         else:
@@ -342,16 +344,28 @@ def _tests_from_file(
         if not path.is_file():
             notes.add(where, f"{ref}: no tests file at {path}; left out")
             continue
-        text = path.read_text(encoding="utf-8")
+        text = read_file(path, notes, where)
+        if text is None:
+            continue
         if path.suffix == ".csv":
-            rows = list(csv.DictReader(text.splitlines()))
+            try:
+                rows = list(csv.DictReader(text.splitlines()))
+            except csv.Error as err:
+                notes.add(where, f"{ref}: not CSV ({err}); left out")
+                continue
             found.extend((_csv_test(row), ("row", n + 2), path) for n, row in enumerate(rows))
         elif path.suffix == ".jsonl":
             for n, line in enumerate(text.splitlines()):
-                if line.strip():
+                if not line.strip():
+                    continue
+                try:
                     found.append((_jsonl_test(json.loads(line)), ("line", n + 1), path))
+                except ValueError as err:
+                    notes.add(("line", n + 1), f"not JSON ({err}); left out", file=path)
         elif path.suffix in {".yaml", ".yml", ".json"}:
-            loaded = yaml.safe_load(text)
+            loaded = read_file(path, notes, where, parse=True)
+            if loaded is None:
+                continue
             items = loaded if isinstance(loaded, list) else [loaded]
             found.extend((item, (n,), path) for n, item in enumerate(items))
         else:
@@ -468,10 +482,9 @@ def _file_vars(
                     _note(notes, (*where, name), file, f"{item}: {why}; kept as text")
                     out.append(item)
                     continue
-                text = path.read_text(encoding="utf-8")
-                out.append(
-                    yaml.safe_load(text) if path.suffix in {".json", ".yaml", ".yml"} else text
-                )
+                parse = path.suffix in {".json", ".yaml", ".yml"}
+                content = read_file(path, notes, (*where, name), parse=parse, file=file)
+                out.append(item if content is None else content)
             else:
                 out.append(item)
         loaded[name] = out if isinstance(value, list) else out[0]

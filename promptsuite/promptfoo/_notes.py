@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -42,3 +44,23 @@ class Notes:
         if file is None and self.root is not None:
             line = f":{node_at(self.root, where).start_mark.line + 1}"
         self.lines.append(f"{shown}{line}: {path_text(where)}: {message}")
+
+
+#: What reading a referenced file may raise, each meaning "cannot use this file".
+READ_ERRORS = (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError)
+
+
+def read_file(
+    path: Path, notes: Notes, where: Where, *, parse: bool = False, file: Path | None = None
+) -> Any:
+    """A referenced file's text (or, with ``parse``, its JSON/YAML data); None with a note
+    naming the file when it cannot be read."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if not parse:
+            return text
+        return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except READ_ERRORS as err:
+        reason = " ".join(str(err).split())[:160]
+        notes.add(where, f"cannot read {path}: {type(err).__name__}: {reason}; left out", file=file)
+        return None

@@ -211,3 +211,20 @@ def test_prompts_as_a_mapping_of_labels(tmp_path: Path) -> None:
                       "tests: [{vars: {x: hi}}]\n")  # fmt: skip
     result = import_config(config, tmp_path / "out")
     assert load_suite(result.suite_file).variants == ("plain", "loud")
+
+
+def test_unreadable_referenced_files_are_notes_not_tracebacks(tmp_path: Path) -> None:
+    (tmp_path / "bad.jsonl").write_text('{"vars": {"x": 1}}\n{not json\n')
+    (tmp_path / "bad.yaml").write_text("- vars: [\n")
+    (tmp_path / "latin1.csv").write_bytes("x,__expected\ncaf\xe9,contains:a\n".encode("latin-1"))
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text(
+        "prompts: ['Say {{x}}']\n"
+        "tests: [file://bad.jsonl, file://bad.yaml, file://latin1.csv, file://missing.csv]\n"
+    )
+    result = import_config(config, tmp_path / "out")
+    assert result.cases == 1 and result.problems == []
+    joined = "\n".join(result.notes)
+    assert "bad.jsonl: line[2]: not JSON" in joined
+    assert "cannot read" in joined and "bad.yaml" in joined and "latin1.csv" in joined
+    assert "no tests file" in joined
