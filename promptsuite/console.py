@@ -9,12 +9,16 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 from promptsuite._format import ms, num, pct, signed
 from promptsuite.gate import GateResult
 from promptsuite.results import CaseResult, call_counts, summarize
 
-_SUMMARY_HEADERS = (
+Outcome = Literal["passed", "failed", "xfailed", "error"]
+"""How pytest reports a case: a pass, a failure, a known failure (xfail) or an error."""
+
+SUMMARY_HEADERS = (
     "suite",
     "model",
     "prompt",
@@ -27,7 +31,7 @@ _SUMMARY_HEADERS = (
     "tokens",
     "mean latency",
 )
-_GATE_HEADERS = (
+GATE_HEADERS = (
     "suite",
     "model",
     "prompt",
@@ -77,23 +81,8 @@ def summary_lines(run: RunSummary) -> list[Line]:
     baselines and the gate table."""
     from tabulate import tabulate
 
-    table = [
-        [
-            r.suite,
-            r.model,
-            r.variant,
-            r.cases,
-            r.passed,
-            f"{pct(r.pass_rate)} ({pct(r.interval[0])}-{pct(r.interval[1])})",
-            num(r.mean_score),
-            r.flaky,
-            r.errors,
-            r.tokens,
-            ms(r.mean_latency_s),
-        ]
-        for r in summarize(run.cases)
-    ]
-    lines = [Line(tabulate(table, headers=_SUMMARY_HEADERS, tablefmt="simple"))]
+    table = summary_rows(run.cases)
+    lines = [Line(tabulate(table, headers=SUMMARY_HEADERS, tablefmt="simple"))]
     flaky = sorted((c for c in run.cases if c.flaky), key=lambda c: c.test_id)
     if flaky:
         lines += [Line(""), Line(f"flaky cases ({len(flaky)}): repeats disagree")]
@@ -110,6 +99,27 @@ def summary_lines(run: RunSummary) -> list[Line]:
         lines += [Line(""), Line(gate_table(run.gates))]
     lines += [Line(f"baseline written: {path}") for path in run.baselines_written]
     return lines
+
+
+def summary_rows(cases: Iterable[CaseResult]) -> list[list[Any]]:
+    """The summary table's rows (under :data:`SUMMARY_HEADERS`), one per suite x model x
+    prompt."""
+    return [
+        [
+            r.suite,
+            r.model,
+            r.variant,
+            r.cases,
+            r.passed,
+            f"{pct(r.pass_rate)} ({pct(r.interval[0])}-{pct(r.interval[1])})",
+            num(r.mean_score),
+            r.flaky,
+            r.errors,
+            r.tokens,
+            ms(r.mean_latency_s),
+        ]
+        for r in summarize(cases)
+    ]
 
 
 def _baseline_lines(run: RunSummary) -> list[Line]:
@@ -137,6 +147,12 @@ def gate_table(gates: Iterable[GateResult]) -> str:
     """The gate verdicts, one row per suite x model x prompt."""
     from tabulate import tabulate
 
+    rows = gate_rows(gates)
+    return tabulate(rows, headers=GATE_HEADERS, tablefmt="simple", disable_numparse=True)
+
+
+def gate_rows(gates: Iterable[GateResult]) -> list[list[Any]]:
+    """The gate table's rows (under :data:`GATE_HEADERS`), in suite x model order."""
     rows = []
     for g in sorted(gates, key=lambda g: (g.suite, g.model)):
         v = g.verdict
@@ -154,7 +170,23 @@ def gate_table(gates: Iterable[GateResult]) -> str:
                 v.cases_needed if v.verdict == "inconclusive" else "",
             ]
         )
-    return tabulate(rows, headers=_GATE_HEADERS, tablefmt="simple", disable_numparse=True)
+    return rows
+
+
+def case_outcome(result: CaseResult, *, update_baseline: bool = False) -> Outcome:
+    """How the pytest plugin reports a finished case, from its saved result.
+
+    An error is an error; with no baseline (or a case new to it) a failing case fails; a
+    regression fails; a failure the baseline recorded is a known failure (xfail), as is any
+    failure while the baseline is being updated.
+    """
+    if result.error is not None:
+        return "error"
+    if result.passed:
+        return "passed"
+    if update_baseline or result.baseline_status == "known-failure":
+        return "xfailed"
+    return "failed"
 
 
 def format_failure(result: CaseResult, note: str | None = None) -> str:

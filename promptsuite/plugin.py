@@ -20,7 +20,7 @@ import pytest
 from promptsuite.config import CHOICES, FLAGS, OPTIONS, PluginConfig, read_pyproject_table, resolve
 from promptsuite.errors import CaseError, CaseFailed, GateFailed, PromptsuiteError
 from promptsuite.results import CaseResult
-from promptsuite.session import FinishedRun, RunSession
+from promptsuite.session import FinishedRun, RunSession, ShardPlan
 
 if TYPE_CHECKING:
     from promptsuite.gate import Baseline, GateResult
@@ -32,6 +32,8 @@ _STATE_KEY = pytest.StashKey["_RunState"]()
 # Reports carry results from xdist workers to the controller as these attributes.
 _CASE_ATTR = "promptsuite"
 _GATE_ATTR = "promptsuite_gate"
+# An xdist worker hands the controller its shard's plan through its workeroutput.
+_PLAN_OUTPUT = "promptsuite_shard_plan"
 
 
 @dataclass(eq=False)  # a plugin object: pluggy keeps plugins in sets, by identity
@@ -44,7 +46,9 @@ class _RunState:
     started: float = field(default_factory=time.time)
     collected: list[dict[str, Any]] = field(default_factory=list)
     gates: list[dict[str, Any]] = field(default_factory=list)
+    plan: ShardPlan | None = None
     finished: FinishedRun | None = None
+    step_summary_problem: str | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         case = getattr(report, _CASE_ATTR, None)
@@ -53,6 +57,12 @@ class _RunState:
         gate_result = getattr(report, _GATE_ATTR, None)
         if gate_result is not None:
             self.gates.append(gate_result)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        plan = getattr(node, "workeroutput", {}).get(_PLAN_OUTPUT)
+        if plan is not None and self.plan is None:
+            self.plan = ShardPlan.from_dict(plan)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -267,6 +277,35 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 @pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(
+    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """With ``--promptsuite-shard I/N``, keep only this shard's items (after -k and -m).
+
+    Gate items go too: a gate pairs every case of its suite, so ``promptsuite merge``
+    computes it once the shards are joined.
+    """
+    shard = config.stash[_CONFIG_KEY].shard
+    if shard is None:
+        return
+    from promptsuite.session import plan_shard
+
+    config.stash[_STATE_KEY].plan = plan_shard(
+        [item.job for item in items if isinstance(item, CaseItem)], shard
+    )
+    kept, dropped = [], []
+    for item in items:
+        item_id = item.job.test_id if isinstance(item, CaseItem) else item.nodeid
+        if isinstance(item, GateItem) or not shard.holds(item_id):
+            dropped.append(item)
+        else:
+            kept.append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     # Under xdist each worker collects everything but runs only what it is sent, so
     # workers start jobs item by item (see pytest_runtest_protocol) instead.
@@ -308,15 +347,32 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     config = session.config
     state = config.stash[_STATE_KEY]
     try:
-        if not _is_worker(config) and state.collected:
+        if _is_worker(config):
+            if state.plan is not None:
+                config.workeroutput[_PLAN_OUTPUT] = state.plan.to_dict()  # type: ignore[attr-defined]
+        elif state.collected or (state.plan is not None and state.plan.planned):
             from promptsuite.gate import GateResult
 
+            # A shard writes its results file even when it got no case, so merging finds
+            # every shard.
             state.finished = config.stash[_SESSION_KEY].finish(
                 [CaseResult.from_dict(d) for d in state.collected],
                 [GateResult.from_dict(g) for g in state.gates],
                 config.stash[_CONFIG_KEY],
                 root=config.rootpath,
                 started=state.started,
+                plan=state.plan,
+            )
+            from promptsuite.console import shown
+            from promptsuite.markdown import write_step_summary
+
+            root, finished = config.rootpath, state.finished
+            state.step_summary_problem = write_step_summary(
+                finished.run,
+                root=root,
+                prices=config.stash[_CONFIG_KEY].prices,
+                results_path=shown(finished.results_path, root),
+                report_path=shown(finished.report_path, root) if finished.report_path else None,
             )
     finally:
         config.stash[_SESSION_KEY].close()
@@ -341,3 +397,15 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     terminalreporter.section("promptsuite")
     for line in summary_lines(summary):
         terminalreporter.write_line(line.text, yellow=line.warning)
+    state = config.stash[_STATE_KEY]
+    if state.plan is not None:
+        plan, results = state.plan, config.stash[_CONFIG_KEY].results_dir
+        pattern = shown(results, root) + "/shard-*.json"
+        terminalreporter.write_line(
+            f"shard {plan.shard}: {plan.selected} of {plan.planned} cases; the gates"
+            + (" and baselines" if config.stash[_CONFIG_KEY].update_baseline else "")
+            + f" come from joining every shard: promptsuite merge {pattern} "
+            f"-o {shown(results, root)}/latest.json"
+        )
+    if state.step_summary_problem:
+        terminalreporter.write_line(state.step_summary_problem, yellow=True)

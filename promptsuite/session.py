@@ -16,24 +16,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as _dt
+import hashlib
+import json
 import os
 import platform
 import signal
 import subprocess
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from promptsuite import __version__
 from promptsuite._files import copy_atomic
-from promptsuite.config import PluginConfig, RunSettings
-from promptsuite.errors import PromptsuiteError
+from promptsuite.config import GateInconclusive, PluginConfig, RunSettings, Shard
+from promptsuite.errors import ConfigError, PromptsuiteError
 from promptsuite.gate import GateResult
+from promptsuite.prices import Price
 from promptsuite.results import CaseResult, RunResults, call_counts
 
 if TYPE_CHECKING:
@@ -53,6 +57,8 @@ class FinishedRun:
         report_problem: Why the asked-for report was not written.
         baselines_written: Baselines written by ``--promptsuite-update-baseline``.
         missing_baselines: Suite files that ran without a baseline (nothing gated them).
+        failures: Why the run fails beyond its items: for a merged run, each failing gate
+            and each suite without a baseline when one is required.
     """
 
     run: RunResults
@@ -62,6 +68,85 @@ class FinishedRun:
     report_problem: str | None = None
     baselines_written: tuple[Path, ...] = ()
     missing_baselines: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """What a shard was cut from, so that merging can check the shards fit together.
+
+    Attributes:
+        shard: Which shard this is.
+        planned: Case items of the whole run (every shard).
+        selected: Of them, the ones in this shard.
+        suites: Per suite file, a digest of everything its planned items run (cases,
+            checks, models, prompt templates, generation settings).
+        positions: Each of this shard's items' place in the whole run's collection order
+            (the order the suite gate pairs cases in).
+    """
+
+    shard: Shard
+    planned: int
+    selected: int
+    suites: dict[str, str] = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The results file's ``metadata.shard``."""
+        return {
+            "index": self.shard.index,
+            "count": self.shard.count,
+            "planned": self.planned,
+            "selected": self.selected,
+            "suites": self.suites,
+            "positions": self.positions,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ShardPlan:
+        """Read :meth:`to_dict`'s form."""
+        return cls(
+            Shard(int(data["index"]), int(data["count"])),
+            int(data["planned"]),
+            int(data["selected"]),
+            {str(k): str(v) for k, v in data.get("suites", {}).items()},
+            {str(k): int(v) for k, v in data.get("positions", {}).items()},
+        )
+
+
+def plan_shard(jobs: Sequence[Job], shard: Shard) -> ShardPlan:
+    """The plan of one shard of a run whose case items run ``jobs``, in collection order."""
+    chosen = {job.test_id: place for place, job in enumerate(jobs) if shard.holds(job.test_id)}
+    return ShardPlan(shard, len(jobs), len(chosen), plan_digests(jobs), chosen)
+
+
+def plan_digests(jobs: Iterable[Job]) -> dict[str, str]:
+    """Per suite file, a digest of what its jobs run: equal digests, equal work."""
+    hashes: dict[str, Any] = {}
+    for job in jobs:
+        work = (
+            job.test_id,
+            job.case,
+            job.model,
+            job.suite.prompt.variants[job.variant],
+            job.suite.params,
+        )
+        blob = json.dumps(work, sort_keys=True, default=_plain, ensure_ascii=False)
+        hashes.setdefault(job.suite.path, hashlib.sha256()).update(blob.encode("utf-8"))
+    return {path: digest.hexdigest()[:16] for path, digest in sorted(hashes.items())}
+
+
+def _plain(value: Any) -> Any:
+    """JSON for the values a job holds: dataclasses, pydantic models, mappings."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=repr)
+    return repr(value)
 
 
 class RunSession:
@@ -101,6 +186,11 @@ class RunSession:
         if self._runner is None:
             from promptsuite.runner import Runner
 
+            seed, own = self.settings.cache_seed, self.settings.cache_path
+            if seed is not None and seed.is_file() and not own.exists():
+                from promptsuite.cache import merge_caches
+
+                merge_caches([seed], own)
             self._runner = Runner(self.settings)
         return self._runner
 
@@ -177,11 +267,14 @@ class RunSession:
         *,
         root: Path,
         started: float,
+        plan: ShardPlan | None = None,
     ) -> FinishedRun:
         """Write the run's results file, its HTML report and, when asked, the baselines.
 
         The report is rendered before the baselines are rewritten, so it compares with the
-        old ones; a report that fails costs the run nothing but a warning.
+        old ones; a report that fails costs the run nothing but a warning. A shard writes
+        ``<results>/shard-I-of-N.json`` instead of ``latest.json`` and leaves the baselines
+        to :func:`merge_shards`, which sees every case.
 
         Args:
             cases: Every case result of the run.
@@ -189,14 +282,18 @@ class RunSession:
             config: The run's resolved options.
             root: The project root (relative suite paths start here).
             started: When the run started (seconds since the epoch).
+            plan: The shard's plan, when the run is one shard of a larger one.
         """
         metadata = run_metadata(config, cases, root=root, started=started)
-        metadata["gates"] = [g.to_dict() for g in sorted(gates, key=lambda g: (g.suite, g.model))]
+        metadata["gates"] = [g.to_dict() for g in sorted(gates, key=_gate_order)]
+        if plan is not None:
+            metadata["shard"] = plan.to_dict()
         run = RunResults(cases=list(cases), metadata=metadata)
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         # The pid keeps two runs that finish in the same microsecond from sharing a name.
         written = run.write(config.results_dir / "runs" / f"results-{stamp}-{os.getpid()}.json")
-        latest = copy_atomic(written, config.results_dir / "latest.json")
+        name = f"{plan.shard.name}.json" if plan is not None else "latest.json"
+        latest = copy_atomic(written, config.results_dir / name)
         report_path, problem = None, None
         if config.report is not None:
             try:
@@ -206,7 +303,8 @@ class RunSession:
         baselines: tuple[Path, ...] = ()
         missing: tuple[str, ...] = ()
         if config.update_baseline:
-            baselines = tuple(_update_baselines(root, cases))
+            if plan is None:
+                baselines = tuple(_update_baselines(root, cases))
         elif config.baseline_missing == "warn":
             missing = _without_baseline(root, cases)
         return FinishedRun(run, tuple(gates), latest, report_path, problem, baselines, missing)
@@ -251,6 +349,10 @@ class RunSession:
         self._loop = None
 
 
+def _gate_order(gate: GateResult) -> tuple[str, str, str]:
+    return gate.suite, gate.model, gate.variant
+
+
 def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
     for task in asyncio.all_tasks(loop):
         task.cancel()
@@ -274,6 +376,12 @@ def run_metadata(
             "cache_mode": settings.cache_mode.value,
             "repeat": settings.repeat,
             "models": [m.display for m in config.models],
+            "reducer": settings.reducer,
+            "grader": settings.grader.display if settings.grader else None,
+            "update_baseline": config.update_baseline,
+            "baseline_missing": config.baseline_missing,
+            "gate_margin": config.gate_margin,
+            "gate_inconclusive": config.gate_inconclusive,
         },
         "model_calls": calls,
         "cache_hits": hits,
@@ -326,3 +434,212 @@ def _without_baseline(root: Path, cases: Iterable[CaseResult]) -> tuple[str, ...
         for suite_path in _suite_files(root, cases)
         if not baseline_path(_under(root, suite_path)).is_file()
     )
+
+
+#: Settings the shards of one run may differ in: they change how fast it runs, not what.
+_FREE_SETTINGS = frozenset({"concurrency", "cache_mode"})
+
+
+@dataclass(frozen=True)
+class _ShardFile:
+    path: Path
+    run: RunResults
+    plan: ShardPlan
+
+    @property
+    def shown(self) -> str:
+        return f"{self.path} (shard {self.plan.shard})"
+
+
+def merge_shards(
+    paths: Sequence[str | Path],
+    *,
+    out: Path,
+    root: Path,
+    report: Path | None = None,
+    prices: Mapping[str, Price] | None = None,
+) -> FinishedRun:
+    """Join the results files of a sharded run into one, as if the run had not been split.
+
+    Checks that the files fit (every shard of one split, each once, cut from the same plan,
+    run with the same settings, each complete), computes each suite gate over all of its
+    cases against the committed baselines beside the suite files, writes ``out`` and the
+    HTML report, and records the baselines when the shards ran with update-baseline.
+
+    Args:
+        paths: The shards' results files (``reports/shard-*.json``).
+        out: The merged results file to write.
+        root: The project root the shards ran in (suite paths start here).
+        report: The HTML report to write, if any.
+        prices: Per-model prices for the report.
+
+    Raises:
+        ConfigError: A file is not a shard's results, or the shards do not fit together.
+    """
+    shards = sorted((_read_shard(Path(p)) for p in paths), key=lambda s: s.plan.shard.index)
+    _check_shards(shards)
+    cases = [case for shard in shards for case in shard.run.cases]
+    positions = {k: v for shard in shards for k, v in shard.plan.positions.items()}
+    settings = dict(shards[0].run.metadata.get("settings", {}))
+    updating = bool(settings.get("update_baseline"))
+    gates, failures = ([], []) if updating else _merged_gates(cases, positions, root, settings)
+    run = RunResults(cases=cases, metadata=_merged_metadata(shards, cases, gates))
+    run.write(out)
+    report_path, problem = None, None
+    if report is not None:
+        from promptsuite.report import write_report
+
+        try:
+            report_path = write_report(run, report, root=root, prices=prices)
+        except (PromptsuiteError, OSError) as exc:
+            problem = f"no HTML report written: {exc}"
+    baselines = tuple(_update_baselines(root, cases)) if updating else ()
+    missing: tuple[str, ...] = ()
+    if not updating and settings.get("baseline_missing", "warn") == "warn":
+        missing = _without_baseline(root, cases)
+    return FinishedRun(
+        run, tuple(gates), out, report_path, problem, baselines, missing, tuple(failures)
+    )
+
+
+def _read_shard(path: Path) -> _ShardFile:
+    from promptsuite.results import load
+
+    try:
+        run = load(path)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: cannot read a results file ({exc})") from None
+    data = run.metadata.get("shard")
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{path}: not a shard's results file (a run with --promptsuite-shard I/N writes "
+            "those); only the shards of one run can be merged"
+        )
+    return _ShardFile(path, run, ShardPlan.from_dict(data))
+
+
+def _check_shards(shards: Sequence[_ShardFile]) -> None:
+    """Raise a ConfigError saying why the shards cannot be one run, if they cannot."""
+    if not shards:
+        raise ConfigError("merge: no results files given")
+    first = shards[0]
+    for shard in shards:
+        if shard.plan.shard.count != first.plan.shard.count:
+            raise ConfigError(
+                f"{shard.shown} and {first.shown} are shards of different splits; merge the "
+                "shards of one run"
+            )
+    seen: dict[int, _ShardFile] = {}
+    for shard in shards:
+        other = seen.setdefault(shard.plan.shard.index, shard)
+        if other is not shard:
+            raise ConfigError(f"{other.path} and {shard.path} are both shard {shard.plan.shard}")
+    count = first.plan.shard.count
+    missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in seen]
+    if missing:
+        raise ConfigError(f"merge: shard {', '.join(missing)} missing; give every shard's file")
+    for shard in shards[1:]:
+        _check_same_plan(first, shard)
+        _check_same_settings(first, shard)
+    for shard in shards:
+        if len(shard.run.cases) != shard.plan.selected:
+            raise ConfigError(
+                f"{shard.shown} holds {len(shard.run.cases)} of its {shard.plan.selected} "
+                "cases: the shard stopped early; run it again"
+            )
+    ids = [case.test_id for shard in shards for case in shard.run.cases]
+    if len(set(ids)) != len(ids) or len(ids) != first.plan.planned:
+        raise ConfigError(
+            f"merge: the shards hold {len(set(ids))} distinct of {len(ids)} cases, but the run "
+            f"planned {first.plan.planned}; they were not cut from one run"
+        )
+
+
+def _check_same_plan(first: _ShardFile, shard: _ShardFile) -> None:
+    mine, theirs = shard.plan.suites, first.plan.suites
+    for path in sorted(set(mine) | set(theirs)):
+        if path not in mine or path not in theirs:
+            ran, other = (shard, first) if path in mine else (first, shard)
+            raise ConfigError(
+                f"{ran.shown} ran {path}, which {other.shown} did not; merge shards of one run "
+                "(same suites, same selection)"
+            )
+        if mine[path] != theirs[path]:
+            raise ConfigError(
+                f"{shard.shown} ran {path} differently from {first.shown}: its cases, checks, "
+                "models or prompt differ; merge shards of one run (same commit, same options)"
+            )
+
+
+def _check_same_settings(first: _ShardFile, shard: _ShardFile) -> None:
+    mine = shard.run.metadata.get("settings", {})
+    theirs = first.run.metadata.get("settings", {})
+    for key in sorted((set(mine) | set(theirs)) - _FREE_SETTINGS):
+        if mine.get(key) != theirs.get(key):
+            raise ConfigError(
+                f"{shard.shown} ran with {key} {mine.get(key)!r}, {first.shown} with "
+                f"{theirs.get(key)!r}; merge shards run with the same settings"
+            )
+
+
+def _merged_gates(
+    cases: Sequence[CaseResult],
+    positions: Mapping[str, int],
+    root: Path,
+    settings: Mapping[str, Any],
+) -> tuple[list[GateResult], list[str]]:
+    """Each suite gate over all of its cases, in collection order; and why the run fails."""
+    from promptsuite.gate import Baseline, baseline_path, gate
+    from promptsuite.results import group_by_variant
+    from promptsuite.stats import DEFAULT_GATE_MARGIN
+
+    margin = float(settings.get("gate_margin") or DEFAULT_GATE_MARGIN)
+    inconclusive: GateInconclusive = (
+        "fail" if settings.get("gate_inconclusive") == "fail" else "pass"
+    )
+    gates, failures = [], []
+    for suite_path, members in _suite_files(root, cases).items():
+        baseline = Baseline.load(baseline_path(_under(root, suite_path)))
+        if baseline is None:
+            if settings.get("baseline_missing") == "fail":
+                failures.append(
+                    f"{suite_path} has no baseline; record one with --promptsuite-update-baseline"
+                )
+            continue
+        for _, group in group_by_variant(members):
+            ordered = sorted(group, key=lambda c: positions.get(c.test_id, 0))
+            result = gate(baseline, ordered, margin=margin)
+            gates.append(result)
+            failure = result.failure(inconclusive)
+            if failure is not None:
+                failures.append(f"{suite_path} [{result.model}, {result.variant}]: {failure}")
+    return sorted(gates, key=_gate_order), failures
+
+
+def _merged_metadata(
+    shards: Sequence[_ShardFile], cases: Sequence[CaseResult], gates: Sequence[GateResult]
+) -> dict[str, Any]:
+    first = shards[0].run.metadata
+    calls, hits = call_counts(cases)
+    metadata = {key: value for key, value in first.items() if key != "shard"}
+    metadata.update(
+        started=min(str(s.run.metadata.get("started", "")) for s in shards),
+        finished=max(str(s.run.metadata.get("finished", "")) for s in shards),
+        model_calls=calls,
+        cache_hits=hits,
+        gates=[g.to_dict() for g in gates],
+        merged_from=[
+            {
+                "file": str(s.path),
+                "shard": str(s.plan.shard),
+                **{
+                    key: s.run.metadata.get(key)
+                    for key in ("started", "finished", "platform", "git_commit")
+                },
+                "model_calls": s.run.metadata.get("model_calls"),
+                "cache_hits": s.run.metadata.get("cache_hits"),
+            }
+            for s in shards
+        ],
+    )
+    return metadata

@@ -6,15 +6,16 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from promptsuite.cache import CacheMode
-from promptsuite.config import DEFAULT_CACHE_PATH, RunSettings
+from promptsuite.config import DEFAULT_CACHE_PATH, RunSettings, model_option
 from promptsuite.errors import ConfigError
-from promptsuite.models import ModelSpec, parse_model_spec
+from promptsuite.models import ModelSpec
 from promptsuite.optimize._records import Candidate, OptimizationRun
 from promptsuite.optimize.search import (
     DEFAULT_FRACTIONS,
+    DEFAULT_TARGET,
     OPTIMIZERS,
     fractions_text,
     parse_fractions,
@@ -56,7 +57,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--budget", type=int, default=8, help="candidates to evaluate besides the baseline (8)"
     )
     parser.add_argument(
-        "--target", type=float, default=0.9, help="validation score that is good enough (0.9)"
+        "--target",
+        type=float,
+        default=DEFAULT_TARGET,
+        help=f"the test score that is good enough ({DEFAULT_TARGET})",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the split and search (0)")
     parser.add_argument(
@@ -111,7 +115,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     suite = load_suite(args.suite)
     settings = RunSettings(cache_mode=CacheMode.parse(args.cache), cache_path=Path(args.cache_path))
     model = _model_arg(args.model) if args.model else suite.models[0]
-    prompt_model = _model_arg(args.prompt_model) if args.prompt_model else model
+    prompt_model = _model_arg(args.prompt_model, "--prompt-model") if args.prompt_model else model
     fractions = parse_fractions(args.split)
     minimums = {
         "budget": (args.budget, 1),
@@ -126,10 +130,14 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     say(
         f"optimize {suite.name}: {args.optimizer} on {model.display} (prompt model "
         f"{prompt_model.display}), budget {args.budget}, split {fractions_text(fractions)}, "
-        f"seed {args.seed}; DSPy log: {out_dir / 'dspy.log'}"
+        f"seed {args.seed}"
+        + ("" if args.optimizer == "auto" else f"; DSPy log: {out_dir / 'dspy.log'}")
     )
 
     def progress(candidate: Candidate, run: OptimizationRun) -> None:
+        if candidate.index == 0:
+            for line in reference_lines(run.metadata.get("references", {})):
+                say(line)
         best = max(c.val_score for c in run.candidates)
         say(
             f"  candidate {candidate.index:>3} {candidate.source:<9} val {candidate.val_score:.3f} "
@@ -188,16 +196,22 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     return 0
 
 
-def _model_arg(text: str) -> ModelSpec:
-    """``provider:model``, or a YAML mapping such as ``{provider: openai, base_url: ...}``."""
-    import yaml
+def reference_lines(references: dict[str, Any]) -> list[str]:
+    """Which train cases have a reference answer, and where it came from (the demos' source)."""
+    if not references:
+        return []
+    lines = [
+        f"references: {references['with_reference']} of {references['train_cases']} train "
+        f"cases ({references['stated']} stated, {references['derived']} derived from their "
+        "checks); only these become demos, never a validation or test case"
+    ]
+    missing: dict[str, str] = references.get("missing", {})
+    if missing:
+        case_id, why = next(iter(missing.items()))
+        lines.append(f"  {len(missing)} train cases have none, e.g. {case_id}: {why}")
+    return lines
 
-    if not text.lstrip().startswith("{"):
-        return parse_model_spec(text)
-    try:
-        value = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"model {text!r} is not a valid YAML mapping ({exc})") from None
-    if not isinstance(value, dict):
-        raise ConfigError(f"model {text!r}: expected a mapping such as {{provider: openai}}")
-    return parse_model_spec(value)
+
+def _model_arg(text: str, option: str = "--model") -> ModelSpec:
+    """``provider:model``, or a YAML mapping such as ``{provider: openai, base_url: ...}``."""
+    return model_option(text, option)

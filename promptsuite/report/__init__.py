@@ -17,9 +17,11 @@ from promptsuite.report._render import (
     timestamped_name,
     write_report,
 )
+from promptsuite.report._view import load_baselines
 
 __all__ = [
     "PAGE_SIZE",
+    "load_baselines",
     "read_results",
     "render_optimization_report",
     "render_report",

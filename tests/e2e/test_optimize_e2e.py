@@ -24,7 +24,6 @@ from promptsuite.runner import Runner, plan_jobs
 from promptsuite.suite import load_prompt, load_suite
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("embedded_model")]
-pytest.importorskip("dspy")
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,6 +43,8 @@ def test_banking77_search_on_the_embedded_model_offline(tmp_path):
         str(attempts),
         "optimize",
         "suites/banking77_intents.yaml",
+        "--optimizer",
+        "bootstrap",
         "--budget",
         "1",
         "--max-demos",
@@ -81,3 +82,38 @@ def test_banking77_search_on_the_embedded_model_offline(tmp_path):
     by_case = {r.case_id: (r.score, r.repeats[0].output) for r in results}
     searched = {c.case_id: (c.score, c.output) for c in run.candidates[0].cases}
     assert searched == by_case
+
+
+def test_the_default_search_fixes_a_prompt_fixable_suite_offline(tmp_path):
+    """The known-answer order-number suite: the model finds the number but wraps it in a
+    sentence; ``promptsuite optimize`` with no flags must fix it and say so, offline."""
+    for folder in ("suites", "prompts"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(
+            ROOT / "benchmarks" / "known_answer" / folder / "order_number.yaml", tmp_path / folder
+        )
+    attempts = tmp_path / "attempts.txt"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    command = [
+        sys.executable,
+        str(ROOT / "tests" / "offline_guard.py"),
+        str(attempts),
+        "optimize",
+        "suites/order_number.yaml",
+    ]
+    result = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr
+    assert attempts.read_text(encoding="utf-8") == ""
+    assert "references: 16 of 16 train cases (0 stated, 16 derived" in result.stderr
+    [report] = (tmp_path / "reports" / "optimize").glob("order_number-*/optimization.json")
+    data = json.loads(report.read_text(encoding="utf-8"))
+    final = data["analysis"]["final"]
+    assert final["source"] == "test"
+    assert final["baseline_score"] < 0.5 <= 0.8 <= final["best_score"]
+    assert data["analysis"]["verdict"]["code"] == "target-reached"
+    run = OptimizationRun.from_dict(data["run"])
+    assert run.optimizer == "auto" and len(run.candidates) == 9
+    assert "dspy_version" not in run.metadata  # the auto search needs no DSPy

@@ -6,10 +6,6 @@ the system chromium (``executable_path``); ``playwright install`` is never run.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,51 +14,16 @@ import pytest
 
 from promptsuite.report import PAGE_SIZE, write_report
 from tests.report_runs import synthetic_run
+from tests.system_tools import debian_tool
 
 TITLE = "browser test report"
 
 
-def _unavailable(reason: str) -> None:
-    __tracebackhide__ = True
-    if os.environ.get("CI"):
-        pytest.fail(f"CI must run the browser tests: {reason}")
-    pytest.skip(reason)
-
-
-def _chromium() -> str:
-    found = shutil.which("chromium")
-    if found:
-        return found
-    if not shutil.which("apt-get") or os.geteuid() != 0:
-        _unavailable("chromium is missing and cannot be installed (needs root and apt-get)")
-    # One installer at a time, also across pytest-xdist workers.
-    with open("/tmp/promptsuite-chromium.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not shutil.which("chromium"):
-            env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-            for command in (
-                ["apt-get", "update", "-q"],
-                ["apt-get", "install", "-y", "-q", "chromium"],
-            ):
-                done = subprocess.run(
-                    command, env=env, capture_output=True, text=True, timeout=1200
-                )
-                if done.returncode != 0:
-                    _unavailable(f"{' '.join(command)} failed: {done.stderr.strip()[-500:]}")
-    found = shutil.which("chromium")
-    if not found:
-        _unavailable("apt-get installed chromium but it is not on PATH")
-    assert found is not None
-    return found
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    executable = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _unavailable('playwright is not installed: pip install -e ".[dev]"')
+    from playwright.sync_api import sync_playwright
+
+    executable = debian_tool("chromium")
     with sync_playwright() as driver:
         launched = driver.chromium.launch(
             executable_path=executable, args=["--no-sandbox", "--disable-gpu"]

@@ -14,10 +14,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-pytest.importorskip("dspy")
-
 from tests.stub_server import Reply, StubServer
 from tests.unit.optimize import optimize_scripted
 from tests.unit.optimize.optimize_scripted import PROMPT, suite_text

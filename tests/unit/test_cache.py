@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from promptsuite.cache import CacheMode, ResponseCache, cache_key
+from promptsuite.cache import CacheMode, ResponseCache, cache_key, merge_caches
 from promptsuite.errors import ConfigError
 from promptsuite.models import GenerateRequest, Generation, GenerationParams, Message
 
@@ -118,3 +118,45 @@ def test_many_processes_creating_one_cache_at_once_all_succeed(tmp_path: Path) -
         cache = ResponseCache(target)
         assert all(cache.get(f"k{i}") is not None for i in range(6))
         cache.close()
+
+
+def test_merging_caches_keeps_every_answer_and_the_newer_of_two(tmp_path: Path) -> None:
+    first, second = ResponseCache(tmp_path / "a.sqlite"), ResponseCache(tmp_path / "b.sqlite")
+    first.put("only-a", IDENTITY, Generation("from a"))
+    first.put("both", IDENTITY, Generation("older"))
+    second.put("only-b", IDENTITY, Generation("from b"))
+    second.put("both", IDENTITY, Generation("newer"))
+    first.close()
+    second.close()
+    target = tmp_path / "cassette.sqlite"
+    assert merge_caches([tmp_path / "a.sqlite", tmp_path / "b.sqlite"], target) == 3
+    # Merging again, in the other order, changes nothing: the newer answer stays.
+    assert merge_caches([tmp_path / "b.sqlite", tmp_path / "a.sqlite"], target) == 3
+    merged = ResponseCache(target)
+    texts = {key: merged.get(key) for key in ("only-a", "only-b", "both")}
+    assert {k: g.text for k, g in texts.items() if g} == {
+        "only-a": "from a",
+        "only-b": "from b",
+        "both": "newer",
+    }
+    merged.close()
+
+
+def test_a_committed_cassette_is_read_without_leaving_files_beside_it(tmp_path: Path) -> None:
+    committed = tmp_path / "committed" / "responses.sqlite"
+    cache = ResponseCache(committed)
+    cache.put("k", IDENTITY, Generation("recorded"))
+    cache.close()
+    before = sorted(p.name for p in committed.parent.iterdir())
+    assert before == ["responses.sqlite"]  # the last close folds the log into the file
+    assert merge_caches([committed], tmp_path / "shard.sqlite") == 1
+    assert sorted(p.name for p in committed.parent.iterdir()) == before
+
+
+def test_merging_what_is_not_a_cache_says_which_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"missing\.sqlite: no such cache file"):
+        merge_caches([tmp_path / "missing.sqlite"], tmp_path / "out.sqlite")
+    junk = tmp_path / "junk.sqlite"
+    junk.write_text("not a database")
+    with pytest.raises(ConfigError, match=r"junk\.sqlite: not a promptsuite response cache"):
+        merge_caches([junk], tmp_path / "out.sqlite")

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from promptsuite.console import RunSummary, format_failure, repeat_line, summary_lines
+from promptsuite.console import (
+    RunSummary,
+    case_outcome,
+    format_failure,
+    repeat_line,
+    summary_lines,
+)
 from promptsuite.gate import Baseline, BaselineEntry, entry_key, gate
 from promptsuite.results import CaseResult, CheckResult, GenerationRecord, RepeatResult
 
@@ -86,3 +92,16 @@ def test_a_failure_shows_messages_outputs_and_each_failed_check() -> None:
     assert "  [system] Be brief." in lines
     assert "output (repeat 2):" in lines and "    second line" in lines
     assert lines[-1] == "  - contains (m): expected output to contain 'x'"
+
+
+def test_a_saved_case_is_reported_as_pytest_reported_it() -> None:
+    passed, failed = case("a", [True]), case("b", [False])
+    assert case_outcome(passed) == "passed"
+    assert case_outcome(failed) == "failed"  # no baseline: a failure fails
+    assert case_outcome(replace(failed, baseline_status="regression")) == "failed"
+    assert case_outcome(replace(failed, baseline_status="new")) == "failed"
+    assert case_outcome(replace(failed, baseline_status="known-failure")) == "xfailed"
+    assert case_outcome(failed, update_baseline=True) == "xfailed"
+    assert case_outcome(replace(passed, baseline_status="improved")) == "passed"
+    errored = replace(failed, error="boom", error_kind="TransportError")
+    assert case_outcome(errored, update_baseline=True) == "error"

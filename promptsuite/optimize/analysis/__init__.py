@@ -6,6 +6,7 @@ called. See ``docs/optimize.md`` for the definitions and the calibration.
 
 from promptsuite.optimize.analysis._advice import (
     DEFAULT_MARGIN,
+    MIN_HELD_OUT,
     MIN_WINDOW,
     OPENAI_MIN_EXAMPLES,
     PLATEAU_CONFIDENCE,
@@ -46,6 +47,7 @@ __all__ = [
     "CHARS_PER_TOKEN",
     "DEFAULT_CALL_VOLUME",
     "DEFAULT_MARGIN",
+    "MIN_HELD_OUT",
     "MIN_WINDOW",
     "OPENAI_MIN_EXAMPLES",
     "PLATEAU_CONFIDENCE",

@@ -42,6 +42,8 @@ DEFAULT_MARGIN = 0.01
 PLATEAU_CONFIDENCE = 0.80
 
 MIN_WINDOW = 3
+#: Fewest held-out test cases a verdict rests on; with fewer, it is undecided.
+MIN_HELD_OUT = 5
 
 
 @dataclass(frozen=True)
@@ -335,6 +337,7 @@ def decide(
     resistant: int,
     budget: int,
     search: SearchFacts,
+    held_out: int = MIN_HELD_OUT,
     failure: str | None = None,
     failure_reasons: Sequence[str] = (),
     min_examples: int = RECOMMENDED_MIN_EXAMPLES,
@@ -359,6 +362,8 @@ def decide(
         resistant: Cases no candidate ever passed.
         budget: The candidate budget of the run (the extension the gain estimate is for).
         search: What the search did.
+        held_out: Test cases the final figures compare (at least :data:`MIN_HELD_OUT`
+            for a verdict).
         failure: What explains most failing held-out cases: ``format``, ``knowledge`` or
             None (see :mod:`~promptsuite.optimize.analysis._failures`).
         failure_reasons: Where prompting fails, in words (tags, cases, checks).
@@ -372,6 +377,16 @@ def decide(
     score_line = f"best {final_source} score {final_score:.3f} against a target of {target:g}"
     reasons: list[str] = [score_line]
     evidence = (*failure_reasons, *extra_reasons)
+    if final_source == "test" and held_out < MIN_HELD_OUT:
+        reasons.append(
+            f"only {held_out} held-out test cases: too few to tell a prompt's real score from "
+            f"luck; a verdict needs at least {MIN_HELD_OUT} (add cases to the suite)"
+        )
+        return Verdict(
+            "undecided",
+            "Undecided: too few held-out test cases to judge.",
+            (*reasons, *evidence),
+        )
     if final_source != "test":
         reasons.append(
             "no held-out test results: a verdict needs the test split, which the search never "

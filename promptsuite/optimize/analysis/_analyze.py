@@ -258,6 +258,7 @@ def analyze(
         resistant=resistant,
         budget=run.budget,
         search=search_facts(run),
+        held_out=final.n_cases,
         failure=failures.dominant,
         failure_reasons=failures.lines(),
         min_examples=min_examples,

@@ -6,7 +6,12 @@ lets the chosen optimizer propose candidates, scored by the suite's own checks t
 promptsuite's runner and cache. DSPy is imported only when a search runs.
 """
 
-from promptsuite.optimize.search._options import OPTIMIZE_INSTALL, OPTIMIZERS, SearchOptions
+from promptsuite.optimize.search._options import (
+    DEFAULT_TARGET,
+    OPTIMIZE_INSTALL,
+    OPTIMIZERS,
+    SearchOptions,
+)
 from promptsuite.optimize.search._run import Progress, SearchOutcome, import_dspy, run_search
 from promptsuite.optimize.search._split import (
     DEFAULT_FRACTIONS,
@@ -17,6 +22,7 @@ from promptsuite.optimize.search._split import (
 
 __all__ = [
     "DEFAULT_FRACTIONS",
+    "DEFAULT_TARGET",
     "OPTIMIZERS",
     "OPTIMIZE_INSTALL",
     "Progress",

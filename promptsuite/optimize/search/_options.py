@@ -21,6 +21,8 @@ OPTIMIZERS: dict[str, str] = {
     "gepa": "instructions by reflection on the checks' feedback (GEPA)",
 }
 OPTIMIZE_INSTALL = 'pip install "promptsuite[optimize]"'
+#: The held-out test score that counts as "prompting fixed it".
+DEFAULT_TARGET = 0.8
 
 
 @dataclass(frozen=True)
@@ -49,7 +51,7 @@ class SearchOptions:
     prompt_model: ModelSpec | None = None
     optimizer: str = "auto"
     budget: int = 8
-    target: float = 0.9
+    target: float = DEFAULT_TARGET
     seed: int = 0
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS
     adapter: str = "suite"

@@ -394,7 +394,6 @@ def test_rejected_request_is_a_model_error(gguf: Path, monkeypatch: pytest.Monke
 
 
 def test_unloadable_file_is_a_model_error_naming_it(gguf: Path) -> None:
-    pytest.importorskip("xllamacpp")
     with pytest.raises(ModelError, match=r"could not load .*tiny\.gguf"):
         asyncio.run(LocalProvider(spec(str(gguf))).generate(request()))
     assert local.loaded_servers() == 0

@@ -43,6 +43,8 @@ def make_run(
     test_cases: int | None = None,
     tested: bool = True,
     train_references: int = 10,
+    with_demos: bool = True,
+    wrong: Callable[[int], str] = lambda i: f"wrong {i}",
     model: str = "local",
 ) -> OptimizationRun:
     """A run whose candidate k passes case i on repeat r when ``outcome(k, i, r)``.
@@ -50,6 +52,7 @@ def make_run(
     The baseline and the best candidate are verified on ``test_cases`` held-out cases
     (default as many as validation ones) decided by ``test_outcome`` (default ``outcome``),
     unless ``tested`` is False; ``train_references`` train cases had a reference answer.
+    A passing reply to case i is ``answer i``, a failing one ``wrong(i)``.
     """
 
     def scores(k: int, prefix: str, count: int, decide: Outcome, where: str) -> list[CaseScore]:
@@ -63,7 +66,8 @@ def make_run(
                     tags=tags(i),
                     scores=[1.0 if p else 0.0 for p in passes],
                     passes=passes,
-                    output=f"answer {i}" if passes[0] else f"wrong {i}",
+                    output=f"answer {i}" if passes[0] else wrong(i),
+                    failed_checks=[] if passes[0] else ["equals"],
                 )
             )
         return results
@@ -76,7 +80,7 @@ def make_run(
                 index=k,
                 source="baseline" if k == 0 else "mipro",
                 instruction=f"Instruction {k}",
-                demos=[Demo({"q": f"d{j}"}, f"a{j}") for j in range(min(k, 4))],
+                demos=[Demo({"q": f"d{j}"}, f"a{j}") for j in range(min(k, 4) * with_demos)],
                 val_score=sum(c.score for c in cases) / len(cases),
                 cases=cases,
                 lm_calls=(k + 1) * n_cases,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from promptsuite.optimize.analysis import analyze, best_so_far, default_window, detect_plateau
+from promptsuite.suite import Suite, load_suite
 from tests.unit.optimize.optimize_runs import coin_flips, make_run, nested
 
 PLATEAU = [0.30, 0.50, 0.60, 0.65, 0.65, 0.66, 0.65, 0.64, 0.66, 0.65, 0.65, 0.66]
@@ -227,3 +229,81 @@ def test_a_run_without_candidates_is_refused() -> None:
     run.candidates.clear()
     with pytest.raises(ValueError, match="no candidates"):
         analyze(run)
+
+
+# ---------------------------------------------------------------- the honest advisor
+
+
+def answer_suite(tmp_path: Path, n_val: int, n_test: int) -> Suite:
+    """A suite whose case ids match make_run's (c### validation, t### test), each with its
+    own answer (``answer i``) and a format rule every case shares."""
+    ids = [f"c{i:03d}" for i in range(n_val)] + [f"t{i:03d}" for i in range(n_test)]
+    cases = [
+        {
+            "id": case_id,
+            "vars": {"q": case_id},
+            "expect": [
+                {"type": "equals", "value": f"answer {int(case_id[1:])}"},
+                {"type": "word-count", "max": 6},
+            ],
+        }
+        for case_id in ids
+    ]
+    path = tmp_path / "suite.yaml"
+    path.write_text(
+        json.dumps({"prompt": {"user": "{{ q }}"}, "models": ["scripted"], "cases": cases}),
+        encoding="utf-8",
+    )
+    return load_suite(path)
+
+
+def test_a_search_with_no_candidate_is_undecided_and_says_why() -> None:
+    run = make_run(1, 20, nested([0.2], 20), train_references=0)
+    run.optimizer = "bootstrap"
+    verdict = analyze(run, window=3).verdict
+    assert verdict.code == "undecided"
+    assert "found nothing" in verdict.headline
+    assert any("no candidate besides your prompt" in r for r in verdict.reasons)
+    assert any("none passed" in r for r in verdict.reasons)
+    assert any("no train case has a reference answer" in r for r in verdict.reasons)
+
+
+def test_a_search_that_could_not_try_labelled_demos_is_undecided() -> None:
+    run = make_run(12, 40, nested(PLATEAU, 40), train_references=0, with_demos=False)
+    verdict = analyze(run, window=4).verdict
+    assert verdict.code == "undecided"
+    assert "without labelled examples" in verdict.headline
+    assert any("state `reference:`" in r for r in verdict.reasons)
+
+
+def test_without_held_out_results_nothing_is_decided() -> None:
+    run = make_run(6, 30, nested([0.5, 0.7, 0.95, 0.95, 0.95, 0.95], 30), tested=False)
+    verdict = analyze(run, window=3).verdict
+    assert verdict.code == "undecided"
+    assert "held-out" in verdict.headline
+
+
+def test_right_content_in_the_wrong_shape_is_a_format_plateau(tmp_path: Path) -> None:
+    run = make_run(12, 40, nested(PLATEAU, 40), wrong=lambda i: f"Sure! answer {i}")
+    analysis = analyze(run, suite=answer_suite(tmp_path, 40, 40), window=4)
+    assert analysis.failures.source == "test"
+    assert analysis.failures.kinds["format"] == analysis.failures.failing > 0
+    assert analysis.verdict.code == "plateau-format"
+    assert any("checks that keep failing: equals" in r for r in analysis.verdict.reasons)
+
+
+def test_the_right_shape_with_the_wrong_content_is_a_knowledge_plateau(tmp_path: Path) -> None:
+    run = make_run(12, 80, nested(PLATEAU, 80), wrong=lambda i: f"answer {i + 100}")
+    analysis = analyze(run, suite=answer_suite(tmp_path, 80, 80), window=4)
+    assert analysis.failures.kinds["knowledge"] == analysis.failures.failing > 0
+    assert analysis.verdict.code == "plateau-finetune"
+    assert "lacks the knowledge" in analysis.verdict.headline
+    example = next(r for r in analysis.verdict.reasons if r.startswith("e.g. "))
+    assert "(knowledge)" in example and "expected 'answer" in example
+
+
+def test_too_few_held_out_cases_decide_nothing() -> None:
+    run = make_run(6, 30, nested([0.5, 0.7, 0.95, 0.95, 0.95, 0.95], 30), test_cases=3)
+    verdict = analyze(run, window=3).verdict
+    assert verdict.code == "undecided"
+    assert any("only 3 held-out test cases" in r for r in verdict.reasons)

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("dspy")
-
 from promptsuite.cli import main
 from promptsuite.optimize._records import OptimizationRun
 from promptsuite.suite import load_prompt

@@ -7,8 +7,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("dspy")
-
 from promptsuite.cache import CacheMode
 from promptsuite.config import RunSettings
 from promptsuite.models._registry import parse_model_spec

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from promptsuite.optimize import Analysis, ExportSummary, OptimizationRun, analyze
 from promptsuite.optimize._pipeline import report_data
 from promptsuite.report import render_optimization_report, write_optimization_report
+from tests.system_tools import debian_tool
 from tests.unit.optimize.optimize_runs import make_run, nested
 
 HOSTILE = '<script>alert("x")</script><img src=http://evil.example/x.png>'
@@ -128,13 +126,12 @@ def test_the_page_is_deterministic() -> None:
     assert first == second
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs a chromium binary")
 def test_a_real_browser_renders_the_page(tmp_path: Path) -> None:
     run = hostile_run()
     html_path, _ = write_optimization_report(data(run, analyze(run, window=3)), tmp_path)
     dom = subprocess.run(
         [
-            "chromium",
+            debian_tool("chromium"),
             "--headless",
             "--no-sandbox",
             "--disable-gpu",

@@ -1,0 +1,95 @@
+"""Run ``promptsuite optimize`` with its defaults on every known-answer suite and print the table.
+
+Each suite (see ``make_suites.py``) has a known right answer: the prompt-fixable ones must
+reach at least 0.8 on the held-out test split with a ``target-reached`` verdict; the
+knowledge-gap ones must end in a plateau verdict that advises fine-tuning (or collecting
+labels for it). Every run happens in a fresh temporary copy with a fresh cache, on the model
+given (default: the embedded one), exactly as a new user would type it::
+
+    python benchmarks/known_answer/run.py [--model local] [--suite order_number ...]
+
+It prints one row per suite (baseline and best test score, verdict, model calls, wall time)
+and whether the verdict is the right one, and exits 1 if any is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+#: Suite -> (kind, the verdicts that are right for it).
+EXPECTED = {
+    "order_number": ("prompt-fixable (format)", {"target-reached"}),
+    "short_reply": ("prompt-fixable (style, length)", {"target-reached"}),
+    "card_intents": (
+        "knowledge-gap (fine-grained intents)",
+        {"plateau-finetune", "plateau-collect"},
+    ),
+    "queue_codes": ("knowledge-gap (unknowable mapping)", {"plateau-finetune", "plateau-collect"}),
+}
+
+
+def run_suite(name: str, model: str | None, extra: list[str]) -> dict[str, object]:
+    """One ``promptsuite optimize`` run in a fresh folder; its figures."""
+    with tempfile.TemporaryDirectory(prefix=f"known-{name}-") as folder:
+        work = Path(folder)
+        for part in ("suites", "prompts"):
+            (work / part).mkdir()
+            shutil.copy(HERE / part / f"{name}.yaml", work / part)
+        command = [sys.executable, "-m", "promptsuite.cli", "optimize", f"suites/{name}.yaml"]
+        command += (["--model", model] if model else []) + extra
+        started = time.perf_counter()
+        result = subprocess.run(command, cwd=work, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if result.returncode != 0:
+            raise SystemExit(f"{name}: promptsuite optimize failed:\n{result.stderr}")
+        [report] = (work / "reports" / "optimize").glob(f"{name}-*/optimization.json")
+        data = json.loads(report.read_text(encoding="utf-8"))
+    analysis, run = data["analysis"], data["run"]
+    usage = run["metadata"].get("task_model_usage", {})
+    verify = run["metadata"].get("verify", {})
+    kind, right = EXPECTED[name]
+    return {
+        "suite": name,
+        "kind": kind,
+        "baseline": analysis["final"]["baseline_score"],
+        "best": analysis["final"]["best_score"],
+        "source": analysis["final"]["source"],
+        "verdict": analysis["verdict"]["code"],
+        "right": analysis["verdict"]["code"] in right,
+        "candidates": len(run["candidates"]),
+        "calls": int(usage.get("calls", 0)) + int(verify.get("model_calls", 0)),
+        "wall_s": wall,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="task model (default: each suite's own, the embedded one)")
+    parser.add_argument("--suite", action="append", choices=sorted(EXPECTED), help="repeatable")
+    parser.add_argument("extra", nargs="*", help="more options for promptsuite optimize")
+    args = parser.parse_args()
+    rows = [run_suite(name, args.model, args.extra) for name in args.suite or EXPECTED]
+    print(
+        "| suite | kind | baseline test | best test | verdict | right | candidates | "
+        "model calls | wall time |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['suite']} | {r['kind']} | {r['baseline']:.3f} | {r['best']:.3f} | "
+            f"{r['verdict']} | {'yes' if r['right'] else 'NO'} | {r['candidates']} | "
+            f"{r['calls']} | {r['wall_s']:.0f} s |"
+        )
+    sys.exit(0 if all(r["right"] for r in rows) else 1)
+
+
+if __name__ == "__main__":
+    main()
