@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+)
 
 from promptsuite.stats import Reducer
 
@@ -85,6 +93,13 @@ class PromptRef(_Strict):
     )
 
 
+def _promptfoo_spellings(schema: dict[str, Any]) -> None:
+    """List promptfoo's ``provider`` beside ``grader``, so editors accept either spelling."""
+    properties = schema.get("properties", {})
+    if "grader" in properties:
+        properties["provider"] = {**properties["grader"], "title": "Provider"}
+
+
 class CheckSpec(_Strict):
     """One check of a model output, as a suite writes it under ``expect`` (promptfoo-compatible
     semantics).
@@ -93,11 +108,18 @@ class CheckSpec(_Strict):
     case's weighted mean score; ``weight: 0`` never fails a case.
     """
 
+    model_config = ConfigDict(
+        extra="forbid", populate_by_name=True, json_schema_extra=_promptfoo_spellings
+    )
+
     type: str = Field(description="Check type, e.g. contains, regex, is-json, judge, not-equals.")
     value: Any = Field(None, description="The check's argument (text, pattern, rubric...).")
     weight: float = Field(1.0, ge=0, description="Weight in the case score.")
     threshold: float | None = Field(
-        None, description="Minimum score to pass, for graded checks (similarity, judge)."
+        None,
+        description="The check's pass mark: a minimum score (similar, rouge-n, bleu, judge, "
+        "python, assert-set), a maximum (levenshtein distance, perplexity, latency in ms, "
+        "cost in USD).",
     )
     min: float | None = Field(None, description="Lower bound (length, word-count, latency...).")
     max: float | None = Field(None, description="Upper bound (length, word-count, latency...).")
@@ -106,8 +128,28 @@ class CheckSpec(_Strict):
         None, alias="schema", description="JSON Schema for the json-schema check."
     )
     rubric: str | None = Field(None, description="Grading rubric for judge (or use value).")
-    grader: ModelRef | None = Field(None, description="Grader model for judge.")
+    grader: ModelRef | None = Field(
+        None,
+        validation_alias=AliasChoices("grader", "provider"),
+        description="Grader model for model-graded checks, or the embedding model for "
+        "similar (promptfoo's spelling, provider, is accepted).",
+    )
     metric: str | None = Field(None, description="A name to report this check under.")
+    transform: str | None = Field(
+        None,
+        description="Rewrite the output before this check: a Python expression of `output` "
+        "(and `context`), a body with `return`, 'file://path.py:function' or "
+        "'module:function'.",
+    )
+    config: dict[str, Any] | None = Field(
+        None, description="Settings handed to a python check's function as context['config']."
+    )
+    checks: list[CheckSpec] | None = Field(
+        None,
+        alias="assert",
+        description="The checks an assert-set groups (it passes when all pass, or when their "
+        "weighted score reaches its threshold).",
+    )
 
 
 class Case(_Strict):
@@ -133,6 +175,11 @@ class Case(_Strict):
         description="The gold output: the reply text, or for JSON replies the expected "
         "fields as a mapping. Used for labelled demos and fine-tuning data, never shown to "
         "the model for the case itself.",
+    )
+    transform: str | None = Field(
+        None,
+        description="Rewrite the output before every check of the case (like a check's "
+        "transform; overrides the suite default's).",
     )
 
 
@@ -160,6 +207,9 @@ class Defaults(_Strict):
     vars: dict[str, Any] = Field(default_factory=dict, description="Variables for every case.")
     expect: list[CheckSpec] = Field(default_factory=list, description="Checks added to every case.")
     threshold: float | None = Field(None, ge=0, le=1, description="Default case threshold.")
+    transform: str | None = Field(
+        None, description="Rewrite every case's output before its checks (see Case.transform)."
+    )
 
 
 def _default_models() -> list[ModelRef]:

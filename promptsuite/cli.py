@@ -68,6 +68,35 @@ def _cmd_checks(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from promptsuite.promptfoo import import_config
+
+    result = import_config(args.config, args.out, args.name)
+    print(f"wrote {result.prompt_file} and {result.suite_file} ({result.cases} cases)")
+    if result.notes:
+        print(f"not carried over or changed ({len(result.notes)}):")
+        for line in result.notes:
+            print(f"  {line}")
+    if result.problems:
+        print("the written suite does not load yet:", file=sys.stderr)
+        for line in result.problems:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _add_import_command(commands: Any) -> None:
+    command = commands.add_parser(
+        "import", help="convert a promptfoo config into a prompt file and a suite"
+    )
+    command.add_argument("config", help="the promptfoo config, e.g. promptfooconfig.yaml")
+    command.add_argument(
+        "--out", default=".", help="folder that gets prompts/ and suites/ (default: .)"
+    )
+    command.add_argument("--name", help="name of the files (default: from the description)")
+    command.set_defaults(func=_cmd_import)
+
+
 def _parse_prices(items: Sequence[str] | None) -> dict[str, Price]:
     """``MODEL=PROMPT,COMPLETION`` (USD per million tokens) options as a price table."""
     prices = {}
@@ -328,6 +357,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     checks.set_defaults(func=_cmd_checks)
     _add_report_commands(commands)
     _add_ci_commands(commands)
+    _add_import_command(commands)
     from promptsuite.optimize._cli import add_parser as add_optimize_command
 
     add_optimize_command(commands)

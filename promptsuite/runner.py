@@ -7,6 +7,7 @@ each provider's own bound, and the response cache in front of every provider.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -14,7 +15,15 @@ from pathlib import Path
 from promptsuite.cache import CacheMode, ResponseCache, cache_key
 from promptsuite.config import RunSettings
 from promptsuite.errors import CacheMiss, PromptsuiteError
-from promptsuite.models import GenerateRequest, Generation, ModelSpec, Provider, create_provider
+from promptsuite.models import (
+    Embeddings,
+    GenerateRequest,
+    Generation,
+    GenerationParams,
+    ModelSpec,
+    Provider,
+    create_provider,
+)
 from promptsuite.results import CaseResult, GenerationRecord, RepeatResult
 from promptsuite.stats import Reducer, reduce_repeats
 from promptsuite.suite import ResolvedCase, Suite
@@ -72,6 +81,8 @@ class Runner:
         self._providers: dict[str, Provider] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
         self._global: asyncio.Semaphore | None = None
+        self._inflight: dict[str, asyncio.Future[Generation]] = {}
+        self._embeddings: dict[tuple[str, str], list[float]] = {}
 
     # ------------------------------------------------------------ providers
 
@@ -102,11 +113,41 @@ class Runner:
             if hit is not None:
                 self.stats.cache_hits += 1
                 return hit
+        if mode in (CacheMode.USE, CacheMode.REPLAY):
+            # An identical request already on its way is answered by the same generation,
+            # as the cache would answer it a moment later.
+            pending = self._inflight.get(key)
+            if pending is not None:
+                generation = await asyncio.shield(pending)
+                self.stats.cache_hits += 1
+                return generation
         if mode is CacheMode.REPLAY:
             raise CacheMiss(
                 f"no recorded response for {spec.display} (cache key {key[:12]}) in "
                 f"{self.settings.cache_path}; record it with --promptsuite-cache=use"
             )
+        future: asyncio.Future[Generation] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            generation = await self._call(spec, provider, request)
+        except Exception as exc:
+            future.set_exception(exc)
+            future.exception()  # retrieved here, so an unawaited future logs nothing
+            raise
+        except BaseException:  # cancelled: whoever waits on it is cancelled too
+            future.cancel()
+            raise
+        else:
+            future.set_result(generation)
+        finally:
+            self._inflight.pop(key, None)
+        if self._cache is not None:
+            self._cache.put(key, identity, generation)
+        return generation
+
+    async def _call(
+        self, spec: ModelSpec, provider: Provider, request: GenerateRequest
+    ) -> Generation:
         if self._global is None:
             self._global = asyncio.Semaphore(self.settings.concurrency)
         limit = self._limit(repr(spec), provider)
@@ -118,9 +159,19 @@ class Runner:
                     generation = await provider.generate(request)
         self.stats.model_calls += 1
         self.stats.by_provider[spec.provider] = self.stats.by_provider.get(spec.provider, 0) + 1
-        if self._cache is not None:
-            self._cache.put(key, identity, generation)
         return generation
+
+    async def embed(self, spec: ModelSpec, texts: Sequence[str]) -> Embeddings:
+        """Embedding vectors of ``texts`` by ``spec``'s model, each text embedded once a run."""
+        provider = self.provider(spec)
+        identity = json.dumps(provider.embedding_identity(), sort_keys=True)
+        missing = list(dict.fromkeys(t for t in texts if (identity, t) not in self._embeddings))
+        if missing:
+            vectors = await provider.embed(missing)
+            for text, vector in zip(missing, vectors, strict=True):
+                self._embeddings[identity, text] = vector
+        vectors = [self._embeddings[identity, t] for t in texts]
+        return Embeddings(vectors, provider.similar_threshold)
 
     # ------------------------------------------------------------ jobs
 
@@ -144,7 +195,7 @@ class Runner:
                 error=f"{_where(job)}: {exc}",
                 error_kind=type(exc).__name__,
             )
-        request = GenerateRequest(messages, job.suite.params)
+        request = GenerateRequest(messages, _params(job))
         samples = await asyncio.gather(
             *(self._sample(job, request, index) for index in range(repeats))
         )
@@ -180,9 +231,13 @@ class Runner:
             messages=request.messages,
             suite_dir=Path(job.suite.path).parent,
             grade=lambda spec, req: self._grade(job, spec, req),
+            embed=lambda spec, texts: self.embed(spec or self.settings.grader or job.model, texts),
+            peers=lambda: self._peer_outputs(job, index),
         )
         try:
-            scored = await score(job.case.expect, context, job.case.threshold)
+            scored = await score(
+                job.case.expect, context, job.case.threshold, transform=job.case.transform
+            )
         except PromptsuiteError as exc:  # a check or its grader could not be evaluated
             self.stats.errors += 1
             return _Sample.failed(index, exc, generation, where=_where(job))
@@ -196,6 +251,17 @@ class Runner:
                 score=scored.score,
             )
         )
+
+    async def _peer_outputs(self, job: Job, index: int) -> tuple[list[str], int]:
+        """The outputs of every prompt variant of the job's case on its model (this repeat),
+        and the job's own position among them; through the cache, so each is made once."""
+        outputs = []
+        for name in job.suite.variants:
+            variant = job.suite.prompt.variants[name]
+            messages = render_messages(variant.templates, job.case.vars)
+            request = GenerateRequest(messages, _params(job), repeat=index)
+            outputs.append((await self.generate(job.model, request, index)).text)
+        return outputs, job.suite.variants.index(job.variant)
 
     async def _grade(
         self, job: Job, spec: ModelSpec | None, request: GenerateRequest
@@ -274,6 +340,17 @@ class _Sample:
             error=message,
             error_kind=type(exc).__name__,
         )
+
+
+_LOGPROB_CHECKS = frozenset({"perplexity", "perplexity-score"})
+
+
+def _params(job: Job) -> GenerationParams:
+    """The suite's generation parameters, asking for log-probabilities when a check needs them."""
+    from promptsuite.checks import uses_type
+
+    params = job.suite.params
+    return replace(params, logprobs=True) if uses_type(job.case.expect, _LOGPROB_CHECKS) else params
 
 
 def _where(job: Job) -> str:

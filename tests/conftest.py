@@ -29,6 +29,7 @@ REQUIRED = {
     "playwright": "the dev extra",
     "check_jsonschema": "the dev extra",
     "importlinter": "the dev extra (import-linter)",
+    "sqlglot": "the dev extra (for the SQL checks' tests)",
 }
 
 

@@ -1,11 +1,14 @@
 """A fast OpenAI-compatible stub server for tests and benchmarks.
 
 It speaks just enough raw HTTP/1.1 (keep-alive, Content-Length bodies) on ``127.0.0.1`` to
-serve ``POST /v1/chat/completions`` and ``GET /v1/models``, from an asyncio loop in a
+serve ``POST /v1/chat/completions``, ``POST /v1/embeddings`` and ``GET /v1/models``, from an
+asyncio loop in a
 background thread, so a client in the same process or in a subprocess can drive it at
 thousands of requests per second.
 
-By default a completion echoes the last user message. A ``behavior`` hook picks another
+By default a completion echoes the last user message (with ``logprobs: true`` in the
+request, each word gets log-probability -0.1), and an embedding is a bag of the text's
+words hashed into 16 dimensions. A ``behavior`` hook picks another
 action per request::
 
     def behavior(index: int, body: dict) -> Action | None:
@@ -350,6 +353,18 @@ class StubServer:
             return True
         if method == "POST" and route == "/v1/chat/completions":
             return await self._chat(headers, raw_body, writer)
+        if method == "POST" and route == "/v1/embeddings":
+            self._count("embeddings")
+            body = json.loads(raw_body or b"{}")
+            texts = body.get("input") or []
+            texts = [texts] if isinstance(texts, str) else texts
+            data = [
+                {"object": "embedding", "index": i, "embedding": _word_vector(str(t))}
+                for i, t in enumerate(texts)
+            ]
+            answer = {"object": "list", "data": data, "model": body.get("model", "stub")}
+            await _send(writer, 200, _dumps(answer))
+            return True
         await _send(writer, 404, _dumps({"error": {"message": f"no route {method} {path}"}}))
         return True
 
@@ -445,6 +460,10 @@ class StubServer:
                 }
             ],
         }
+        if body.get("logprobs") and completion["choices"]:
+            completion["choices"][0]["logprobs"] = {
+                "content": [{"token": w, "logprob": -0.1} for w in text.split()]
+            }
         if reply.usage:
             prompt_words = sum(len(_text_of(m).split()) for m in messages if isinstance(m, dict))
             completion_words = len(text.split())
@@ -462,6 +481,13 @@ class StubServer:
 
 def _kind(action: Action) -> str:
     return f"status_{action.code}" if isinstance(action, Status) else action.kind
+
+
+def _word_vector(text: str) -> list[float]:
+    vector = [0.0] * 16
+    for word in text.lower().split():
+        vector[sum(word.encode()) % 16] += 1.0
+    return vector
 
 
 def _text_of(message: dict[str, Any]) -> str:

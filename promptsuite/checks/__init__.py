@@ -7,23 +7,43 @@ with a ``not-`` prefix (``not-contains``): the pass is inverted and the score be
 reports. A case passes when every check with a positive weight passes, or, with a case
 ``threshold``, when the weighted mean score reaches it (promptfoo's rules).
 
-The types come in families, one module each: text (``_text``), JSON (``_json``), the call's
-latency, tokens and cost (``_generation``), code (``_code``: ``python``) and model-graded
-(``_graded``: ``judge``). Each type is one function decorated with :func:`check`, which
-declares its name, the fields it accepts and its load-time validator; the function's
+The types come in families, one module each: text (``_text``, with JavaScript-compatible
+``regex`` from ``_regex``), JSON (``_json``), markup (``_markup``: XML, HTML), SQL
+(``_sql``), similarity to references (``_similarity``: embeddings, difflib, ROUGE, BLEU,
+GLEU), the call's latency, tokens, cost, finish reason and perplexity (``_generation``),
+code (``_code``: ``python``; ``_scripts`` loads code for it and for ``transform``), groups
+(``_sets``: ``assert-set``) and model-graded (``_graded``: ``judge``; ``_model_graded``:
+factuality, closed QA, G-Eval, answer relevance, select-best). A ``transform`` on a check
+or a case rewrites the output before it is checked.
+
+Each type is one function decorated with :func:`check`, which declares its name, the
+fields it accepts and its load-time validator; the function's
 docstring documents it (``promptsuite checks`` lists them all). Adding a type means adding
 one decorated function and its tests.
 """
 
-from promptsuite.checks import _code, _generation, _graded, _json, _text  # noqa: F401 - registers
+from promptsuite.checks import (  # noqa: F401 - importing registers the types
+    _code,
+    _generation,
+    _graded,
+    _json,
+    _markup,
+    _model_graded,
+    _sets,
+    _similarity,
+    _sql,
+    _text,
+)
 from promptsuite.checks._json import json_candidates, parse_json_output, parse_path
 from promptsuite.checks._registry import (
     NEGATION,
     CheckContext,
     CheckType,
+    EmbedFn,
     Finding,
     GradeFn,
     Outcome,
+    PeersFn,
     Problem,
     check,
     check_problems,
@@ -34,7 +54,9 @@ from promptsuite.checks._registry import (
     outcome,
     score,
     split_type,
+    uses_type,
 )
+from promptsuite.checks._scripts import transform_problems
 from promptsuite.results import CheckResult
 
 __all__ = [
@@ -42,9 +64,11 @@ __all__ = [
     "CheckContext",
     "CheckResult",
     "CheckType",
+    "EmbedFn",
     "Finding",
     "GradeFn",
     "Outcome",
+    "PeersFn",
     "Problem",
     "check",
     "check_problems",
@@ -58,4 +82,6 @@ __all__ = [
     "parse_path",
     "score",
     "split_type",
+    "transform_problems",
+    "uses_type",
 ]

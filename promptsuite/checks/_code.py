@@ -1,9 +1,18 @@
-"""The ``python`` check: a function of the suite's own decides.
+"""Code checks and transforms: a function or a snippet of the suite's own decides.
 
-``value: "module:function"``; the module is imported from the suite's folder (or
-``sys.path``) and called as ``fn(output, context)``, where ``context = {"vars": ...,
-"messages": [{"role", "content"}], "generation": {...}}``. It may be async. It returns one
-of:
+Code is named one of three ways, the same for the ``python`` check and for ``transform``:
+
+* inline: an expression of ``output`` and ``context`` (``len(output) < 100``), or a body
+  with ``return`` statements (several lines); ``json``, ``math`` and ``re`` are imported;
+* ``file://path.py`` or ``file://path.py:function``, relative to the suite's folder (the
+  function defaults to ``get_assert`` for checks, ``get_transform`` for transforms);
+* ``module:function``, imported from the suite's folder (or ``sys.path``).
+
+A function is called as ``fn(output, context)`` and may be async. ``context`` is
+``{"vars", "prompt", "messages", "generation", "config", "logProbs"}`` for a check
+(``prompt`` is the last user message) and ``{"vars", "prompt"}`` for a transform.
+
+A ``python`` check's code returns one of:
 
 * ``bool``: pass or fail, score 1 or 0;
 * a number in 0..1: the score; it passes when ``score >= threshold``, or, without a
@@ -13,105 +22,58 @@ of:
 * a tuple ``(bool or number, reason)``.
 
 Anything else, or an exception, is a :class:`~promptsuite.errors.CheckError`: the case
-errors instead of silently passing or failing.
+errors instead of silently passing or failing. ``not-python`` inverts the pass and keeps
+the score, as promptfoo does.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
-import sys
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
-from promptsuite._imports import is_reference, load_reference
 from promptsuite._schema import CheckSpec
-from promptsuite.checks._common import is_number, num, one_line, quote, score_threshold, text_value
-from promptsuite.checks._registry import EPSILON, CheckContext, Finding, Problem, check
+from promptsuite.checks._common import is_number, num, one_line, quote, score_threshold
+from promptsuite.checks._registry import EPSILON, CheckContext, Finding, Problem, check, has_value
+from promptsuite.checks._scripts import call_code, code_problem, last_user_message, load_code, shown
 from promptsuite.errors import CheckError
 
-_FUNCTIONS: dict[tuple[Path, str], Callable[..., Any]] = {}
+
+def _context(spec: CheckSpec, ctx: CheckContext) -> dict[str, Any]:
+    logprobs = ctx.generation.logprobs
+    return {
+        "vars": dict(ctx.vars),
+        "prompt": last_user_message(ctx.messages),
+        "messages": [m.to_dict() for m in ctx.messages],
+        "generation": ctx.generation.to_dict(),
+        "config": dict(spec.config or {}),
+        "logProbs": list(logprobs) if logprobs is not None else None,
+    }
 
 
-def _need_reference(spec: CheckSpec) -> Iterator[Problem]:
-    if not is_reference(spec.value):
-        yield (
-            "value",
-            f"python needs value 'module:function' (e.g. checks:is_polite), got {spec.value!r}",
-        )
+def _need_code(spec: CheckSpec) -> Iterator[Problem]:
+    problem = code_problem(spec.value if has_value(spec) else None, "python")
+    if problem:
+        yield "value", problem
     yield from score_threshold(spec)
 
 
-@check("python", "value", "threshold", validate=_need_reference)
+@check("python", "value", "threshold", "config", validate=_need_code, negation="keep-score")
 async def python(spec: CheckSpec, ctx: CheckContext) -> Finding:
-    """``module:function(output, context)`` from the suite's folder returns a bool, a score,
-    ``{pass, score, reason}`` or ``(result, reason)``."""
-    ref = text_value(spec)
-    function = _function(ref, ctx.suite_dir)
-    try:
-        result = function(ctx.output, _context(ctx))
-        if inspect.isawaitable(result):
-            result = await result
-    except Exception as err:  # user code: report any failure as an evaluation error
-        raise CheckError(
-            f"python check {ref!r} raised {type(err).__name__}: {one_line(str(err))}"
-        ) from err
-    passed, value, reason = _read_result(result, spec, ref)
+    """Python code (an inline expression or body, ``file://x.py:fn`` or ``module:fn``)
+    returns a bool, a score, ``{pass, score, reason}`` or ``(result, reason)``."""
+    code = spec.value
+    if not isinstance(code, str):
+        raise CheckError(f"python needs code as value, got {code!r}")
+    function = load_code(code, ctx.suite_dir, "get_assert")
+    result = await call_code(code, function, ctx.output, _context(spec, ctx))
+    passed, value, reason = _read_result(result, spec, code)
     seen = f"score {value:.2f}, {'pass' if passed else 'fail'}"
     if spec.threshold is not None:
         seen += f" at threshold {num(spec.threshold)}"
     if reason:
         seen += f": {one_line(reason)}"
-    return Finding(passed, value, f"pass python check {ref}", seen)
-
-
-def _function(ref: str, suite_dir: Path) -> Callable[..., Any]:
-    key = (suite_dir, ref)
-    function = _FUNCTIONS.get(key)
-    if function is None:
-        function = _FUNCTIONS[key] = _import(ref, suite_dir)
-    return function
-
-
-def _import(ref: str, suite_dir: Path) -> Callable[..., Any]:
-    if not is_reference(ref):
-        raise CheckError(f"python value must be 'module:function', got {ref!r}")
-    module_name, _, attr = ref.partition(":")
-    _refuse_shadowed_module(module_name, suite_dir)
-    try:
-        function = load_reference(ref, search=suite_dir)
-    except Exception as err:  # importing runs user code: any error means "cannot import"
-        raise CheckError(
-            f"python check {ref!r}: cannot import {module_name!r} from {suite_dir} or"
-            f" sys.path: {type(err).__name__}: {err}"
-        ) from err
-    if not callable(function):
-        raise CheckError(f"python check {ref!r}: {module_name} has no function {attr!r}")
-    return function  # type: ignore[no-any-return]
-
-
-def _refuse_shadowed_module(module_name: str, suite_dir: Path) -> None:
-    """Refuse to call a same-named module another suite directory already imported."""
-    top = module_name.split(".")[0]
-    loaded = sys.modules.get(top)
-    loaded_file = getattr(loaded, "__file__", None)
-    local = suite_dir / f"{top}.py", suite_dir / top / "__init__.py"
-    if loaded_file is None or not any(p.exists() for p in local):
-        return
-    if Path(loaded_file).resolve() not in {p.resolve() for p in local}:
-        raise CheckError(
-            f"python module {top!r} is already imported from {loaded_file}, so"
-            f" {suite_dir / top} cannot be; give one of them another name"
-        )
-
-
-def _context(ctx: CheckContext) -> dict[str, Any]:
-    return {
-        "vars": dict(ctx.vars),
-        "messages": [m.to_dict() for m in ctx.messages],
-        "generation": ctx.generation.to_dict(),
-    }
+    return Finding(passed, value, f"pass python check {one_line(code, 80)}", seen)
 
 
 def _score_pass(value: float, threshold: float | None) -> bool:
@@ -120,7 +82,7 @@ def _score_pass(value: float, threshold: float | None) -> bool:
 
 def _score(value: Any, ref: str) -> float:
     if not is_number(value) or math.isnan(value) or not 0 <= value <= 1:
-        raise CheckError(f"python check {ref!r} returned score {value!r}; expected 0..1")
+        raise CheckError(f"{shown(ref)} returned score {value!r}; expected 0..1")
     return float(value)
 
 
@@ -131,10 +93,12 @@ def _read_result(result: Any, spec: CheckSpec, ref: str) -> tuple[bool, float, s
         result, reason = result
     elif isinstance(result, dict):
         raw = {str(k).lower(): v for k, v in result.items()}
+        if "pass_" in raw and "pass" not in raw:
+            raw["pass"] = raw["pass_"]
         reason = str(raw.get("reason") or "")
         has_pass, has_score = "pass" in raw, "score" in raw
         if has_pass and not isinstance(raw["pass"], bool):
-            raise CheckError(f"python check {ref!r} returned pass={raw['pass']!r}")
+            raise CheckError(f"{shown(ref)} returned pass={raw['pass']!r}")
         if has_pass and has_score:
             value = _score(raw["score"], ref)
             meets = spec.threshold is None or value >= spec.threshold - EPSILON
@@ -145,7 +109,7 @@ def _read_result(result: Any, spec: CheckSpec, ref: str) -> tuple[bool, float, s
             result = raw["score"]
         else:
             raise CheckError(
-                f"python check {ref!r} returned a dict without pass or score: {quote(repr(result))}"
+                f"{shown(ref)} returned a dict without pass or score: {quote(repr(result))}"
             )
     if isinstance(result, bool):
         return result, float(result), reason
@@ -153,6 +117,6 @@ def _read_result(result: Any, spec: CheckSpec, ref: str) -> tuple[bool, float, s
         value = _score(result, ref)
         return _score_pass(value, spec.threshold), value, reason
     raise CheckError(
-        f"python check {ref!r} returned {quote(repr(result))}; expected a bool, a score 0..1,"
+        f"{shown(ref)} returned {quote(repr(result))}; expected a bool, a score 0..1,"
         " a {pass, score, reason} dict or a (result, reason) tuple"
     )

@@ -103,6 +103,28 @@ def _rubric(spec: CheckSpec) -> str:
     return rubric
 
 
+async def ask_grader(spec: CheckSpec, ctx: CheckContext, request: GenerateRequest) -> str:
+    """The grader's reply text to ``request``.
+
+    Raises:
+        CheckError: The run has no grader, or the grader failed.
+    """
+    if ctx.grade is None:
+        raise CheckError(
+            f"{spec.type} needs a grader model, and this run has none: set `grader:` on the"
+            " check or configure a default grader"
+        )
+    grader = grader_spec(spec)
+    try:
+        reply = await ctx.grade(grader, request)
+    except CheckError:
+        raise
+    except PromptsuiteError as err:
+        who = grader.display if grader else "the default grader"
+        raise CheckError(f"{spec.type} grader {who} failed: {err}") from err
+    return reply.text
+
+
 def _judge_request(rubric: str, ctx: CheckContext) -> GenerateRequest:
     conversation = "\n\n".join(f"[{m.role}]\n{m.content}" for m in ctx.messages)
     user = (
@@ -203,13 +225,18 @@ def _decide(grade: _Grade, threshold: float | None) -> tuple[bool, float]:
     return grade.passed and meets, grade.score
 
 
-def _grader_spec(spec: CheckSpec) -> ModelSpec | None:
+def grader_spec(spec: CheckSpec) -> ModelSpec | None:
+    """The check's own grader (``grader`` or ``provider``), or None for the run's default.
+
+    Raises:
+        CheckError: It does not name a model.
+    """
     if spec.grader is None:
         return None
     try:
         return parse_model_spec(spec.grader)
     except PromptsuiteError as err:
-        raise CheckError(f"judge grader: {err}") from err
+        raise CheckError(f"{spec.type} grader: {err}") from err
 
 
 @check(
@@ -225,20 +252,8 @@ async def judge(spec: CheckSpec, ctx: CheckContext) -> Finding:
     """A grader model scores the output against ``rubric`` (or ``value``); ``grader`` picks
     the model, ``threshold`` the pass mark."""
     rubric = _rubric(spec)
-    if ctx.grade is None:
-        raise CheckError(
-            "judge needs a grader model, and this run has none: set `grader:` on the check"
-            " or configure a default grader"
-        )
-    grader = _grader_spec(spec)
-    try:
-        reply = await ctx.grade(grader, _judge_request(rubric, ctx))
-    except CheckError:
-        raise
-    except PromptsuiteError as err:
-        who = grader.display if grader else "the default grader"
-        raise CheckError(f"judge grader {who} failed: {err}") from err
-    grade = _parse_grader_reply(reply.text)
+    reply = await ask_grader(spec, ctx, _judge_request(rubric, ctx))
+    grade = _parse_grader_reply(reply)
     passed, score = _decide(grade, spec.threshold)
     seen = f"grader gave {score:.2f}, {'pass' if passed else 'fail'}"
     if grade.reason:

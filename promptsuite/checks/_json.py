@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from promptsuite._schema import CheckSpec
@@ -27,6 +28,16 @@ def _loads(text: str) -> tuple[bool, Any]:
         return True, json.loads(text)
     except ValueError:
         return False, None
+
+
+def loads_strict(text: str) -> tuple[bool, Any]:
+    """The whole text as JSON, like JavaScript's ``JSON.parse`` (surrounding whitespace
+    allowed, nothing else).
+
+    Returns:
+        ``(found, value)``; ``(False, None)`` when the text is not JSON.
+    """
+    return _loads(text)
 
 
 def parse_json_output(output: str) -> tuple[bool, Any]:
@@ -84,7 +95,12 @@ def _validator(schema_json: str) -> Any:
     # jsonschema takes ~0.1 s to import: load it only for suites that use schemas.
     from jsonschema import Draft202012Validator  # type: ignore[import-untyped,unused-ignore]
 
-    return Draft202012Validator(json.loads(schema_json))
+    # Without a format checker, `format` is only an annotation and {"date": "not a date"}
+    # passes `format: date`; with it (and jsonschema's format extras installed) formats
+    # such as date, date-time, email, uri, uuid, ipv4 and hostname are enforced.
+    return Draft202012Validator(
+        json.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER
+    )
 
 
 def _schema_errors(schema: dict[str, Any], data: Any, limit: int = 3) -> str:
@@ -112,34 +128,83 @@ def _schema_problems(schema: Any, field: str) -> Iterator[Problem]:
         yield field, f"invalid JSON Schema at {err.json_path}: {one_line(err.message, 120)}"
 
 
-def _optional_schema(spec: CheckSpec) -> Iterator[Problem]:
+_FILE = "file://"
+
+
+def schema_of(spec: CheckSpec, base: Path | None = None) -> dict[str, Any] | None:
+    """The JSON Schema of an ``is-json`` / ``contains-json`` check, if it has one: in
+    ``schema``, or in ``value`` (promptfoo's spelling) as a mapping, a YAML/JSON string, or
+    ``file://schema.json`` relative to ``base`` (the suite's folder; not read without one).
+
+    Raises:
+        CheckError: ``value`` holds something that is not a schema, or names a file that
+            cannot be read.
+    """
     if spec.json_schema is not None:
-        yield from _schema_problems(spec.json_schema, "schema")
+        return spec.json_schema
+    value = spec.value
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and value.startswith(_FILE):
+        if base is None:
+            return None
+        path = base / value[len(_FILE) :]
+        try:
+            value = path.read_text(encoding="utf-8")
+        except OSError as err:
+            raise CheckError(f"{spec.type}: cannot read the schema file {path}: {err}") from err
+    if isinstance(value, str):
+        import yaml
+
+        try:
+            value = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise CheckError(f"{spec.type} value is not a JSON Schema (YAML error: {err})") from err
+    if not isinstance(value, dict):
+        raise CheckError(f"{spec.type} value must be a JSON Schema mapping, got {spec.value!r}")
+    return value
 
 
-@check("is-json", "schema", validate=_optional_schema)
+def _optional_schema(spec: CheckSpec) -> Iterator[Problem]:
+    if spec.json_schema is not None and has_value(spec) and spec.value is not None:
+        yield "value", "give the JSON Schema in value or in schema, not both"
+        return
+    field = "schema" if spec.json_schema is not None else "value"
+    try:
+        schema = schema_of(spec)
+    except CheckError as err:
+        yield field, str(err)
+        return
+    if schema is not None:
+        yield from _schema_problems(schema, field)
+
+
+@check("is-json", "value", "schema", validate=_optional_schema)
 def is_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
-    """The whole output is JSON, or one fenced ```json block; with ``schema``, it also
-    validates against that JSON Schema."""
-    expected = "be JSON" + (" matching the schema" if spec.json_schema is not None else "")
-    found, data = parse_json_output(ctx.output)
+    """The whole output is JSON (a fenced block is not: use ``contains-json``); with a JSON
+    Schema in ``value`` or ``schema``, it also validates against it, formats included."""
+    schema = schema_of(spec, ctx.suite_dir)
+    expected = "be JSON" + (" matching the schema" if schema is not None else "")
+    found, data = loads_strict(ctx.output)
     if not found:
         hint = " (JSON inside other text: use contains-json)" if "{" in ctx.output else ""
         return Finding.of(False, expected, f"not JSON{hint}: {quote(ctx.output)}")
-    if spec.json_schema is not None:
-        errors = _schema_errors(spec.json_schema, data)
+    if schema is not None:
+        errors = _schema_errors(schema, data)
         if errors:
             return Finding.of(False, expected, errors)
     return Finding.of(True, expected, f"got {quote(json.dumps(data))}")
 
 
-@check("contains-json", "schema", validate=_optional_schema)
+@check("contains-json", "value", "schema", validate=_optional_schema)
 def contains_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
-    """A JSON object appears anywhere in the output (optionally matching ``schema``)."""
-    expected = "contain JSON" + (" matching the schema" if spec.json_schema is not None else "")
+    """JSON appears anywhere in the output, alone, fenced or inside text (with a schema in
+    ``value`` or ``schema``: some JSON in it validates)."""
+    schema = schema_of(spec, ctx.suite_dir)
+    expected = "contain JSON" + (" matching the schema" if schema is not None else "")
     first_errors = ""
     for data in json_candidates(ctx.output):
-        errors = "" if spec.json_schema is None else _schema_errors(spec.json_schema, data)
+        errors = "" if schema is None else _schema_errors(schema, data)
         if not errors:
             return Finding.of(True, expected, f"found {quote(json.dumps(data))}")
         first_errors = first_errors or errors

@@ -10,26 +10,34 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from promptsuite._schema import CheckSpec
+from promptsuite.checks._scripts import apply_transform, transform_problems
 from promptsuite.errors import CheckError
-from promptsuite.models import GenerateRequest, Generation, Message, ModelSpec
+from promptsuite.models import Embeddings, GenerateRequest, Generation, Message, ModelSpec
 from promptsuite.results import CheckResult
 
 #: ``(field as written in YAML, or None for the whole check; what is expected)``.
 Problem = tuple[str | None, str]
 #: Runs a grader model: ``grade(spec, request)``; a ``None`` spec means the run's default.
 GradeFn = Callable[[ModelSpec | None, GenerateRequest], Awaitable[Generation]]
+#: Embeds texts: ``embed(spec, texts)``; a ``None`` spec means the run's default embedder.
+EmbedFn = Callable[[ModelSpec | None, Sequence[str]], Awaitable[Embeddings]]
+#: The outputs of every prompt variant of this case on this model, and this job's index
+#: among them (for ``select-best``).
+PeersFn = Callable[[], Awaitable[tuple[list[str], int]]]
+#: How ``not-`` treats a score: ``1 - score`` (the default), or kept as it is.
+Negation = Literal["invert", "keep-score"]
 
 #: The prefix that inverts any check type.
 NEGATION = "not-"
 # Scores are sums of floats: compare thresholds with a little slack so 0.7 passes 0.7.
 EPSILON = 1e-9
 # The fields every check accepts, whatever its type.
-_COMMON_FIELDS = frozenset({"type", "weight", "metric"})
+_COMMON_FIELDS = frozenset({"type", "weight", "metric", "transform"})
 
 
 @dataclass(frozen=True)
@@ -43,6 +51,8 @@ class CheckContext:
         messages: The messages the model was sent.
         suite_dir: Directory of the suite file; ``python`` checks import from it.
         grade: Runs a grader model; ``None`` when no grader is available.
+        embed: Embeds texts; ``None`` when no embedding model is available.
+        peers: The outputs of the case's other prompt variants; ``None`` outside a run.
     """
 
     output: str
@@ -51,6 +61,8 @@ class CheckContext:
     messages: tuple[Message, ...]
     suite_dir: Path
     grade: GradeFn | None = None
+    embed: EmbedFn | None = None
+    peers: PeersFn | None = None
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,7 @@ class CheckType:
         validate: Finds problems in a check as loaded: ``(field, message)`` pairs.
         summary: When it passes: the first paragraph of ``run``'s docstring, on one line.
         alias_of: For an alias (``llm-rubric``), the type it stands for.
+        negation: What ``not-`` does to the score (``invert``: ``1 - score``).
     """
 
     name: str
@@ -94,6 +107,7 @@ class CheckType:
     validate: Validate
     summary: str
     alias_of: str | None = None
+    negation: Negation = "invert"
 
 
 @dataclass(frozen=True)
@@ -123,6 +137,7 @@ def check(
     *fields: str,
     validate: Validate = _no_problems,
     aliases: Sequence[str] = (),
+    negation: Negation = "invert",
 ) -> Callable[[Run], Run]:
     """Register the decorated function as check type ``name``.
 
@@ -132,6 +147,7 @@ def check(
             ``path``, ``schema``, ``rubric``, ``grader``); any other is refused at load.
         validate: Yields ``(field, message)`` for what is wrong with a check as loaded.
         aliases: Other names for the same type.
+        negation: ``keep-score`` when ``not-`` inverts the pass but keeps the score.
 
     The function's docstring is the type's documentation: its first paragraph says when
     the check passes. Every type may also be written with a ``not-`` prefix.
@@ -148,11 +164,11 @@ def check(
             if taken in _REGISTRY or taken.startswith(NEGATION):
                 raise ValueError(f"check type {taken!r} is already registered or reserved")
         summary = " ".join(doc.split("\n\n")[0].split())
-        entry = CheckType(name, run, frozenset(fields), validate, summary)
+        entry = CheckType(name, run, frozenset(fields), validate, summary, negation=negation)
         _REGISTRY[name] = entry
         for alias in aliases:
             _REGISTRY[alias] = CheckType(
-                alias, run, entry.fields, validate, entry.summary, alias_of=name
+                alias, run, entry.fields, validate, entry.summary, name, negation
             )
         return run
 
@@ -179,8 +195,11 @@ def split_type(type_: str) -> tuple[bool, str]:
 async def evaluate(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     """Run one check on one output.
 
+    A ``transform`` on the check rewrites the output first.
+
     Returns:
-        The scored result; a negated type has its pass inverted and score ``1 - score``.
+        The scored result; a negated type has its pass inverted and score ``1 - score``
+        (or kept, for types registered with ``negation="keep-score"``).
 
     Raises:
         CheckError: The check cannot be evaluated: unknown type, ill-typed value, a
@@ -191,11 +210,17 @@ async def evaluate(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     entry = _REGISTRY.get(base)
     if entry is None:
         raise CheckError(_unknown_type_message(spec.type))
+    if spec.transform is not None:
+        output = await apply_transform(
+            spec.transform, ctx.output, ctx.suite_dir, ctx.vars, ctx.messages
+        )
+        ctx = replace(ctx, output=output)
     found = entry.run(spec, ctx)
     finding = found if isinstance(found, Finding) else await found
     passed, value = finding.passed, min(1.0, max(0.0, finding.score))
     if negated:
-        passed, value = not passed, 1.0 - value
+        passed = not passed
+        value = value if entry.negation == "keep-score" else 1.0 - value
     return CheckResult(
         type=spec.type,
         passed=passed,
@@ -226,12 +251,27 @@ def outcome(results: Sequence[CheckResult], threshold: float | None) -> tuple[bo
     return passed, value
 
 
-async def score(specs: Sequence[CheckSpec], ctx: CheckContext, threshold: float | None) -> Outcome:
+async def score(
+    specs: Sequence[CheckSpec],
+    ctx: CheckContext,
+    threshold: float | None,
+    transform: str | None = None,
+) -> Outcome:
     """Run a case's checks on one output, in order, and combine them (:func:`outcome`).
 
+    Args:
+        specs: The case's checks.
+        ctx: The output and what produced it.
+        threshold: The case's threshold, if any.
+        transform: The case's output transform, applied before every check.
+
     Raises:
-        CheckError: A check cannot be evaluated (see :func:`evaluate`).
+        CheckError: A check cannot be evaluated (see :func:`evaluate`), or the transform
+            failed.
     """
+    if transform is not None:
+        output = await apply_transform(transform, ctx.output, ctx.suite_dir, ctx.vars, ctx.messages)
+        ctx = replace(ctx, output=output)
     results = tuple([await evaluate(spec, ctx) for spec in specs])
     passed, value = outcome(results, threshold)
     return Outcome(passed, value, results)
@@ -251,6 +291,9 @@ def check_problems(spec: CheckSpec) -> Iterator[Problem]:
     for name in sorted(present_fields(spec) - entry.fields):
         accepted = ", ".join(sorted(entry.fields)) or "only weight and metric"
         yield name, f"{name!r} has no meaning for {spec.type}; it accepts: {accepted}"
+    if spec.transform is not None:
+        for message in transform_problems(spec.transform):
+            yield "transform", message
     if spec.min is not None and spec.max is not None and spec.min > spec.max:
         yield "min", f"min ({spec.min:g}) is greater than max ({spec.max:g})"
     yield from entry.validate(spec)
@@ -268,6 +311,8 @@ def present_fields(spec: CheckSpec) -> set[str]:
             ("schema", spec.json_schema),
             ("rubric", spec.rubric),
             ("grader", spec.grader),
+            ("config", spec.config),
+            ("assert", spec.checks),
         )
         if value is not None
     }
@@ -289,4 +334,11 @@ def _unknown_type_message(type_: str) -> str:
     return (
         f"unknown check type {type_!r}{hint} Known types (any may be prefixed with 'not-'):"
         f" {', '.join(known)}"
+    )
+
+
+def uses_type(specs: Sequence[CheckSpec], types: frozenset[str]) -> bool:
+    """Whether any check (or a check inside an ``assert-set``) has a base type in ``types``."""
+    return any(
+        split_type(spec.type)[1] in types or uses_type(spec.checks or (), types) for spec in specs
     )

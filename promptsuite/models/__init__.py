@@ -1,6 +1,7 @@
 """Model providers: one small interface, registered lazily."""
 
 from promptsuite.models._base import (
+    Embeddings,
     GenerateRequest,
     Generation,
     GenerationParams,
@@ -11,6 +12,7 @@ from promptsuite.models._base import (
 from promptsuite.models._registry import create_provider, parse_model_spec, register_provider
 
 __all__ = [
+    "Embeddings",
     "GenerateRequest",
     "Generation",
     "GenerationParams",

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from promptsuite.errors import ModelError
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class GenerationParams:
         stop: Stop sequences.
         json_schema: When set, ask the backend for output constrained to this JSON Schema
             (used by the ``judge`` grader); backends that cannot constrain ignore it.
+        logprobs: Ask for the log-probability of each generated token (for ``perplexity``
+            checks); backends that cannot return them ignore it.
     """
 
     temperature: float = 0.0
@@ -36,15 +41,20 @@ class GenerationParams:
     seed: int | None = None
     stop: tuple[str, ...] = ()
     json_schema: dict[str, Any] | None = None
+    logprobs: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "temperature": self.temperature,
             "max_tokens": self.max_tokens,
             "seed": self.seed,
             "stop": list(self.stop),
             "json_schema": self.json_schema,
         }
+        # Only when asked for, so requests without it keep their cache keys.
+        if self.logprobs:
+            data["logprobs"] = True
+        return data
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,7 @@ class Generation:
         finish_reason: Why generation stopped (``stop``, ``length``...), if known.
         model: The model name the backend reported.
         cached: True when served from the response cache instead of the model.
+        logprobs: The log-probability of each generated token, when asked for and returned.
     """
 
     text: str
@@ -85,9 +96,10 @@ class Generation:
     finish_reason: str | None = None
     model: str = ""
     cached: bool = False
+    logprobs: tuple[float, ...] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "text": self.text,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -95,9 +107,13 @@ class Generation:
             "finish_reason": self.finish_reason,
             "model": self.model,
         }
+        if self.logprobs is not None:
+            data["logprobs"] = list(self.logprobs)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, cached: bool = False) -> Generation:
+        logprobs = data.get("logprobs")
         return cls(
             text=str(data["text"]),
             prompt_tokens=int(data.get("prompt_tokens", 0)),
@@ -106,7 +122,22 @@ class Generation:
             finish_reason=data.get("finish_reason"),
             model=str(data.get("model", "")),
             cached=cached,
+            logprobs=tuple(float(x) for x in logprobs) if isinstance(logprobs, list) else None,
         )
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Embedding vectors, and the ``similar`` pass mark that suits the model that made them.
+
+    Attributes:
+        vectors: One vector per text, in order.
+        similar_threshold: The cosine similarity ``similar`` needs by default with this
+            embedder (promptfoo's 0.75 was set for OpenAI's embedding models).
+    """
+
+    vectors: list[list[float]]
+    similar_threshold: float = 0.75
 
 
 @dataclass(frozen=True)
@@ -149,6 +180,8 @@ class Provider(ABC):
 
     #: Most requests this provider should have in flight at once (None: no own limit).
     max_concurrency: int | None = None
+    #: The default pass mark of ``similar`` with this provider's embeddings.
+    similar_threshold: float = 0.75
 
     @abstractmethod
     async def generate(self, request: GenerateRequest) -> Generation:
@@ -161,5 +194,27 @@ class Provider(ABC):
         Must never include a secret.
         """
 
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One embedding vector per text (for ``similar`` checks).
+
+        Raises:
+            ModelError: This backend cannot embed text (the default), or the call failed.
+        """
+        raise ModelError(f"{type(self).__name__} cannot embed text")
+
+    def embedding_identity(self) -> dict[str, Any]:
+        """What identifies the embedding model; by default the generation identity."""
+        return self.identity()
+
     async def aclose(self) -> None:  # noqa: B027 - optional hook with a no-op default
         """Release connections or model memory."""
+
+
+def token_logprobs(logprobs: object) -> tuple[float, ...] | None:
+    """The per-token log-probabilities of a chat completion choice's ``logprobs``, if any."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list):
+        return None
+    values = [t.get("logprob") for t in content if isinstance(t, dict)]
+    floats = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    return tuple(floats) if floats else None

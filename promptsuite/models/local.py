@@ -23,13 +23,19 @@ import secrets
 import sys
 import threading
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from promptsuite.errors import BadResponse, ConfigError, MissingDependency, ModelError
-from promptsuite.models._base import GenerateRequest, Generation, ModelSpec, Provider
+from promptsuite.models._base import (
+    GenerateRequest,
+    Generation,
+    ModelSpec,
+    Provider,
+    token_logprobs,
+)
 
 __all__ = [
     "DEFAULT_CTX_SIZE",
@@ -88,12 +94,15 @@ class LocalSettings:
         threads: CPU threads llama.cpp uses for decoding and prompt processing.
         parallel: Slots (requests decoded together by continuous batching).
         ctx_size: Context tokens available to each slot.
+        embedding: Load the model in llama.cpp's embedding mode (mean pooling,
+            normalized vectors) instead of for chat; ``similar`` checks use it.
     """
 
     path: Path | None = None
     threads: int = DEFAULT_THREADS
     parallel: int = DEFAULT_PARALLEL
     ctx_size: int = DEFAULT_CTX_SIZE
+    embedding: bool = False
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, environ: Mapping[str, str] | None = None) -> LocalSettings:
@@ -214,7 +223,7 @@ def _as_int(raw: object) -> int | None:
         return None
 
 
-_servers: dict[tuple[Path, int, int, int], Any] = {}
+_servers: dict[tuple[Path, int, int, int, bool], Any] = {}
 _servers_lock = threading.Lock()
 
 
@@ -228,7 +237,7 @@ def get_server(settings: LocalSettings) -> Any:
         ModelError: llama.cpp could not load the model file.
     """
     path = settings.model_path()
-    key = (path, settings.threads, settings.parallel, settings.ctx_size)
+    key = (path, settings.threads, settings.parallel, settings.ctx_size, settings.embedding)
     with _servers_lock:
         server = _servers.get(key)
         if server is None:
@@ -256,6 +265,11 @@ def _start_server(path: Path, settings: LocalSettings) -> Any:
     params.cpuparams_batch.n_threads = settings.threads
     params.verbosity = 0
     params.ui = False
+    if settings.embedding:
+        params.embedding = True
+        # Mean pooling: of the pooling kinds llama.cpp offers for this decoder-only model,
+        # it separated paraphrases from unrelated text best (benchmarks/embeddings.py).
+        params.pooling_type = xllamacpp.llama_pooling_type.LLAMA_POOLING_TYPE_MEAN
     # The server also listens on a loopback HTTP port; a random key we never share keeps
     # other local processes from using it. Direct handle_* calls do not need the key.
     params.api_keys = [secrets.token_hex(16)]
@@ -297,6 +311,11 @@ class LocalProvider(Provider):
             options ``threads``, ``parallel`` and ``ctx_size`` tune the runtime.
     """
 
+    #: Measured (benchmarks/embeddings.py): SmolLM2's mean-pooled embeddings rank
+    #: paraphrases above unrelated text, but unrelated sentences still score ~0.78, so 9 of
+    #: 12 unrelated pairs passed promptfoo's 0.75; 0.9 separated all 24 pairs.
+    similar_threshold = 0.9
+
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self.settings = LocalSettings.from_spec(spec)
@@ -329,6 +348,23 @@ class LocalProvider(Provider):
         response, latency = await asyncio.to_thread(_complete, server, self._request_body(request))
         return _parse(response, latency, str(self.identity()["model"]))
 
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed ``texts`` with the same model file in llama.cpp's embedding mode (a second,
+        smaller server, loaded on first use).
+
+        Raises:
+            MissingDependency: xllamacpp or the default model package is not installed.
+            BadResponse: llama.cpp answered with an error or without the vectors.
+        """
+        settings = replace(self.settings, embedding=True, parallel=1)
+        server = await asyncio.to_thread(get_server, settings)
+        response = await asyncio.to_thread(_embed, server, list(texts))
+        return _parse_embeddings(response, len(texts))
+
+    def embedding_identity(self) -> dict[str, Any]:
+        """The model file, in embedding mode."""
+        return {**self.identity(), "mode": "embedding", "pooling": "mean"}
+
     def _request_body(self, request: GenerateRequest) -> dict[str, Any]:
         params = request.params
         body: dict[str, Any] = {
@@ -343,7 +379,27 @@ class LocalProvider(Provider):
             body["stop"] = list(params.stop)
         if params.json_schema is not None:
             body["json_schema"] = params.json_schema
+        if params.logprobs:
+            body["logprobs"] = True
         return body
+
+
+def _embed(server: Any, texts: list[str]) -> Any:
+    try:
+        return server.handle_embeddings({"input": texts})
+    except Exception as exc:  # the binding raises ValueError, RuntimeError, TypeError...
+        raise ModelError(f"the local model rejected the embedding request: {exc}") from exc
+
+
+def _parse_embeddings(response: Any, count: int) -> list[list[float]]:
+    if not isinstance(response, dict) or response.get("error") is not None:
+        error = response.get("error") if isinstance(response, dict) else response
+        raise BadResponse(f"the local model could not embed: {error!r:.300}")
+    items = response.get("data")
+    vectors = [item.get("embedding") for item in items] if isinstance(items, list) else []
+    if len(vectors) != count or not all(isinstance(v, list) and v for v in vectors):
+        raise BadResponse(f"the local model returned {len(vectors)} of {count} embeddings")
+    return [[float(x) for x in vector] for vector in vectors]
 
 
 def _complete(server: Any, body: dict[str, Any]) -> tuple[Any, float]:
@@ -380,4 +436,5 @@ def _parse(response: Any, latency: float, model: str) -> Generation:
         latency_s=latency,
         finish_reason=choice.get("finish_reason"),
         model=model,
+        logprobs=token_logprobs(choice.get("logprobs")),
     )

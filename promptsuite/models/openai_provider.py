@@ -16,8 +16,8 @@ import json
 import os
 import random
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NoReturn
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from promptsuite.errors import (
@@ -29,12 +29,20 @@ from promptsuite.errors import (
     RateLimited,
     TransportError,
 )
-from promptsuite.models._base import GenerateRequest, Generation, ModelSpec, Provider
+from promptsuite.models._base import (
+    GenerateRequest,
+    Generation,
+    ModelSpec,
+    Provider,
+    token_logprobs,
+)
 
 if TYPE_CHECKING:
     import openai
 
 __all__ = ["OpenAIProvider"]
+
+_Parsed = TypeVar("_Parsed")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _OPENAI_HOST = "api.openai.com"
@@ -74,6 +82,8 @@ class OpenAIProvider(Provider):
     - ``backoff_base`` / ``backoff_max``: exponential backoff with full jitter, in seconds
       (0.5 / 20); a ``Retry-After`` header wins, capped at 60 s.
     - ``extra_body``: mapping merged into every request body (``{"top_k": 20}``).
+    - ``embedding_model``: the model ``similar`` checks embed with, through the
+      ``/embeddings`` endpoint (``text-embedding-3-large``, promptfoo's default).
 
     Args:
         spec: The model as the suite names it.
@@ -100,6 +110,7 @@ class OpenAIProvider(Provider):
         if not isinstance(extra_body, Mapping):
             raise ConfigError(f"openai option 'extra_body' must be a mapping, got {extra_body!r}")
         self.extra_body: dict[str, Any] = dict(extra_body)
+        self.embedding_model = str(options.get("embedding_model") or "text-embedding-3-large")
         self._key_required = urlsplit(self.base_url).hostname == _OPENAI_HOST
         self._client: openai.AsyncOpenAI | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -125,13 +136,36 @@ class OpenAIProvider(Provider):
             BadResponse: A 4xx answer, a completion without content, or a body that was
                 not valid JSON on every attempt.
         """
+        return await self._with_retries(
+            "/chat/completions", self._request_body(request), self._parse
+        )
+
+    def embedding_identity(self) -> dict[str, Any]:
+        """The embedding model and endpoint; never the key."""
+        return {"provider": "openai", "model": self.embedding_model, "base_url": self.base_url}
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embed ``texts`` through the ``/embeddings`` endpoint, with the same retries.
+
+        Raises:
+            ModelError: As :meth:`generate` raises, or the answer has no vectors for them.
+        """
+        body = {"model": self.embedding_model, "input": list(texts)}
+
+        def parse(content: bytes, latency: float) -> list[list[float]]:
+            return self._parse_embeddings(content, len(texts))
+
+        return await self._with_retries("/embeddings", body, parse)
+
+    async def _with_retries(
+        self, path: str, body: dict[str, Any], parse: Callable[[bytes, float], _Parsed]
+    ) -> _Parsed:
         client, slots = self._client_for_running_loop()
-        body = self._request_body(request)
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
             try:
                 async with slots:
-                    return await self._attempt(client, body)
+                    return await self._attempt(client, path, body, parse)
             except _RetryableFailure as failure:
                 if attempt == attempts:
                     self._raise(failure.kind, f"{failure.detail} after {attempts} attempt(s)")
@@ -188,6 +222,8 @@ class OpenAIProvider(Provider):
             body["seed"] = params.seed + request.repeat
         if params.stop:
             body["stop"] = list(params.stop)
+        if params.logprobs:
+            body["logprobs"] = True
         if params.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",
@@ -196,7 +232,13 @@ class OpenAIProvider(Provider):
         body.update(self.extra_body)
         return body
 
-    async def _attempt(self, client: openai.AsyncOpenAI, body: dict[str, Any]) -> Generation:
+    async def _attempt(
+        self,
+        client: openai.AsyncOpenAI,
+        path: str,
+        body: dict[str, Any],
+        parse: Callable[[bytes, float], _Parsed],
+    ) -> _Parsed:
         import openai
 
         started = time.perf_counter()
@@ -206,7 +248,7 @@ class OpenAIProvider(Provider):
             async with asyncio.timeout(self.timeout):
                 # The SDK's generic ``post`` skips its typed-parameter transform, which costs
                 # more per request than the whole HTTP exchange with a local server.
-                content = await client.post("/chat/completions", cast_to=bytes, body=body)
+                content = await client.post(path, cast_to=bytes, body=body)
         except (TimeoutError, openai.APITimeoutError):
             raise _RetryableFailure(ModelTimeout, f"no answer within {self.timeout:g}s") from None
         except openai.APIConnectionError as err:
@@ -216,7 +258,7 @@ class OpenAIProvider(Provider):
         except openai.APIStatusError as err:
             self._classify_status(err.status_code, err.response.headers, err.body)
         latency = time.perf_counter() - started
-        return self._parse(content, latency)
+        return parse(content, latency)
 
     def _classify_status(self, status: int, headers: Mapping[str, str], body: object) -> NoReturn:
         detail = f"HTTP {status}: {_server_message(body)}"
@@ -227,7 +269,7 @@ class OpenAIProvider(Provider):
             raise _RetryableFailure(kind, detail, _parse_retry_after(headers))
         self._raise(BadResponse, detail)
 
-    def _parse(self, content: bytes, latency: float) -> Generation:
+    def _json_body(self, content: bytes) -> dict[str, Any]:
         try:
             data = json.loads(content)
         except ValueError:
@@ -237,6 +279,23 @@ class OpenAIProvider(Provider):
             ) from None
         if not isinstance(data, dict):
             raise _RetryableFailure(BadResponse, "JSON body is not an object")
+        return data
+
+    def _parse_embeddings(self, content: bytes, count: int) -> list[list[float]]:
+        data = self._json_body(content).get("data")
+        items = data if isinstance(data, list) else []
+        vectors: dict[int, list[float]] = {}
+        for position, item in enumerate(items):
+            vector = item.get("embedding") if isinstance(item, dict) else None
+            if isinstance(vector, list) and all(isinstance(x, int | float) for x in vector):
+                index = item.get("index", position)
+                vectors[index if isinstance(index, int) else position] = [float(x) for x in vector]
+        if sorted(vectors) != list(range(count)):
+            self._raise(BadResponse, f"the embeddings answer has {len(vectors)} of {count} vectors")
+        return [vectors[i] for i in range(count)]
+
+    def _parse(self, content: bytes, latency: float) -> Generation:
+        data = self._json_body(content)
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
             self._raise(BadResponse, "the completion has no choices")
@@ -251,6 +310,7 @@ class OpenAIProvider(Provider):
         usage = usage if isinstance(usage, dict) else {}
         finish_reason = choice.get("finish_reason")
         return Generation(
+            logprobs=token_logprobs(choice.get("logprobs")),
             text=text,
             prompt_tokens=_as_int(usage.get("prompt_tokens")),
             completion_tokens=_as_int(usage.get("completion_tokens")),

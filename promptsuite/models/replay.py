@@ -7,6 +7,7 @@ request the cache cannot answer fails with a CacheMiss instead of calling a mode
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from promptsuite.errors import CacheMiss
@@ -26,6 +27,7 @@ class ReplayProvider(Provider):
                 self.recorded.provider, self.recorded.model, spec.label, spec.options
             )
         self._inner = create_provider(self.recorded)
+        self.similar_threshold = self._inner.similar_threshold
 
     def identity(self) -> dict[str, Any]:
         return self._inner.identity()
@@ -35,3 +37,11 @@ class ReplayProvider(Provider):
             f"replay: no recorded response of {self.recorded.display} for this request; "
             "record it by running once with the real model (cache mode 'use')"
         )
+
+    def embedding_identity(self) -> dict[str, Any]:
+        return self._inner.embedding_identity()
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Embeddings of the recorded model itself: they are a function of its weights (the
+        local model computes them offline), not a recorded response."""
+        return await self._inner.embed(texts)

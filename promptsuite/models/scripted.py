@@ -10,12 +10,17 @@ Options (in the suite's model mapping or ``scripted:<reply>`` on the command lin
         holds the sampling parameters and ``repeat``, the repeat index of the case.
     fail: ``{substring: message}``; a matching request raises a ModelError.
 Without any of these it echoes the last user message.
+
+It also embeds text, deterministically: each lowercase word adds to one of 64 dimensions
+(by its hash), so texts sharing words are similar and texts sharing none are orthogonal.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from promptsuite._imports import load_reference
@@ -86,3 +91,17 @@ class ScriptedProvider(Provider):
             finish_reason="stop",
             model=f"scripted:{self.spec.model}",
         )
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Bag-of-words vectors (see the module docs)."""
+        return [_word_vector(text) for text in texts]
+
+
+_DIMENSIONS = 64
+
+
+def _word_vector(text: str) -> list[float]:
+    vector = [0.0] * _DIMENSIONS
+    for word in re.findall(r"\w+", text.lower()):
+        vector[int(hashlib.sha1(word.encode()).hexdigest(), 16) % _DIMENSIONS] += 1.0
+    return vector

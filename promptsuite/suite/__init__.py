@@ -6,7 +6,7 @@ every problem in a file is one located line (``file:line:col: case 'x': field 'y
 
 from promptsuite.suite._load import load_prompt, load_suite
 from promptsuite.suite._model import Prompt, ResolvedCase, Suite, Variant
-from promptsuite.suite._yaml import MAX_EXPANDED_NODES, MAX_FILE_BYTES
+from promptsuite.suite._yaml import MAX_EXPANDED_NODES, MAX_FILE_BYTES, node_at, read_yaml
 
 __all__ = [
     "MAX_EXPANDED_NODES",
@@ -17,4 +17,6 @@ __all__ = [
     "Variant",
     "load_prompt",
     "load_suite",
+    "node_at",
+    "read_yaml",
 ]

@@ -136,7 +136,7 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
     Raises:
         SuiteLoadError: every problem found, each with file:line:column, case and field.
     """
-    from promptsuite.checks import check_problems
+    from promptsuite.checks import check_problems, transform_problems
     from promptsuite.models import parse_model_spec
 
     path = Path(path)
@@ -170,6 +170,9 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
             )
         seen_ids.setdefault(case.id, i)
         checks = (*spec.defaults.expect, *case.expect)
+        if case.transform is not None:
+            for message in transform_problems(case.transform):
+                problem(("cases", i, "transform"), message)
         for j, exp in enumerate(case.expect):
             for field, message in check_problems(exp):
                 loc: tuple[int | str, ...] = ("cases", i, "expect", j)
@@ -191,8 +194,14 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
                     else spec.defaults.min_pass_rate
                 ),
                 reference=case.reference,
+                transform=(
+                    case.transform if case.transform is not None else spec.defaults.transform
+                ),
             )
         )
+    if spec.defaults.transform is not None:
+        for message in transform_problems(spec.defaults.transform):
+            problem(("defaults", "transform"), message)
     for j, exp in enumerate(spec.defaults.expect):
         for field, message in check_problems(exp):
             problem(("defaults", "expect", j) + ((field,) if field else ()), message)

@@ -45,6 +45,7 @@ class ResolvedCase:
     reducer: Reducer = "all-pass"
     min_pass_rate: float | None = None
     reference: str | Mapping[str, Any] | None = None
+    transform: str | None = None
 
 
 @dataclass(frozen=True)

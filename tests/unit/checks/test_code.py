@@ -150,7 +150,8 @@ def test_python_receives_output_and_context(
 
 def test_python_negated(py_module: Callable[[str], str], tmp_path: Path) -> None:
     result = check({"type": "not-python", "value": py_module("true_")}, "x", suite_dir=tmp_path)
-    assert (result.passed, result.score) == (False, 0.0)
+    # promptfoo's rule: not-python inverts the pass and keeps the returned score.
+    assert (result.passed, result.score) == (False, 1.0)
 
 
 @pytest.mark.parametrize(

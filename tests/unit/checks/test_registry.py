@@ -24,17 +24,37 @@ from promptsuite.errors import CheckError
 from tests.unit.checks.check_helpers import (
     GENERATION_CASES,
     JSON_CASES,
+    MARKUP_CASES,
     NESTED,
     SCHEMA,
+    SIMILARITY_CASES,
     TEXT_CASES,
     check,
     make_ctx,
 )
 
+# Types whose cases need a grader, an embedder, peers or code: tested in their own modules.
+GRADED_OR_ASYNC_TYPES = {
+    "python",
+    "judge",
+    "llm-rubric",
+    "assert-set",
+    "similar",
+    "similar:cosine",
+    "similar:dot",
+    "similar:euclidean",
+    "factuality",
+    "model-graded-factuality",
+    "model-graded-closedqa",
+    "g-eval",
+    "answer-relevance",
+    "select-best",
+}
+
 
 def test_every_type_is_covered_and_documented() -> None:
-    tables = TEXT_CASES + JSON_CASES + GENERATION_CASES
-    covered = {spec["type"] for spec, *_ in tables} | {"python", "judge", "llm-rubric"}
+    tables = TEXT_CASES + JSON_CASES + GENERATION_CASES + MARKUP_CASES + SIMILARITY_CASES
+    covered = {spec["type"] for spec, *_ in tables} | GRADED_OR_ASYNC_TYPES
     assert covered == set(known_types())
     for entry in check_types():
         assert entry.summary and "\n" not in entry.summary, entry.name
@@ -102,10 +122,12 @@ def test_result_carries_weight_and_metric() -> None:
     ("spec", "generation", "message"),
     [
         ({"type": "contans", "value": "x"}, {}, "unknown check type 'contans'"),
-        ({"type": "contains", "value": ["x"]}, {}, "needs a string value"),
-        ({"type": "contains-any", "value": "x"}, {}, "needs a list of strings"),
+        ({"type": "contains", "value": ["x"]}, {}, "needs a non-empty string"),
+        ({"type": "contains-any", "value": 3}, {}, "needs a list of strings"),
         ({"type": "regex", "value": "("}, {}, "is invalid"),
-        ({"type": "length"}, {}, "needs min or max"),
+        ({"type": "length"}, {}, "needs min, max or both"),
+        ({"type": "perplexity", "threshold": 2}, {}, "returned none"),
+        ({"type": "similar", "value": "x"}, {}, "needs an embedding model"),
         ({"type": "json-field", "path": "a..b"}, {}, "cannot read path"),
         ({"type": "tokens", "max": 5}, {}, "reported none"),
         ({"type": "cost", "value": {"prompt": 1}, "max": 1}, {}, "reported none"),
