@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from promptsuite._schema import CheckSpec
-from promptsuite.checks import CheckContext, parse_path, score, split_type
+from promptsuite.checks import CheckContext, check_types, parse_path, score, split_type
 from promptsuite.errors import PromptsuiteError
 from promptsuite.models import Generation
 from promptsuite.suite import ResolvedCase, Suite
@@ -40,13 +40,17 @@ from promptsuite.suite import ResolvedCase, Suite
 ReferenceSource = Literal["stated", "derived", "verified"]
 """Where a reference answer came from."""
 
-#: Checks about the call (time, tokens, money), not about the text; a reference answer has
-#: no call, so they are left out when a derived answer is checked.
-CALL_CHECKS = frozenset({"latency", "tokens", "cost"})
-#: Checks that need a grader model; a derived answer cannot be checked offline against them.
-GRADED_CHECKS = frozenset({"judge", "llm-rubric"})
+#: Checks about the call (time, tokens, money, how it finished, its log-probabilities) or
+#: about other variants' replies, not about the text alone; a reference answer has no call,
+#: so they are left out when a derived answer is checked.
+CALL_CHECKS = frozenset(
+    {"latency", "tokens", "cost", "finish-reason", "perplexity", "perplexity-score", "select-best"}
+)
+#: Checks whose answer a similarity to their value measures: an output identical to the
+#: value passes them without a model, so they may propose and accept a derived answer.
+SIMILARITY_CHECKS = frozenset({"similar", "similar:cosine", "similar:dot", "similar:euclidean"})
 #: Checks whose value is the whole answer (or close to it).
-WHOLE_ANSWER_CHECKS = frozenset({"equals", "similar", "levenshtein"})
+WHOLE_ANSWER_CHECKS = frozenset({"equals", "levenshtein", "similar-text"} | SIMILARITY_CHECKS)
 #: Checks whose value is a piece the answer must hold.
 PIECE_CHECKS = frozenset({"contains", "icontains", "starts-with"})
 
@@ -79,8 +83,9 @@ def case_reference(case: ResolvedCase, suite: Suite) -> tuple[Reference | None, 
         text = case.reference if isinstance(case.reference, str) else _json(case.reference)
         return Reference(case.id, text, "stated", "stated in the suite (reference:)"), ""
     content = content_checks(case.expect)
-    if any(_base(e.type) in GRADED_CHECKS and e.weight > 0 for e in content):
-        return None, "a judge check cannot be verified offline"
+    graded = [e.type for e in content if e.weight > 0 and _needs_grader(e)]
+    if graded:
+        return None, f"a model-graded check ({graded[0]}) cannot be verified offline"
     for strength, proposals in (("whole", _whole(content)), ("piece", _pieces(content))):
         accepted = {
             text: origin
@@ -148,6 +153,16 @@ def _pinned(piece: str, case: ResolvedCase, suite: Suite) -> bool:
     return not any(
         accepts(padded, case, suite) for padded in (f"The answer is {piece}.", f"{piece} and more")
     )
+
+
+def _needs_grader(spec: CheckSpec) -> bool:
+    """Whether a check asks a grader model (similarity checks are judged offline on an
+    identical reply, which is all a derived answer needs)."""
+    base = _base(spec.type)
+    if base in SIMILARITY_CHECKS:
+        return False
+    entry = {t.name: t for t in check_types()}.get(base)
+    return entry is not None and "grader" in entry.fields
 
 
 def _base(type_: str) -> str:

@@ -67,6 +67,17 @@ def suite_with(tmp_path: Path, *cases: dict[str, Any]) -> Suite:
             "derived",
             "ok",
         ),
+        (
+            {
+                "expect": [
+                    {"type": "equals", "value": "ok"},
+                    {"type": "finish-reason", "value": "stop"},
+                ]
+            },
+            "derived",
+            "ok",
+        ),
+        ({"expect": [{"type": "similar", "value": "a kind reply"}]}, "derived", "a kind reply"),
     ],
 )
 def test_a_reference_is_stated_or_derived(
@@ -100,6 +111,10 @@ def test_a_reference_is_stated_or_derived(
             "judge",
         ),
         ({"expect": [{"type": "length", "max": 5}]}, "do not pin down an answer"),
+        (
+            {"expect": [{"type": "equals", "value": "ok"}, {"type": "g-eval", "value": "polite"}]},
+            "model-graded check (g-eval)",
+        ),
     ],
 )
 def test_nothing_is_invented(tmp_path: Path, case: dict[str, Any], why: str) -> None:

@@ -246,13 +246,25 @@ def _quoted(values: Iterable[object]) -> str:
     return ", ".join(json.dumps(v, ensure_ascii=False) for v in values)
 
 
+def limits(spec: CheckSpec) -> tuple[float | None, float | None]:
+    """A length check's ``(min, max)``, from its fields or promptfoo's ``value: {min, max}``."""
+    low, high = spec.min, spec.max
+    if isinstance(spec.value, dict):
+        low = low if low is not None else spec.value.get("min")
+        high = high if high is not None else spec.value.get("max")
+    elif isinstance(spec.value, int | float) and not isinstance(spec.value, bool):
+        high = high if high is not None else spec.value
+    return low, high
+
+
 def _bounds(spec: CheckSpec, unit: str) -> str | None:
-    if spec.min is not None and spec.max is not None:
-        return f"Use between {spec.min:g} and {spec.max:g} {unit}."
-    if spec.max is not None:
-        return f"Use at most {spec.max:g} {unit}."
-    if spec.min is not None:
-        return f"Use at least {spec.min:g} {unit}."
+    low, high = limits(spec)
+    if low is not None and high is not None:
+        return f"Use between {low:g} and {high:g} {unit}."
+    if high is not None:
+        return f"Use at most {high:g} {unit}."
+    if low is not None:
+        return f"Use at least {low:g} {unit}."
     return None
 
 
@@ -287,7 +299,7 @@ def _rule_for_shared(spec: CheckSpec, add: Callable[..., None]) -> None:
         add(f"any:{value}", f"Include at least one of: {_quoted(value)}.", base)
     elif base in ("contains-all", "icontains-all") and isinstance(value, list):
         add(f"all:{value}", f"Include all of: {_quoted(value)}.", base)
-    elif base == "length":
+    elif base in ("length", "character-count"):
         text = _bounds(spec, "characters")
         if text:
             add("length", text, base)
@@ -393,10 +405,11 @@ def repair(text: str, specs: Sequence[CheckSpec]) -> str:
         if spec.type == "starts-with" and isinstance(spec.value, str) and spec.value:
             reply = _open_with(reply, spec.value)
     for spec in specs:
-        if spec.type == "word-count" and spec.max is not None:
-            reply = _first_words(reply, int(spec.max))
-        elif spec.type == "length" and spec.max is not None:
-            reply = _first_chars(reply, int(spec.max))
+        high = limits(spec)[1]
+        if spec.type == "word-count" and high is not None:
+            reply = _first_words(reply, int(high))
+        elif spec.type in ("length", "character-count") and high is not None:
+            reply = _first_chars(reply, int(high))
     return reply
 
 
