@@ -25,7 +25,8 @@ from promptsuite.config import Shard
 from promptsuite.gate import Baseline, BaselineEntry, baseline_path, entry_key, gate
 from promptsuite.markdown import markdown_summary
 from promptsuite.results import RunResults, group_by_variant
-from promptsuite.session import ShardPlan, merge_shards
+from promptsuite.session import ShardPlan
+from promptsuite.shards import merge_shards
 from tests.report_runs import synthetic_run
 
 

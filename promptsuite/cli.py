@@ -232,7 +232,7 @@ def _merge_results(args: argparse.Namespace) -> bool:
     """Merge the shards' results; print the summary; whether the merged run passes."""
     from promptsuite.console import RunSummary, case_outcome, shown, summary_lines
     from promptsuite.markdown import write_step_summary
-    from promptsuite.session import merge_shards
+    from promptsuite.shards import merge_shards
 
     root = Path(args.root or ".").resolve()
     out = Path(args.out)

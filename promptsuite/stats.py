@@ -11,6 +11,10 @@ Everything here is pure standard-library Python, deterministic for a given seed,
 nothing about pytest or models; the runner, the gate, the report and the optimizer all use
 it. The gate's calibration simulation lives beside its benchmark
 (``benchmarks/gate_simulation.py``).
+
+At about 500 lines this module stays whole on purpose: reducers, intervals, the paired
+tests and the bootstrap share one vocabulary (scores, pairs, seeds) and are read together
+when a verdict is questioned; split by function they would import each other in a ring.
 """
 
 from __future__ import annotations
