@@ -105,6 +105,9 @@ def _n_cases(folder: Path) -> int:
 def local_project(folder: Path) -> None:
     shutil.copytree(ROOT / "prompts", folder / "prompts")
     (folder / "suites").mkdir()
+    # The suite loads its cases from this file, beside the suite as in the project.
+    (folder / "data" / "banking77").mkdir(parents=True)
+    shutil.copy(ROOT / "data" / "banking77" / "cases.csv", folder / "data" / "banking77")
 
 
 def write_local(folder: Path, seed: int, repeat: int, damaged: bool, temperature: float) -> None:

@@ -23,6 +23,7 @@ from promptsuite.stats import Reducer
 __all__ = [
     "BaseModel",
     "Case",
+    "CaseRows",
     "ChatMessage",
     "CheckSpec",
     "Defaults",
@@ -183,6 +184,63 @@ class Case(_Strict):
     )
 
 
+class RowColumns(_Strict):
+    """Which columns of a data file give each case's id, vars, reference and tags."""
+
+    id: str | None = Field(
+        None,
+        description="Column of the case id (default: 'id' if the file has one, else "
+        "the file's name and row number).",
+    )
+    vars: dict[str, str] | None = Field(
+        None,
+        description="Template variable -> column. Default: every column is a variable.",
+    )
+    reference: str | None = Field(None, description="Column of the gold output (reference).")
+    tags: str | None = Field(
+        None, description="Column of tags: one tag, or several separated by commas or spaces."
+    )
+    description: str | None = Field(None, description="Column of the case description.")
+
+
+class CaseRows(_Strict):
+    """Cases from the rows of a data file (CSV, JSON Lines or YAML), one case per row.
+
+    Every string in ``expect`` and ``description`` is a template over the row's columns and
+    the case's vars (``value: "{{ label }}"``), rendered in the prompts' sandbox.
+    """
+
+    file: str = Field(
+        description="CSV (.csv), JSON Lines (.jsonl) or YAML (.yaml, a list of mappings) "
+        "file, relative to the suite file."
+    )
+    columns: RowColumns = Field(
+        default_factory=lambda: RowColumns(), description="Columns -> case fields."
+    )
+    id: str | None = Field(
+        None, description="Template of the case id over the row (instead of columns.id)."
+    )
+    description: str | None = Field(None, description="Template of each case's description.")
+    vars: dict[str, Any] = Field(
+        default_factory=dict, description="Variables for every row (the row's win)."
+    )
+    tags: list[Identifier] = Field(default_factory=list, description="Tags on every row's case.")
+    expect: list[CheckSpec] = Field(
+        default_factory=list, description="Checks for every row, templated from its values."
+    )
+    threshold: float | None = Field(None, ge=0, le=1, description="As in a case.")
+    repeat: int | None = Field(None, ge=1, le=1000, description="As in a case.")
+    reducer: Reducer | None = Field(None, description="As in a case.")
+    min_pass_rate: float | None = Field(None, ge=0, le=1, description="As in a case.")
+    transform: str | None = Field(None, description="As in a case.")
+
+
+def _case_kind(value: Any) -> str:
+    if isinstance(value, CaseRows) or (isinstance(value, dict) and "file" in value):
+        return "rows"
+    return "case"
+
+
 class Defaults(_Strict):
     """Settings every case of the suite inherits."""
 
@@ -244,7 +302,12 @@ class SuiteFile(_Strict):
         description="Models to run: 'local', 'openai:gpt-4o-mini', or {provider, model, ...}.",
     )
     defaults: Defaults = Field(default_factory=_default_defaults, description="Inherited settings.")
-    cases: list[Case] = Field(min_length=1, description="The cases.")
+    cases: list[
+        Annotated[
+            Annotated[Case, Tag("case")] | Annotated[CaseRows, Tag("rows")],
+            Discriminator(_case_kind),
+        ]
+    ] = Field(min_length=1, description="The cases, or data files of cases ({file: ...}).")
 
     @field_validator("models")
     @classmethod

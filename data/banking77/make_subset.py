@@ -1,4 +1,4 @@
-"""Regenerate the Banking77 example suite from the dataset, deterministically.
+"""Regenerate the Banking77 example prompt and case rows from the dataset, deterministically.
 
 Usage::
 
@@ -8,8 +8,8 @@ With ``--source``, ``DIR`` holds the original Banking77 ``train.csv`` and ``test
 (columns ``text,category``); the rows of the chosen intents are first copied, in their
 original order, to ``train_subset.csv`` and ``test_subset.csv`` beside this script. The
 few-shot examples (from train) and the cases (from test) are then sampled with a fixed
-seed from those subset files, and ``prompts/banking77_intents.yaml`` and
-``suites/banking77_intents.yaml`` are rewritten. Sampling happens per intent on rows in
+seed from those subset files, and ``prompts/banking77_intents.yaml`` and ``cases.csv``
+(the rows ``suites/banking77_intents.yaml`` loads its cases from) are rewritten. Sampling happens per intent on rows in
 dataset order, so the full CSVs and the subset CSVs give the same files.
 
 Data: Banking77, PolyAI, CC-BY-4.0 (Casanueva et al. 2020, "Efficient Intent Detection
@@ -28,12 +28,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 PROMPT_PATH = ROOT / "prompts" / "banking77_intents.yaml"
-SUITE_PATH = ROOT / "suites" / "banking77_intents.yaml"
+CASES_PATH = HERE / "cases.csv"
 
 SEED = 77
 SHOTS_PER_INTENT = 2
 CASES_PER_INTENT = 4
-MAX_TOKENS = 8
 
 # Five intents a reader can tell apart from one sentence; each gets a one-line gloss in
 # the prompt, because label names alone leave a 135M model guessing.
@@ -124,33 +123,14 @@ def prompt_yaml(shots: list[Row]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def suite_yaml(cases: dict[str, list[Row]]) -> str:
-    lines = [
-        HEADER.format(seed=SEED),
-        "name: banking77_intents",
-        "description: >-",
-        f"  Intent classification on {len(INTENTS)} Banking77 intents, {CASES_PER_INTENT}"
-        " test-set messages each.",
-        "  The answer must be the label alone (surrounding quotes or a full stop allowed).",
-        "prompt: ../prompts/banking77_intents.yaml",
-        "models: [local]",
-        "defaults:",
-        "  temperature: 0",
-        f"  max_tokens: {MAX_TOKENS}",
-        "  tags: [classification]",
-        "cases:",
-    ]
-    for intent, rows in cases.items():
-        for n, (line, text, _) in enumerate(rows, 1):
-            lines += [
-                f"  - id: {intent}-{n}",
-                f"    description: Banking77 test.csv line {line}, labelled {intent}.",
-                f"    tags: [{intent}]",
-                f"    vars: {{query: {q(text)}}}",
-                "    expect:",
-                f"      - {{type: regex, value: '^\\W*{intent}\\W*$', metric: label}}",
-            ]
-    return "\n".join(lines) + "\n"
+def write_cases(path: Path, cases: dict[str, list[Row]]) -> None:
+    """The suite's cases, one row each: its id, the line in test.csv, the text, the label."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["id", "line", "text", "category"])
+        for intent, rows in cases.items():
+            for n, (line, text, category) in enumerate(rows, 1):
+                writer.writerow([f"{intent}-{n}", line, text, category])
 
 
 def main() -> None:
@@ -158,7 +138,7 @@ def main() -> None:
     parser.add_argument("--source", type=Path, help="folder with Banking77 train.csv, test.csv")
     args = parser.parse_args()
     train_subset, test_subset = HERE / "train_subset.csv", HERE / "test_subset.csv"
-    written = [PROMPT_PATH, SUITE_PATH]
+    written = [PROMPT_PATH, CASES_PATH]
     if args.source is not None:
         write_subset(train_subset, read_rows(args.source / "train.csv"))
         write_subset(test_subset, read_rows(args.source / "test.csv"))
@@ -167,7 +147,7 @@ def main() -> None:
     shots = interleave(sample(read_subset(train_subset), SHOTS_PER_INTENT, rng))
     cases = sample(read_subset(test_subset), CASES_PER_INTENT, rng)
     PROMPT_PATH.write_text(prompt_yaml(shots), encoding="utf-8")
-    SUITE_PATH.write_text(suite_yaml(cases), encoding="utf-8")
+    write_cases(CASES_PATH, cases)
     for path in written:
         print(f"wrote {path.relative_to(ROOT)}")
 

@@ -6,7 +6,8 @@ Every problem in a file is collected and reported at once, each as one line nami
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,10 +15,12 @@ import yaml
 from pydantic import ValidationError
 
 from promptsuite import _schema as schema
-from promptsuite.errors import ConfigError, SuiteLoadError
+from promptsuite.errors import ConfigError, Location, SuiteLoadError
 from promptsuite.models import GenerationParams, ModelSpec
+from promptsuite.suite._expand import missing_columns, render_checks, row_case
 from promptsuite.suite._located import location, validation_errors
 from promptsuite.suite._model import Prompt, ResolvedCase, Suite, Variant
+from promptsuite.suite._rows import read_rows
 from promptsuite.suite._yaml import node_at, read_yaml
 from promptsuite.template import check_syntax
 
@@ -160,45 +163,26 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
     for label in {x for x in labels if labels.count(x) > 1}:
         problem(("models",), f"two models are both labelled {label!r}; give each a 'label'")
 
-    seen_ids: dict[str, int] = {}
+    seen_ids: dict[str, str] = {}
     cases: list[ResolvedCase] = []
-    for i, case in enumerate(spec.cases):
-        if case.id in seen_ids:
-            problem(
-                ("cases", i, "id"),
-                f"duplicate case id {case.id!r} (first at case #{seen_ids[case.id] + 1})",
-            )
-        seen_ids.setdefault(case.id, i)
-        checks = (*spec.defaults.expect, *case.expect)
-        if case.transform is not None:
-            for message in transform_problems(case.transform):
-                problem(("cases", i, "transform"), message)
-        for j, exp in enumerate(case.expect):
-            for field, message in check_problems(exp):
-                loc: tuple[int | str, ...] = ("cases", i, "expect", j)
-                problem(loc + ((field,) if field else ()), message)
-        cases.append(
-            ResolvedCase(
-                id=case.id,
-                line=node_at(root, ("cases", i)).start_mark.line + 1,
-                vars={**spec.defaults.vars, **case.vars},
-                tags=tuple(dict.fromkeys((*spec.defaults.tags, *case.tags))),
-                expect=checks,
-                threshold=case.threshold if case.threshold is not None else spec.defaults.threshold,
-                repeat=case.repeat or spec.defaults.repeat,
-                description=case.description,
-                reducer=case.reducer or spec.defaults.reducer,
-                min_pass_rate=(
-                    case.min_pass_rate
-                    if case.min_pass_rate is not None
-                    else spec.defaults.min_pass_rate
-                ),
-                reference=case.reference,
-                transform=(
-                    case.transform if case.transform is not None else spec.defaults.transform
-                ),
-            )
-        )
+    for i, entry in enumerate(spec.cases):
+        line = node_at(root, ("cases", i)).start_mark.line + 1
+        if isinstance(entry, schema.CaseRows):
+            expanded = _row_cases(entry, path, shown, line, errors)
+        else:
+            expanded = [(entry, _suite_place(root, data, shown, ("cases", i)))]
+        for case, place in expanded:
+            if case.id in seen_ids:
+                errors.append(
+                    ConfigError(
+                        f"duplicate case id {case.id!r} (first at {seen_ids[case.id]})",
+                        place(("id",)),
+                    )
+                )
+            seen_ids.setdefault(case.id, _short_place(place(())))
+            resolved = _resolve_case(spec, case, line, place, errors)
+            if resolved is not None:
+                cases.append(resolved)
     if spec.defaults.transform is not None:
         for message in transform_problems(spec.defaults.transform):
             problem(("defaults", "transform"), message)
@@ -221,6 +205,120 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
         ),
         cases=tuple(cases),
     )
+
+
+Place = Callable[[tuple[int | str, ...]], Location]
+
+
+def _suite_place(root: yaml.Node, data: Any, shown: str, base: tuple[int | str, ...]) -> Place:
+    return lambda loc: location(root, (*base, *loc), data, shown)
+
+
+def _short_place(where: Location) -> str:
+    return f"{where.file}:{where.line}" if where.line is not None else where.file
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str | None:
+    text = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    return text or None
+
+
+def _resolve_case(
+    spec: schema.SuiteFile,
+    case: schema.Case,
+    line: int,
+    place: Place,
+    errors: list[ConfigError],
+) -> ResolvedCase | None:
+    """``case`` with the suite defaults merged in and its checks templated over its vars."""
+    from promptsuite.checks import check_problems, transform_problems
+
+    variables = {**spec.defaults.vars, **case.vars}
+    count = len(errors)
+    own, problems = render_checks(tuple(case.expect), variables)
+    errors.extend(ConfigError(message, place(("expect",))) for message in problems)
+    inherited, problems = render_checks(tuple(spec.defaults.expect), variables, "defaults.expect")
+    errors.extend(ConfigError(message, place(())) for message in problems)
+    if case.transform is not None:
+        for message in transform_problems(case.transform):
+            errors.append(ConfigError(message, place(("transform",))))
+    for j, exp in enumerate(own):
+        for field, message in check_problems(exp):
+            errors.append(ConfigError(message, place(("expect", j, *((field,) if field else ())))))
+    if len(errors) > count:
+        return None
+    return ResolvedCase(
+        id=case.id,
+        line=line,
+        vars=variables,
+        tags=tuple(dict.fromkeys((*spec.defaults.tags, *case.tags))),
+        expect=(*inherited, *own),
+        threshold=case.threshold if case.threshold is not None else spec.defaults.threshold,
+        repeat=case.repeat or spec.defaults.repeat,
+        description=case.description,
+        reducer=case.reducer or spec.defaults.reducer,
+        min_pass_rate=(
+            case.min_pass_rate if case.min_pass_rate is not None else spec.defaults.min_pass_rate
+        ),
+        reference=case.reference,
+        transform=case.transform if case.transform is not None else spec.defaults.transform,
+    )
+
+
+def _row_cases(
+    entry: schema.CaseRows, path: Path, shown: str, line: int, errors: list[ConfigError]
+) -> list[tuple[schema.Case, Place]]:
+    """The cases of a data file's rows, each with a place in the data file for its errors."""
+    data_path = (path.parent / entry.file).resolve()
+    # Shown beside the suite as the user sees it (suites/x.yaml -> data/rows.csv).
+    display = os.path.normpath(os.path.join(os.path.dirname(shown), entry.file))
+    where = f"{shown}:{line}"
+    if not data_path.is_file():
+        errors.append(
+            ConfigError(
+                f"data file {entry.file!r} not found (looked at {data_path})",
+                Location(shown, line, None, None, "file"),
+            )
+        )
+        return []
+    try:
+        table = read_rows(data_path, display)
+    except ConfigError as exc:
+        errors.append(ConfigError(f"{exc.message} (cases of {where})", exc.location))
+        return []
+    missing = list(missing_columns(entry, table))
+    for name, role in missing:
+        known = ", ".join(table.columns)
+        errors.append(
+            ConfigError(
+                f"no column {name!r} ({role} in {where}); the file's columns are: {known}",
+                Location(display, 1, None, None, name),
+            )
+        )
+    if missing:
+        return []
+    cases: list[tuple[schema.Case, Place]] = []
+    for row in table.rows:
+        fields, problems = row_case(entry, row, table, data_path.stem)
+        case_id = fields["id"]
+
+        def place(
+            loc: tuple[int | str, ...], row_line: int = row.line, cid: str = case_id
+        ) -> Location:
+            return Location(display, row_line, None, cid, _dotted(loc))
+
+        for column, message in problems:
+            errors.append(ConfigError(message, Location(display, row.line, None, case_id, column)))
+        try:
+            case = schema.Case.model_validate(fields)
+        except ValidationError as exc:
+            for error in exc.errors():
+                loc = tuple(error["loc"])
+                errors.append(ConfigError(str(error["msg"]), place(loc)))
+            continue
+        if not problems:
+            cases.append((case, place))
+    return cases
 
 
 def _suite_prompt(

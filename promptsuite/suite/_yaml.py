@@ -50,7 +50,7 @@ def _one_line(text: str) -> str:
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-def _parse(text: str, file: str) -> tuple[yaml.Node | None, Any]:
+def parse_yaml(text: str, file: str) -> tuple[yaml.Node | None, Any]:
     """Parse once: the node tree (for positions and structure checks) and its plain data.
 
     Data is constructed from the checked tree, so an alias bomb is refused before it is
@@ -176,7 +176,7 @@ def read_yaml(path: Path, display: str) -> tuple[yaml.Node, Any]:
             f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8",
             Location(display, line, column),
         ) from None
-    node, data = _parse(text, display)
+    node, data = parse_yaml(text, display)
     if node is None:
         raise ConfigError("file is empty; expected a mapping", Location(display, 1, 1))
     if not isinstance(data, dict):

@@ -33,6 +33,8 @@ def test_banking77_search_on_the_embedded_model_offline(tmp_path):
         (tmp_path / folder).mkdir()
     shutil.copy(ROOT / "suites" / "banking77_intents.yaml", tmp_path / "suites")
     shutil.copy(ROOT / "prompts" / "banking77_intents.yaml", tmp_path / "prompts")
+    (tmp_path / "data" / "banking77").mkdir(parents=True)
+    shutil.copy(ROOT / "data" / "banking77" / "cases.csv", tmp_path / "data" / "banking77")
     attempts = tmp_path / "attempts.txt"
     env = dict(os.environ)
     env.pop("LITELLM_LOCAL_MODEL_COST_MAP", None)
