@@ -32,6 +32,8 @@ __all__ = [
     "PromptRef",
     "PromptVariant",
     "SuiteFile",
+    "Tool",
+    "Turn",
 ]
 
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=120)]
@@ -56,6 +58,42 @@ class ChatMessage(_Strict):
     content: str = Field(description="Template text (Jinja2, sandboxed, strict).")
 
 
+class ToolFunction(_Strict):
+    """A function the model may call: its name, what it does and its arguments' schema."""
+
+    name: Identifier = Field(description="The function's name, as the model calls it.")
+    description: str | None = Field(None, description="What the function does.")
+    parameters: dict[str, Any] | None = Field(
+        None, description="JSON Schema of the arguments (an object schema)."
+    )
+    strict: bool | None = Field(None, description="OpenAI's strict argument validation.")
+
+
+class Tool(_Strict):
+    """A tool a prompt declares, in OpenAI's `tools` format."""
+
+    type: Literal["function"] = Field(description="Always 'function'.")
+    function: ToolFunction = Field(description="The function.")
+
+
+class JsonSchemaFormat(_Strict):
+    """The JSON Schema a `json_schema` response format asks for."""
+
+    name: str = Field("response", description="A name for the schema.")
+    schema_: dict[str, Any] = Field(alias="schema", description="The JSON Schema.")
+    strict: bool | None = Field(None, description="OpenAI's strict schema adherence.")
+    description: str | None = Field(None, description="What the response is.")
+
+
+class ResponseFormat(_Strict):
+    """OpenAI's `response_format`: JSON output, optionally to a schema."""
+
+    type: Literal["json_schema", "json_object", "text"] = Field(description="The format.")
+    json_schema: JsonSchemaFormat | None = Field(
+        None, description="The schema, for type json_schema."
+    )
+
+
 class PromptVariant(_Strict):
     """One way of prompting for the task.
 
@@ -69,6 +107,15 @@ class PromptVariant(_Strict):
     user: str | None = Field(None, description="User message template (case-specific, last).")
     messages: list[ChatMessage] | None = Field(
         None, description="Explicit message list; excludes system/examples/user."
+    )
+    tools: list[Tool] | None = Field(
+        None, description="Tools the model may call, in OpenAI's `tools` format."
+    )
+    response_format: ResponseFormat | None = Field(
+        None,
+        description="Ask for JSON output: {type: json_schema, json_schema: {name, schema}} or "
+        "{type: json_object} (OpenAI's format); the embedded model enforces the schema with "
+        "constrained decoding.",
     )
 
 
@@ -153,6 +200,28 @@ class CheckSpec(_Strict):
     )
 
 
+class Turn(_Strict):
+    """One turn of a conversation: a user message the model answers, or a fixed reply.
+
+    A ``user`` turn is sent with everything before it (the model's own earlier replies
+    included) and its ``expect`` checks the model's answer; an ``assistant`` turn is put in
+    the transcript as written, as if the model had said it.
+    """
+
+    user: str | None = Field(None, description="User message template; the model answers it.")
+    assistant: str | None = Field(
+        None, description="A fixed assistant reply (template), instead of the model's."
+    )
+    expect: list[CheckSpec] = Field(
+        default_factory=list, description="Checks of the model's answer to this user turn."
+    )
+    tool_results: dict[str, Any] | None = Field(
+        None,
+        description="Canned results of tool calls made in this turn, by tool name (text, or "
+        "a JSON value sent as JSON); overrides the case's.",
+    )
+
+
 class Case(_Strict):
     """One expected behaviour: inputs and the checks its output must pass."""
 
@@ -160,7 +229,22 @@ class Case(_Strict):
     description: str | None = Field(None, description="What this case is about.")
     vars: dict[str, Any] = Field(default_factory=dict, description="Template variables.")
     tags: list[Identifier] = Field(default_factory=list, description="Tags (pytest -m).")
-    expect: list[CheckSpec] = Field(default_factory=list, description="Checks to pass.")
+    expect: list[CheckSpec] = Field(
+        default_factory=list,
+        description="Checks to pass; in a conversation, checks of the whole transcript (the "
+        "model's replies, one paragraph each).",
+    )
+    turns: list[Turn] | None = Field(
+        None,
+        description="A conversation: user turns the model answers in order, its replies "
+        "carried into the next turn, and fixed assistant turns.",
+    )
+    tool_results: dict[str, Any] | None = Field(
+        None, description="Canned tool results by tool name, for every turn."
+    )
+    response_format: ResponseFormat | None = Field(
+        None, description="Ask for JSON output (overrides the prompt's response_format)."
+    )
     threshold: float | None = Field(
         None, ge=0, le=1, description="Pass when weighted mean score >= threshold."
     )

@@ -8,26 +8,39 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from promptsuite.cache import CacheMode, ResponseCache, cache_key
 from promptsuite.config import RunSettings
+from promptsuite.conversation import (
+    numbered,
+    respond,
+    total_generation,
+    total_record,
+    transcript_output,
+)
 from promptsuite.errors import CacheMiss, PromptsuiteError
 from promptsuite.models import (
     Embeddings,
     GenerateRequest,
     Generation,
     GenerationParams,
+    Message,
     ModelSpec,
     Provider,
+    ToolCall,
     create_provider,
 )
-from promptsuite.results import CaseResult, GenerationRecord, RepeatResult
+from promptsuite.results import CaseResult, CheckResult, GenerationRecord, RepeatResult
 from promptsuite.stats import Reducer, reduce_repeats
 from promptsuite.suite import ResolvedCase, Suite
-from promptsuite.template import render_messages
+from promptsuite.template import render, render_messages
+
+if TYPE_CHECKING:
+    from promptsuite.checks import CheckContext
 
 
 @dataclass(frozen=True)
@@ -196,9 +209,11 @@ class Runner:
                 error_kind=type(exc).__name__,
             )
         request = GenerateRequest(messages, _params(job))
-        samples = await asyncio.gather(
-            *(self._sample(job, request, index) for index in range(repeats))
-        )
+        if job.case.is_conversation:
+            runs = [self._converse(job, messages, request.params, i) for i in range(repeats)]
+        else:
+            runs = [self._sample(job, request, index) for index in range(repeats)]
+        samples = await asyncio.gather(*runs)
         failed = next((s for s in samples if s.error), None)
         summary = reduce_repeats(
             [s.result.passed for s in samples],
@@ -216,24 +231,41 @@ class Runner:
             error_kind=failed.error_kind if failed else None,
         )
 
-    async def _sample(self, job: Job, request: GenerateRequest, index: int) -> _Sample:
-        from promptsuite.checks import CheckContext, score
+    def _generate_for(self, job: Job) -> Callable[[GenerateRequest], Awaitable[Generation]]:
+        return lambda request: self.generate(job.model, request, request.repeat)
 
-        try:
-            generation = await self.generate(job.model, replace(request, repeat=index), index)
-        except PromptsuiteError as exc:  # model errors, a missing extra, bad provider options
-            self.stats.errors += 1
-            return _Sample.failed(index, exc)
-        context = CheckContext(
+    def _context(
+        self, job: Job, generation: Generation, messages: tuple[Message, ...], index: int
+    ) -> CheckContext:
+        from promptsuite.checks import CheckContext
+
+        return CheckContext(
             output=generation.text,
             generation=generation,
             vars=job.case.vars,
-            messages=request.messages,
+            messages=messages,
             suite_dir=Path(job.suite.path).parent,
             grade=lambda spec, req: self._grade(job, spec, req),
             embed=lambda spec, texts: self.embed(spec or self.settings.grader or job.model, texts),
             peers=lambda: self._peer_outputs(job, index),
+            tool_calls=generation.tool_calls,
+            tools=job.suite.prompt.variants[job.variant].tools,
         )
+
+    async def _sample(self, job: Job, request: GenerateRequest, index: int) -> _Sample:
+        from promptsuite.checks import score
+
+        try:
+            reply = await respond(
+                self._generate_for(job), request.messages, request.params, index, {}
+            )
+        except PromptsuiteError as exc:  # model errors, a missing extra, bad provider options
+            self.stats.errors += 1
+            return _Sample.failed(index, exc)
+        generation = reply.generation
+        if reply.calls:  # the checks see every call of the round trips
+            generation = replace(generation, tool_calls=reply.calls)
+        context = self._context(job, generation, request.messages, index)
         try:
             scored = await score(
                 job.case.expect, context, job.case.threshold, transform=job.case.transform
@@ -241,14 +273,91 @@ class Runner:
         except PromptsuiteError as exc:  # a check or its grader could not be evaluated
             self.stats.errors += 1
             return _Sample.failed(index, exc, generation, where=_where(job))
+        round_trips = len(reply.generations) > 1
         return _Sample(
             RepeatResult(
                 index=index,
                 output=generation.text,
-                generation=generation_record(generation),
+                generation=(
+                    total_record(reply.generations)
+                    if round_trips
+                    else generation_record(generation)
+                ),
                 checks=list(scored.results),
                 passed=scored.passed,
                 score=scored.score,
+                transcript=(
+                    numbered(request.messages, None) + numbered(reply.messages, 1)
+                    if round_trips
+                    else None
+                ),
+            )
+        )
+
+    async def _converse(
+        self, job: Job, base: tuple[Message, ...], params: GenerationParams, index: int
+    ) -> _Sample:
+        """One run of a conversation: each user turn answered in order, then its checks."""
+        from promptsuite.checks import outcome, score
+
+        case = job.case
+        messages = list(base)
+        transcript = numbered(base, None)
+        checks: list[CheckResult] = []
+        replies: list[str] = []
+        generations: list[Generation] = []
+        calls: list[ToolCall] = []
+        user_turn = 0
+        try:
+            for t, turn in enumerate(case.turns):
+                text = render(turn.template, case.vars, what=f"turns[{t}].{turn.role}")
+                message = Message(turn.role, text)
+                messages.append(message)
+                if turn.role == "assistant":
+                    transcript += numbered([message], user_turn or None)
+                    continue
+                user_turn += 1
+                transcript += numbered([message], user_turn)
+                sent = tuple(messages)
+                reply = await respond(
+                    self._generate_for(job), sent, params, index, turn.tool_results
+                )
+                messages.extend(reply.messages)
+                transcript += numbered(reply.messages, user_turn)
+                generations.extend(reply.generations)
+                calls.extend(reply.calls)
+                replies.append(reply.generation.text)
+                answer = replace(reply.generation, tool_calls=reply.calls)
+                scored = await score(
+                    turn.expect,
+                    self._context(job, answer, sent, index),
+                    None,
+                    transform=case.transform,
+                )
+                checks += [replace(r, turn=user_turn) for r in scored.results]
+            whole = total_generation(generations, transcript_output(replies))
+            scored = await score(
+                case.expect,
+                self._context(job, whole, tuple(messages), index),
+                None,
+                transform=case.transform,
+            )
+        except PromptsuiteError as exc:
+            self.stats.errors += 1
+            where = _where(job) + (f", turn {user_turn}" if user_turn else "")
+            failed = _Sample.failed(index, exc, where=where)
+            return replace(failed, result=replace(failed.result, transcript=transcript))
+        checks += scored.results
+        passed, value = outcome(tuple(checks), case.threshold)
+        return _Sample(
+            RepeatResult(
+                index=index,
+                output=whole.text,
+                generation=total_record(generations) if generations else None,
+                checks=checks,
+                passed=passed,
+                score=value,
+                transcript=transcript,
             )
         )
 
@@ -272,7 +381,7 @@ class Runner:
     def _result(
         self,
         job: Job,
-        messages: list[dict[str, str]],
+        messages: list[dict[str, Any]],
         repeats: list[RepeatResult],
         *,
         passed: bool,
@@ -346,11 +455,17 @@ _LOGPROB_CHECKS = frozenset({"perplexity", "perplexity-score"})
 
 
 def _params(job: Job) -> GenerationParams:
-    """The suite's generation parameters, asking for log-probabilities when a check needs them."""
+    """The suite's generation parameters, with the prompt's tools and response format (the
+    case's format first), asking for log-probabilities when a check needs them."""
     from promptsuite.checks import uses_type
 
     params = job.suite.params
-    return replace(params, logprobs=True) if uses_type(job.case.expect, _LOGPROB_CHECKS) else params
+    variant = job.suite.prompt.variants[job.variant]
+    response_format = job.case.response_format or variant.response_format
+    if variant.tools or response_format is not None:
+        params = replace(params, tools=variant.tools, response_format=response_format)
+    checks = (*job.case.expect, *(c for turn in job.case.turns for c in turn.expect))
+    return replace(params, logprobs=True) if uses_type(checks, _LOGPROB_CHECKS) else params
 
 
 def _where(job: Job) -> str:

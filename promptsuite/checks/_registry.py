@@ -17,7 +17,14 @@ from typing import Any, Literal
 from promptsuite._schema import CheckSpec
 from promptsuite.checks._scripts import apply_transform, transform_problems
 from promptsuite.errors import CheckError
-from promptsuite.models import Embeddings, GenerateRequest, Generation, Message, ModelSpec
+from promptsuite.models import (
+    Embeddings,
+    GenerateRequest,
+    Generation,
+    Message,
+    ModelSpec,
+    ToolCall,
+)
 from promptsuite.results import CheckResult
 
 #: ``(field as written in YAML, or None for the whole check; what is expected)``.
@@ -53,6 +60,10 @@ class CheckContext:
         grade: Runs a grader model; ``None`` when no grader is available.
         embed: Embeds texts; ``None`` when no embedding model is available.
         peers: The outputs of the case's other prompt variants; ``None`` outside a run.
+        tool_calls: The tools the model called: in this reply (a single reply, or one turn
+            of a conversation with its tool round trips), or in the whole conversation for
+            the case's own checks.
+        tools: The tools the prompt declares (OpenAI's ``tools`` format).
     """
 
     output: str
@@ -63,6 +74,8 @@ class CheckContext:
     grade: GradeFn | None = None
     embed: EmbedFn | None = None
     peers: PeersFn | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    tools: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)

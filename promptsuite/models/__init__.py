@@ -8,6 +8,8 @@ from promptsuite.models._base import (
     Message,
     ModelSpec,
     Provider,
+    ToolCall,
+    tool_calls_of,
 )
 from promptsuite.models._registry import create_provider, parse_model_spec, register_provider
 
@@ -19,7 +21,9 @@ __all__ = [
     "Message",
     "ModelSpec",
     "Provider",
+    "ToolCall",
     "create_provider",
     "parse_model_spec",
     "register_provider",
+    "tool_calls_of",
 ]

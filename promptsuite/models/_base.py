@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -11,14 +12,85 @@ from promptsuite.errors import ModelError
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    """A call of a declared tool, as the model asked for it.
+
+    Attributes:
+        id: The call's id (answered by a ``tool`` message with the same ``tool_call_id``).
+        name: The tool's name.
+        arguments: The arguments as the model wrote them: JSON text, possibly invalid.
+    """
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """OpenAI's form of a tool call."""
+        return {
+            "id": self.id,
+            "type": "function",
+            "function": {"name": self.name, "arguments": self.arguments},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, position: int = 0) -> ToolCall | None:
+        """Read OpenAI's form; None when it is not a function call."""
+        function = data.get("function") if isinstance(data, dict) else None
+        if not isinstance(function, dict) or not isinstance(function.get("name"), str):
+            return None
+        arguments = function.get("arguments")
+        if not isinstance(arguments, str):  # some servers send the object itself
+            arguments = json.dumps(arguments if arguments is not None else {})
+        call_id = data.get("id")
+        return cls(
+            call_id if isinstance(call_id, str) else f"call_{position}", function["name"], arguments
+        )
+
+
+def tool_calls_of(items: Any) -> tuple[ToolCall, ...]:
+    """The function calls in an OpenAI ``tool_calls`` list (anything else: none)."""
+    if not isinstance(items, list):
+        return ()
+    calls = (ToolCall.from_dict(item, i) for i, item in enumerate(items))
+    return tuple(call for call in calls if call is not None)
+
+
+@dataclass(frozen=True)
 class Message:
-    """One chat message."""
+    """One chat message.
+
+    Attributes:
+        role: ``system``, ``user``, ``assistant`` or ``tool``.
+        content: The text.
+        tool_calls: The tools an assistant message calls.
+        tool_call_id: The call a ``tool`` message answers.
+    """
 
     role: str
     content: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"role": self.role, "content": self.content}
+        # Only when present, so plain messages keep their cache keys and file form.
+        if self.tool_calls:
+            data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
+        if self.tool_call_id is not None:
+            data["tool_call_id"] = self.tool_call_id
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Message:
+        """Read :meth:`to_dict`'s form."""
+        call_id = data.get("tool_call_id")
+        return cls(
+            str(data.get("role", "")),
+            str(data.get("content") or ""),
+            tool_calls_of(data.get("tool_calls")),
+            call_id if isinstance(call_id, str) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -34,6 +106,9 @@ class GenerationParams:
             (used by the ``judge`` grader); backends that cannot constrain ignore it.
         logprobs: Ask for the log-probability of each generated token (for ``perplexity``
             checks); backends that cannot return them ignore it.
+        tools: Tools the model may call (OpenAI's ``tools`` format).
+        response_format: OpenAI's ``response_format`` as a prompt or case asks for it;
+            backends without it constrain to its schema, or ignore it.
     """
 
     temperature: float = 0.0
@@ -42,6 +117,8 @@ class GenerationParams:
     stop: tuple[str, ...] = ()
     json_schema: dict[str, Any] | None = None
     logprobs: bool = False
+    tools: tuple[dict[str, Any], ...] = ()
+    response_format: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -51,10 +128,26 @@ class GenerationParams:
             "stop": list(self.stop),
             "json_schema": self.json_schema,
         }
-        # Only when asked for, so requests without it keep their cache keys.
+        # Only when asked for, so requests without them keep their cache keys.
         if self.logprobs:
             data["logprobs"] = True
+        if self.tools:
+            data["tools"] = list(self.tools)
+        if self.response_format is not None:
+            data["response_format"] = self.response_format
         return data
+
+    def schema_to_enforce(self) -> dict[str, Any] | None:
+        """The JSON Schema output must follow: the grader's, else the response format's."""
+        if self.json_schema is not None:
+            return self.json_schema
+        rf = self.response_format or {}
+        if rf.get("type") == "json_schema":
+            schema = (rf.get("json_schema") or {}).get("schema")
+            return schema if isinstance(schema, dict) else None
+        if rf.get("type") == "json_object":
+            return {"type": "object"}
+        return None
 
 
 @dataclass(frozen=True)
@@ -87,6 +180,7 @@ class Generation:
         model: The model name the backend reported.
         cached: True when served from the response cache instead of the model.
         logprobs: The log-probability of each generated token, when asked for and returned.
+        tool_calls: The tools the model called instead of (or beside) answering.
     """
 
     text: str
@@ -97,6 +191,7 @@ class Generation:
     model: str = ""
     cached: bool = False
     logprobs: tuple[float, ...] | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -109,6 +204,8 @@ class Generation:
         }
         if self.logprobs is not None:
             data["logprobs"] = list(self.logprobs)
+        if self.tool_calls:
+            data["tool_calls"] = [call.to_dict() for call in self.tool_calls]
         return data
 
     @classmethod
@@ -123,6 +220,7 @@ class Generation:
             model=str(data.get("model", "")),
             cached=cached,
             logprobs=tuple(float(x) for x in logprobs) if isinstance(logprobs, list) else None,
+            tool_calls=tool_calls_of(data.get("tool_calls")),
         )
 
 

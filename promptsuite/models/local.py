@@ -35,6 +35,7 @@ from promptsuite.models._base import (
     ModelSpec,
     Provider,
     token_logprobs,
+    tool_calls_of,
 )
 
 __all__ = [
@@ -377,8 +378,11 @@ class LocalProvider(Provider):
         }
         if params.stop:
             body["stop"] = list(params.stop)
-        if params.json_schema is not None:
-            body["json_schema"] = params.json_schema
+        schema = params.schema_to_enforce()
+        if schema is not None:  # llama.cpp turns it into a grammar: constrained decoding
+            body["json_schema"] = schema
+        if params.tools:
+            body["tools"] = list(params.tools)
         if params.logprobs:
             body["logprobs"] = True
         return body
@@ -423,8 +427,11 @@ def _parse(response: Any, latency: float, model: str) -> Generation:
         raise BadResponse(f"the local model answered with an error: {message}{hint}")
     try:
         choice = response["choices"][0]
+        calls = tool_calls_of(choice["message"].get("tool_calls"))
         text = choice["message"]["content"]
-    except (KeyError, IndexError, TypeError) as exc:
+        if text is None and calls:
+            text = ""
+    except (KeyError, IndexError, TypeError, AttributeError) as exc:
         raise BadResponse(f"the local model's answer has no completion: {response!r:.300}") from exc
     if not isinstance(text, str):
         raise BadResponse(f"the local model's completion is not text: {text!r:.300}")
@@ -437,4 +444,5 @@ def _parse(response: Any, latency: float, model: str) -> Generation:
         finish_reason=choice.get("finish_reason"),
         model=model,
         logprobs=token_logprobs(choice.get("logprobs")),
+        tool_calls=calls,
     )

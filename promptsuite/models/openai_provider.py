@@ -35,6 +35,7 @@ from promptsuite.models._base import (
     ModelSpec,
     Provider,
     token_logprobs,
+    tool_calls_of,
 )
 
 if TYPE_CHECKING:
@@ -229,6 +230,10 @@ class OpenAIProvider(Provider):
                 "type": "json_schema",
                 "json_schema": {"name": "grade", "schema": params.json_schema, "strict": True},
             }
+        elif params.response_format is not None:
+            body["response_format"] = params.response_format
+        if params.tools:
+            body["tools"] = list(params.tools)
         body.update(self.extra_body)
         return body
 
@@ -302,6 +307,9 @@ class OpenAIProvider(Provider):
         choice = choices[0]
         message = choice.get("message")
         text = message.get("content") if isinstance(message, dict) else None
+        calls = tool_calls_of(message.get("tool_calls")) if isinstance(message, dict) else ()
+        if text is None and calls:  # a reply that only calls tools has no content
+            text = ""
         if not isinstance(text, str):
             refusal = message.get("refusal") if isinstance(message, dict) else None
             why = f" (refusal: {refusal})" if refusal else ""
@@ -317,6 +325,7 @@ class OpenAIProvider(Provider):
             latency_s=latency,
             finish_reason=finish_reason if isinstance(finish_reason, str) else None,
             model=str(data.get("model") or self.model),
+            tool_calls=calls,
         )
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:

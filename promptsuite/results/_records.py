@@ -28,6 +28,8 @@ class CheckResult:
         reason: One line: what was expected and what was seen.
         weight: The check's weight in the case score.
         metric: The name the check is reported under, if any.
+        turn: In a conversation, the 1-based user turn whose reply it checked; None for a
+            check of a single reply or of the whole transcript.
     """
 
     type: str
@@ -36,6 +38,7 @@ class CheckResult:
     reason: str
     weight: float
     metric: str | None = None
+    turn: int | None = None
 
     @property
     def name(self) -> str:
@@ -44,7 +47,7 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The result as JSON-ready data."""
-        return {
+        data: dict[str, Any] = {
             "type": self.type,
             "passed": self.passed,
             "score": self.score,
@@ -52,6 +55,9 @@ class CheckResult:
             "weight": self.weight,
             "metric": self.metric,
         }
+        if self.turn is not None:  # absent for single replies: their form is unchanged
+            data["turn"] = self.turn
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CheckResult:
@@ -63,6 +69,7 @@ class CheckResult:
             reason=str(data.get("reason", "")),
             weight=float(data.get("weight", 1.0)),
             metric=data.get("metric"),
+            turn=int(data["turn"]) if data.get("turn") is not None else None,
         )
 
 
@@ -128,6 +135,9 @@ class RepeatResult:
         passed: Whether this sample passed the case.
         score: Weighted mean score of the checks.
         error: Why the sample could not be produced or checked, if so.
+        transcript: In a conversation, every message of it as the model saw it and
+            answered (its replies and tool calls included); each message a turn produced
+            carries that turn's number under ``turn``. None for a single reply.
     """
 
     index: int
@@ -137,6 +147,7 @@ class RepeatResult:
     passed: bool
     score: float
     error: str | None = None
+    transcript: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The repeat as JSON-ready data (a missing generation is ``{}``)."""
@@ -148,6 +159,7 @@ class RepeatResult:
             "passed": self.passed,
             "score": self.score,
             "error": self.error,
+            **({"transcript": self.transcript} if self.transcript is not None else {}),
         }
 
     @classmethod
@@ -162,6 +174,7 @@ class RepeatResult:
             passed=bool(data["passed"]),
             score=float(data["score"]),
             error=data.get("error"),
+            transcript=data.get("transcript"),
         )
 
 
@@ -199,7 +212,7 @@ class CaseResult:
     backend: dict[str, Any]
     variant: str
     tags: list[str]
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     repeats: list[RepeatResult]
     passed: bool
     score: float

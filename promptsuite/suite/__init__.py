@@ -5,7 +5,7 @@ every problem in a file is one located line (``file:line:col: case 'x': field 'y
 """
 
 from promptsuite.suite._load import load_prompt, load_suite
-from promptsuite.suite._model import Prompt, ResolvedCase, Suite, Variant
+from promptsuite.suite._model import Prompt, ResolvedCase, Suite, Turn, Variant
 from promptsuite.suite._yaml import MAX_EXPANDED_NODES, MAX_FILE_BYTES, node_at, read_yaml
 
 __all__ = [
@@ -14,6 +14,7 @@ __all__ = [
     "Prompt",
     "ResolvedCase",
     "Suite",
+    "Turn",
     "Variant",
     "load_prompt",
     "load_suite",

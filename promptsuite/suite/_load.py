@@ -19,7 +19,7 @@ from promptsuite.errors import ConfigError, Location, SuiteLoadError
 from promptsuite.models import GenerationParams, ModelSpec
 from promptsuite.suite._expand import missing_columns, render_checks, row_case
 from promptsuite.suite._located import location, validation_errors
-from promptsuite.suite._model import Prompt, ResolvedCase, Suite, Variant
+from promptsuite.suite._model import Prompt, ResolvedCase, Suite, Turn, Variant
 from promptsuite.suite._rows import read_rows
 from promptsuite.suite._yaml import node_at, read_yaml
 from promptsuite.template import check_syntax
@@ -38,12 +38,32 @@ def _variant(name: str, spec: schema.PromptVariant) -> Variant:
         if spec.user is not None:
             parts.append(("user", spec.user))
         templates = tuple(parts)
-    return Variant(name, templates, spec.description)
+    tools = tuple(t.model_dump(exclude_none=True) for t in spec.tools or ())
+    response_format = (
+        spec.response_format.model_dump(by_alias=True, exclude_none=True)
+        if spec.response_format is not None
+        else None
+    )
+    return Variant(name, templates, spec.description, tools, response_format)
 
 
 def _variant_problems(
     spec: schema.PromptVariant, loc: tuple[int | str, ...]
 ) -> Iterator[tuple[tuple[int | str, ...], str]]:
+    names = [t.function.name for t in spec.tools or ()]
+    for i, name in enumerate(names):
+        if name in names[:i]:
+            yield (*loc, "tools", i, "function", "name"), f"tool {name!r} is declared twice"
+    for i, tool in enumerate(spec.tools or ()):
+        parameters = tool.function.parameters
+        if parameters is not None and parameters.get("type", "object") != "object":
+            yield (
+                (*loc, "tools", i, "function", "parameters"),
+                "a tool's parameters must be an object schema (type: object)",
+            )
+    rf = spec.response_format
+    if rf is not None and rf.type == "json_schema" and rf.json_schema is None:
+        yield (*loc, "response_format"), "type json_schema needs a json_schema: {name, schema}"
     if spec.messages is not None:
         if spec.system is not None or spec.user is not None or spec.examples:
             yield (*loc, "messages"), "use either 'messages' or system/examples/user, not both"
@@ -163,6 +183,13 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
     for label in {x for x in labels if labels.count(x) > 1}:
         problem(("models",), f"two models are both labelled {label!r}; give each a 'label'")
 
+    tools = (
+        frozenset(
+            n for v in variants if v in prompt.variants for n in prompt.variants[v].tool_names
+        )
+        if prompt is not None
+        else None
+    )
     seen_ids: dict[str, str] = {}
     cases: list[ResolvedCase] = []
     for i, entry in enumerate(spec.cases):
@@ -180,7 +207,7 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
                     )
                 )
             seen_ids.setdefault(case.id, _short_place(place(())))
-            resolved = _resolve_case(spec, case, line, place, errors)
+            resolved = _resolve_case(spec, case, line, place, errors, tools)
             if resolved is not None:
                 cases.append(resolved)
     if spec.defaults.transform is not None:
@@ -229,6 +256,7 @@ def _resolve_case(
     line: int,
     place: Place,
     errors: list[ConfigError],
+    tools: frozenset[str] | None = None,
 ) -> ResolvedCase | None:
     """``case`` with the suite defaults merged in and its checks templated over its vars."""
     from promptsuite.checks import check_problems, transform_problems
@@ -245,6 +273,10 @@ def _resolve_case(
     for j, exp in enumerate(own):
         for field, message in check_problems(exp):
             errors.append(ConfigError(message, place(("expect", j, *((field,) if field else ())))))
+    turns = _turns(case, variables, place, errors, tools)
+    for name in case.tool_results or {}:
+        if tools is not None and name not in tools:
+            errors.append(ConfigError(_undeclared(name, tools), place(("tool_results", name))))
     if len(errors) > count:
         return None
     return ResolvedCase(
@@ -262,7 +294,71 @@ def _resolve_case(
         ),
         reference=case.reference,
         transform=case.transform if case.transform is not None else spec.defaults.transform,
+        turns=turns,
+        response_format=(
+            case.response_format.model_dump(by_alias=True, exclude_none=True)
+            if case.response_format is not None
+            else None
+        ),
     )
+
+
+def _undeclared(name: str, tools: frozenset[str]) -> str:
+    declared = ", ".join(sorted(tools)) or "none"
+    return (
+        f"a result for tool {name!r}, which the prompt does not declare, so the model can "
+        f"never call it; declared tools: {declared}"
+    )
+
+
+def _turns(
+    case: schema.Case,
+    variables: dict[str, Any],
+    place: Place,
+    errors: list[ConfigError],
+    tools: frozenset[str] | None,
+) -> tuple[Turn, ...]:
+    """A conversation's turns, checked: one role each, templates that parse, known tools."""
+    from promptsuite.checks import check_problems
+
+    if case.turns is None:
+        return ()
+    if not case.turns:
+        errors.append(ConfigError("list at least one turn", place(("turns",))))
+    elif all(turn.user is None for turn in case.turns):
+        errors.append(ConfigError("a conversation needs at least one user turn", place(("turns",))))
+    turns: list[Turn] = []
+    for t, turn in enumerate(case.turns):
+        at: tuple[int | str, ...] = ("turns", t)
+        if (turn.user is None) == (turn.assistant is None):
+            errors.append(ConfigError("give a turn either 'user' or 'assistant'", place(at)))
+            continue
+        role, text = ("user", turn.user) if turn.user is not None else ("assistant", turn.assistant)
+        assert text is not None
+        problem = check_syntax(text)
+        if problem:
+            errors.append(ConfigError(problem, place((*at, role))))
+        if role == "assistant" and (turn.expect or turn.tool_results):
+            field = "expect" if turn.expect else "tool_results"
+            errors.append(
+                ConfigError(
+                    f"a fixed assistant turn is not generated, so it takes no {field}; put it "
+                    "on the user turn before",
+                    place((*at, field)),
+                )
+            )
+        for name in turn.tool_results or {}:
+            if tools is not None and name not in tools:
+                errors.append(ConfigError(_undeclared(name, tools), place((*at, "tool_results"))))
+        expect, problems = render_checks(tuple(turn.expect), variables, f"turns[{t}].expect")
+        errors.extend(ConfigError(message, place((*at, "expect"))) for message in problems)
+        for j, exp in enumerate(expect):
+            for field_name, message in check_problems(exp):
+                where = (*at, "expect", j, *((field_name,) if field_name else ()))
+                errors.append(ConfigError(message, place(where)))
+        results = {**(case.tool_results or {}), **(turn.tool_results or {})}
+        turns.append(Turn(role, text, expect, results))
+    return tuple(turns)
 
 
 def _row_cases(

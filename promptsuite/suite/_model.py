@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from promptsuite._schema import CheckSpec
@@ -13,11 +13,34 @@ from promptsuite.stats import Reducer
 
 @dataclass(frozen=True)
 class Variant:
-    """A prompt variant, as ordered ``(role, template)`` pairs."""
+    """A prompt variant, as ordered ``(role, template)`` pairs, and the tools it declares."""
 
     name: str
     templates: tuple[tuple[str, str], ...]
     description: str | None = None
+    tools: tuple[dict[str, Any], ...] = ()
+    response_format: dict[str, Any] | None = None
+
+    @property
+    def tool_names(self) -> tuple[str, ...]:
+        return tuple(str(t["function"]["name"]) for t in self.tools)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One turn of a conversation case.
+
+    Attributes:
+        role: ``user`` (the model answers it) or ``assistant`` (a fixed reply).
+        template: The message's template.
+        expect: Checks of the model's answer to a user turn.
+        tool_results: Canned tool results by tool name, the case's merged in.
+    """
+
+    role: str
+    template: str
+    expect: tuple[CheckSpec, ...] = ()
+    tool_results: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,6 +69,13 @@ class ResolvedCase:
     min_pass_rate: float | None = None
     reference: str | Mapping[str, Any] | None = None
     transform: str | None = None
+    turns: tuple[Turn, ...] = ()
+    response_format: dict[str, Any] | None = None
+
+    @property
+    def is_conversation(self) -> bool:
+        """Whether the case is a sequence of turns rather than one reply."""
+        return bool(self.turns)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,126 @@
+"""Conversations and tool round trips: the model's replies carried into the next turn.
+
+A reply that calls tools is answered with the case's canned results (one ``tool`` message
+per call) and the model is asked again, up to :data:`MAX_TOOL_ROUNDS` times, so a turn's
+answer is the first reply that calls no tool. Every request goes through the runner's
+``generate`` (cache, concurrency bounds), so conversations are cached turn by turn.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from promptsuite.models import GenerateRequest, Generation, GenerationParams, Message, ToolCall
+from promptsuite.results import GenerationRecord
+
+#: Tool round trips one turn may take before its last reply counts as the answer.
+MAX_TOOL_ROUNDS = 4
+
+Generate = Callable[[GenerateRequest], Awaitable[Generation]]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A model's answer to one user message, after its tool round trips.
+
+    Attributes:
+        generation: The last generation (the answer).
+        generations: Every generation of the turn, tool-calling ones first.
+        calls: Every tool call of the turn, in order.
+        messages: What the turn added to the conversation: assistant replies (with their
+            tool calls) and tool results, the answer last.
+    """
+
+    generation: Generation
+    generations: tuple[Generation, ...]
+    calls: tuple[ToolCall, ...]
+    messages: tuple[Message, ...]
+
+
+def tool_content(value: Any) -> str:
+    """A canned tool result as a ``tool`` message's text: text as is, else JSON."""
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _no_result(name: str) -> str:
+    return json.dumps({"error": f"no result for tool {name!r} in this test case"})
+
+
+async def respond(
+    generate: Generate,
+    messages: Sequence[Message],
+    params: GenerationParams,
+    repeat: int,
+    tool_results: Mapping[str, Any],
+) -> Reply:
+    """Ask the model to answer ``messages``, answering its tool calls from ``tool_results``.
+
+    Raises:
+        PromptsuiteError: As the runner's generate raises (model errors, cache misses).
+    """
+    sent = list(messages)
+    added: list[Message] = []
+    generations: list[Generation] = []
+    calls: list[ToolCall] = []
+    for _ in range(MAX_TOOL_ROUNDS + 1):
+        generation = await generate(GenerateRequest(tuple(sent), params, repeat))
+        generations.append(generation)
+        reply = Message("assistant", generation.text, generation.tool_calls)
+        sent.append(reply)
+        added.append(reply)
+        if not generation.tool_calls:
+            break
+        calls.extend(generation.tool_calls)
+        for call in generation.tool_calls:
+            value = tool_results.get(call.name)
+            content = _no_result(call.name) if value is None else tool_content(value)
+            result = Message("tool", content, tool_call_id=call.id)
+            sent.append(result)
+            added.append(result)
+    return Reply(generation, tuple(generations), tuple(calls), tuple(added))
+
+
+def total_record(generations: Sequence[Generation]) -> GenerationRecord:
+    """What several generations cost together: tokens and latency summed, the last's finish
+    reason and model; cached only when every one was."""
+    last = generations[-1]
+    return GenerationRecord(
+        prompt_tokens=sum(g.prompt_tokens for g in generations),
+        completion_tokens=sum(g.completion_tokens for g in generations),
+        latency_s=sum(g.latency_s for g in generations),
+        finish_reason=last.finish_reason,
+        model=last.model,
+        cached=all(g.cached for g in generations),
+    )
+
+
+def total_generation(generations: Sequence[Generation], text: str) -> Generation:
+    """One generation standing for several (for checks of a whole conversation)."""
+    record = total_record(generations)
+    return Generation(
+        text=text,
+        prompt_tokens=record.prompt_tokens,
+        completion_tokens=record.completion_tokens,
+        latency_s=record.latency_s,
+        finish_reason=record.finish_reason,
+        model=record.model,
+        cached=record.cached,
+        tool_calls=tuple(c for g in generations for c in g.tool_calls),
+    )
+
+
+def transcript_output(replies: Sequence[str]) -> str:
+    """What a conversation's own checks read: the model's answers, one paragraph each."""
+    return "\n\n".join(replies)
+
+
+def numbered(messages: Sequence[Message], turn: int | None) -> list[dict[str, Any]]:
+    """Messages as transcript entries, each marked with the turn that produced it."""
+    entries = [m.to_dict() for m in messages]
+    if turn is not None:
+        for entry in entries:
+            entry["turn"] = turn
+    return entries
