@@ -6,14 +6,14 @@ Pure functions from results to text, so the pytest plugin only writes the lines.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from promptsuite._format import ms, num, pct, signed
 from promptsuite.gate import GateResult
-from promptsuite.results import CaseResult, call_counts, summarize
+from promptsuite.results import CaseResult, CheckResult, RepeatResult, call_counts, summarize
 
 Outcome = Literal["passed", "failed", "xfailed", "error"]
 """How pytest reports a case: a pass, a failure, a known failure (xfail) or an error."""
@@ -201,13 +201,50 @@ def format_failure(result: CaseResult, note: str | None = None) -> str:
     for message in result.messages:
         lines.append(f"  [{message['role']}] " + _indent(message["content"]))
     for repeat in result.repeats:
-        head = "output" if len(result.repeats) == 1 else f"output (repeat {repeat.index + 1})"
-        lines.append(f"{head}:\n  " + _indent(repeat.output or "<empty>"))
         failed = [c for c in repeat.checks if not c.passed]
+        if repeat.transcript is not None:
+            lines.extend(_transcript_lines(repeat, failed, len(result.repeats) > 1))
+        else:
+            head = "output" if len(result.repeats) == 1 else f"output (repeat {repeat.index + 1})"
+            lines.append(f"{head}:\n  " + _indent(repeat.output or "<empty>"))
         if failed:
             lines.append("failed checks:")
-            lines.extend(f"  - {c.name}: {c.reason}" for c in failed)
+            lines.extend(f"  - {_turn_prefix(c.turn)}{c.name}: {c.reason}" for c in failed)
     return "\n".join(lines)
+
+
+def _turn_prefix(turn: int | None) -> str:
+    return f"turn {turn}: " if turn is not None else ""
+
+
+def _transcript_lines(repeat: RepeatResult, failed: list[CheckResult], several: bool) -> list[str]:
+    """A conversation up to its first failing turn (all of it when only its own checks
+    failed, or it stopped on an error)."""
+    turns = [c.turn for c in failed if c.turn is not None]
+    last = min(turns) if turns and len(turns) == len(failed) else None
+    head = "transcript" + (f" (repeat {repeat.index + 1})" if several else "")
+    head += f", up to turn {last}, the first that failed:" if last is not None else ":"
+    lines = [head]
+    for entry in repeat.transcript or ():
+        turn = entry.get("turn")
+        if turn is None or (last is not None and turn > last):
+            continue
+        lines.append("  " + transcript_line(entry))
+    return lines
+
+
+def transcript_line(entry: Mapping[str, Any]) -> str:
+    """One message of a transcript: ``[assistant] text``, its tool calls, or a tool result."""
+    role = str(entry.get("role", "?"))
+    content = str(entry.get("content") or "")
+    if role == "tool":
+        return f"[tool {entry.get('tool_call_id', '')}] " + _indent(content)
+    calls = entry.get("tool_calls") or []
+    text = f"[{role}] " + _indent(content) if content or not calls else f"[{role}]"
+    for call in calls:
+        function = call.get("function", {}) if isinstance(call, dict) else {}
+        text += f" -> {function.get('name')}({function.get('arguments', '')}) [{call.get('id')}]"
+    return text
 
 
 def repeat_line(result: CaseResult) -> str:

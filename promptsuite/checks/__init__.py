@@ -33,6 +33,7 @@ from promptsuite.checks import (  # noqa: F401 - importing registers the types
     _similarity,
     _sql,
     _text,
+    _tools,
 )
 from promptsuite.checks._json import json_candidates, parse_json_output, parse_path
 from promptsuite.checks._registry import (

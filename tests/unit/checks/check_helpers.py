@@ -11,7 +11,7 @@ import pytest
 
 from promptsuite._schema import CheckSpec
 from promptsuite.checks import CheckContext, CheckResult, check_problems, evaluate
-from promptsuite.models import Generation, Message
+from promptsuite.models import Generation, Message, ToolCall
 
 HERE = Path(__file__).parent
 MESSAGES = (Message("system", "Be brief."), Message("user", "Can I get my money back?"))
@@ -35,17 +35,21 @@ def make_ctx(
     vars: dict[str, Any] | None = None,
     embed: Any = None,
     peers: Any = None,
+    tools: tuple[dict[str, Any], ...] = (),
     **generation: Any,
 ) -> CheckContext:
+    made = Generation(text=output, **generation)
     return CheckContext(
         output=output,
-        generation=Generation(text=output, **generation),
+        generation=made,
         vars=vars or {},
         messages=MESSAGES,
         suite_dir=suite_dir,
         grade=grade,
         embed=embed,
         peers=peers,
+        tool_calls=made.tool_calls,
+        tools=tools,
     )
 
 
@@ -282,4 +286,55 @@ MARKUP_CASES: list[Case] = [
     ({"type": "contains-sql"}, "Try this:\n```sql\nSELECT `id` FROM `users`;\n```", {},
      True, 1.0),
     ({"type": "contains-sql"}, "I would rather not.", {}, False, 0.0),
+]  # fmt: skip
+
+
+def _calls(*calls: tuple[str, str]) -> dict[str, Any]:
+    return {"tool_calls": tuple(ToolCall(f"c{i}", n, a) for i, (n, a) in enumerate(calls))}
+
+
+LOOKUP = {
+    "type": "function",
+    "function": {
+        "name": "lookup_order",
+        "parameters": {
+            "type": "object",
+            "properties": {"order_id": {"type": "string", "pattern": "^A-[0-9]+$"}},
+            "required": ["order_id"],
+            "additionalProperties": False,
+        },
+    },
+}
+ORDER = ("lookup_order", '{"order_id": "A-17"}')
+ORDER_ARGS = {"name": "lookup_order", "arguments": {"order_id": "A-17"}}
+
+TOOL_CASES: list[Case] = [
+    ({"type": "tool-called", "value": "lookup_order"}, "", _calls(ORDER), True, 1.0),
+    ({"type": "tool-called", "value": "lookup_order"}, "It shipped.", {}, False, 0.0),
+    ({"type": "tool-called", "value": "refund"}, "", _calls(ORDER), False, 0.0),
+    ({"type": "tool-called"}, "", _calls(("refund", "{}")), True, 1.0),
+    ({"type": "tool-args", "value": ORDER_ARGS}, "",
+     _calls(("lookup_order", '{"order_id": "A-17", "verbose": true}')), True, 1.0),
+    ({"type": "tool-args", "value": ORDER_ARGS}, "",
+     _calls(("lookup_order", '{"order_id": "A-18"}')), False, 0.0),
+    ({"type": "tool-args", "value": ORDER_ARGS}, "", _calls(("lookup_order", "A-17")), False, 0.0),
+    ({"type": "tool-args", "value": ORDER_ARGS}, "",
+     _calls(("lookup_order", "{}"), ORDER), True, 1.0),
+    ({"type": "tool-args", "value": "lookup_order", "schema": LOOKUP["function"]["parameters"]},
+     "", _calls(("lookup_order", '{"order_id": "17"}')), False, 0.0),
+    ({"type": "tool-args", "value": "lookup_order", "schema": {"required": ["order_id"]}},
+     "", _calls(ORDER), True, 1.0),
+    ({"type": "tool-args-exact", "value": ORDER_ARGS}, "", _calls(ORDER), True, 1.0),
+    ({"type": "tool-args-exact", "value": ORDER_ARGS}, "",
+     _calls(("lookup_order", '{"order_id": "A-17", "verbose": true}')), False, 0.0),
+    ({"type": "tool-order", "value": ["lookup_order", "refund"]}, "",
+     _calls(("greet", "{}"), ORDER, ("greet", "{}"), ("refund", "{}")), True, 1.0),
+    ({"type": "tool-order", "value": ["lookup_order", "refund"]}, "",
+     _calls(("refund", "{}"), ORDER), False, 0.0),
+    ({"type": "tool-args-valid"}, "", {**_calls(ORDER), "tools": (LOOKUP,)}, True, 1.0),
+    ({"type": "tool-args-valid"}, "",
+     {**_calls(("lookup_order", '{"order_id": 17}')), "tools": (LOOKUP,)}, False, 0.0),
+    ({"type": "tool-args-valid"}, "",
+     {**_calls(("lookup_order", '{"order_id": "A-1", "x": 1}')), "tools": (LOOKUP,)}, False, 0.0),
+    ({"type": "tool-args-valid"}, "", {**_calls(("refund", "{}")), "tools": (LOOKUP,)}, False, 0.0),
 ]  # fmt: skip

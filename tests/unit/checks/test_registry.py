@@ -29,6 +29,7 @@ from tests.unit.checks.check_helpers import (
     SCHEMA,
     SIMILARITY_CASES,
     TEXT_CASES,
+    TOOL_CASES,
     check,
     make_ctx,
 )
@@ -53,7 +54,9 @@ GRADED_OR_ASYNC_TYPES = {
 
 
 def test_every_type_is_covered_and_documented() -> None:
-    tables = TEXT_CASES + JSON_CASES + GENERATION_CASES + MARKUP_CASES + SIMILARITY_CASES
+    tables = (
+        TEXT_CASES + JSON_CASES + GENERATION_CASES + MARKUP_CASES + SIMILARITY_CASES + TOOL_CASES
+    )
     covered = {spec["type"] for spec, *_ in tables} | GRADED_OR_ASYNC_TYPES
     assert covered == set(known_types())
     for entry in check_types():
