@@ -94,6 +94,8 @@ def total_record(generations: Sequence[Generation]) -> GenerationRecord:
         finish_reason=last.finish_reason,
         model=last.model,
         cached=all(g.cached for g in generations),
+        calls=len(generations),
+        cache_hits=sum(g.cached for g in generations),
     )
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "Status",
     "StubServer",
     "StubStats",
+    "ToolCalls",
     "sequence",
 ]
 
@@ -64,6 +65,16 @@ class Reply:
     model: str | None = None
     usage: bool = True
     kind = "reply"
+
+
+@dataclass(frozen=True)
+class ToolCalls:
+    """A completion that calls tools: ``calls`` are ``(name, arguments JSON)`` pairs; the
+    content is ``text`` (None, as OpenAI sends for a reply that only calls tools)."""
+
+    calls: tuple[tuple[str, str], ...]
+    text: str | None = None
+    kind = "tool_calls"
 
 
 @dataclass(frozen=True)
@@ -123,7 +134,17 @@ class SlowDrip:
     kind = "slow_drip"
 
 
-Action = Reply | Status | Hang | CloseMidBody | InvalidJson | EmptyChoices | NullContent | SlowDrip
+Action = (
+    Reply
+    | ToolCalls
+    | Status
+    | Hang
+    | CloseMidBody
+    | InvalidJson
+    | EmptyChoices
+    | NullContent
+    | SlowDrip
+)
 #: Picks the action for the ``index``-th chat request (0-based, arrival order); None echoes.
 Behavior = Callable[[int, dict[str, Any]], Action | None]
 
@@ -421,6 +442,16 @@ class StubServer:
         if isinstance(action, NullContent):
             completion = self._completion(body, Reply())
             completion["choices"][0]["message"]["content"] = None
+            await _send(writer, 200, _dumps(completion))
+            return True
+        if isinstance(action, ToolCalls):
+            completion = self._completion(body, Reply(text="", finish_reason="tool_calls"))
+            message = completion["choices"][0]["message"]
+            message["content"] = action.text
+            message["tool_calls"] = [
+                {"id": f"call_{i}", "type": "function", "function": {"name": n, "arguments": a}}
+                for i, (n, a) in enumerate(action.calls)
+            ]
             await _send(writer, 200, _dumps(completion))
             return True
         reply = action if isinstance(action, Reply) else Reply()

@@ -84,6 +84,9 @@ class GenerationRecord:
         finish_reason: Why generation stopped (``stop``, ``length``...), if known.
         model: The model name the backend reported.
         cached: True when served from the response cache instead of the model.
+        calls: The requests it stands for: more than 1 for a conversation or a reply with
+            tool round trips (tokens and latency are then their sums).
+        cache_hits: How many of those the cache answered (None: 1 if cached, else 0).
     """
 
     prompt_tokens: int = 0
@@ -92,6 +95,13 @@ class GenerationRecord:
     finish_reason: str | None = None
     model: str = ""
     cached: bool = False
+    calls: int = 1
+    cache_hits: int | None = None
+
+    @property
+    def hits(self) -> int:
+        """Requests of this record the cache answered."""
+        return self.cache_hits if self.cache_hits is not None else int(self.cached)
 
     @property
     def tokens(self) -> int:
@@ -107,6 +117,8 @@ class GenerationRecord:
             "finish_reason": self.finish_reason,
             "model": self.model,
             "cached": self.cached,
+            # Only for several requests, so a single reply's record keeps its form.
+            **({"calls": self.calls, "cache_hits": self.hits} if self.calls != 1 else {}),
         }
 
     @classmethod
@@ -119,6 +131,8 @@ class GenerationRecord:
             finish_reason=data.get("finish_reason"),
             model=str(data.get("model", "")),
             cached=bool(data.get("cached", False)),
+            calls=int(data.get("calls", 1)),
+            cache_hits=int(data["cache_hits"]) if data.get("cache_hits") is not None else None,
         )
 
 

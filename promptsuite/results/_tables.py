@@ -72,8 +72,8 @@ def group_by_variant(cases: Iterable[CaseResult]) -> list[tuple[GroupKey, list[C
 def call_counts(cases: Iterable[CaseResult]) -> tuple[int, int]:
     """(model calls, cache hits) over every sample that produced a generation."""
     generations = [g for c in cases for g in c.generations]
-    calls = sum(not g.cached for g in generations)
-    return calls, len(generations) - calls
+    hits = sum(g.hits for g in generations)
+    return sum(g.calls for g in generations) - hits, hits
 
 
 def summarize(cases: Iterable[CaseResult]) -> list[SummaryRow]:
