@@ -220,6 +220,11 @@ class Turn(_Strict):
         description="Canned results of tool calls made in this turn, by tool name (text, or "
         "a JSON value sent as JSON); overrides the case's.",
     )
+    reference: str | None = Field(
+        None,
+        description="The gold answer to this user turn (template), for fine-tuning data; "
+        "never shown to the model.",
+    )
 
 
 class Case(_Strict):

@@ -6,14 +6,21 @@ Pure functions from results to text, so the pytest plugin only writes the lines.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from promptsuite._format import ms, num, pct, signed
 from promptsuite.gate import GateResult
-from promptsuite.results import CaseResult, CheckResult, RepeatResult, call_counts, summarize
+from promptsuite.results import (
+    CaseResult,
+    CheckResult,
+    RepeatResult,
+    call_counts,
+    summarize,
+    transcript_line,
+)
 
 Outcome = Literal["passed", "failed", "xfailed", "error"]
 """How pytest reports a case: a pass, a failure, a known failure (xfail) or an error."""
@@ -231,20 +238,6 @@ def _transcript_lines(repeat: RepeatResult, failed: list[CheckResult], several: 
             continue
         lines.append("  " + transcript_line(entry))
     return lines
-
-
-def transcript_line(entry: Mapping[str, Any]) -> str:
-    """One message of a transcript: ``[assistant] text``, its tool calls, or a tool result."""
-    role = str(entry.get("role", "?"))
-    content = str(entry.get("content") or "")
-    if role == "tool":
-        return f"[tool {entry.get('tool_call_id', '')}] " + _indent(content)
-    calls = entry.get("tool_calls") or []
-    text = f"[{role}] " + _indent(content) if content or not calls else f"[{role}]"
-    for call in calls:
-        function = call.get("function", {}) if isinstance(call, dict) else {}
-        text += f" -> {function.get('name')}({function.get('arguments', '')}) [{call.get('id')}]"
-    return text
 
 
 def repeat_line(result: CaseResult) -> str:

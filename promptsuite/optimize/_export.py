@@ -24,8 +24,8 @@ from promptsuite.optimize.analysis import (
     Analysis,
     analyze,
 )
-from promptsuite.suite import Suite
-from promptsuite.template import render_messages
+from promptsuite.suite import ResolvedCase, Suite
+from promptsuite.template import render, render_messages
 
 _ROLES = frozenset({"system", "user", "assistant"})
 _MESSAGE_KEYS = frozenset({"role", "content", "name", "weight"})
@@ -138,6 +138,25 @@ def export_finetune(
         if split == "test":
             held_out += 1
             continue
+        if case.is_conversation:
+            try:
+                chat, why = _conversation_chat(templates, case)
+            except PromptsuiteError as exc:
+                not_rendered[case.id] = str(exc)
+                continue
+            if chat is None:
+                needs[case.id] = why
+                if case.id in focus_ids:
+                    focus_missing.append(case.id)
+                continue
+            in_focus = case.id in focus_ids
+            groups["val" if split == "val" else "train"][0 if in_focus else 1].append(
+                {"messages": chat}
+            )
+            if in_focus:
+                focus.append(case.id)
+            sources["stated"] += 1
+            continue
         reference = references.get(case.id)
         if reference is None:
             needs[case.id] = missing.get(case.id, "no reference answer")
@@ -208,6 +227,30 @@ def _chat(messages: Sequence[Any], answer: str) -> list[dict[str, Any]]:
         chat.append(entry)
     chat.append({"role": "assistant", "content": answer})
     return chat
+
+
+def _conversation_chat(
+    templates: tuple[tuple[str, str], ...], case: ResolvedCase
+) -> tuple[list[dict[str, Any]] | None, str]:
+    """One example for a whole conversation: the prompt's messages, then every turn, each
+    user turn answered by its stated reference (trained on) and fixed assistant turns kept
+    as context (weight 0). ``(None, why)`` when a user turn has no reference.
+
+    Raises:
+        PromptsuiteError: A template failed to render.
+    """
+    chat = _chat(render_messages(templates, case.vars), "")[:-1]
+    for t, turn in enumerate(case.turns):
+        text = render(turn.template, case.vars, what=f"turns[{t}].{turn.role}")
+        if turn.role == "assistant":
+            chat.append({"role": "assistant", "content": text, "weight": 0})
+            continue
+        if turn.reference is None:
+            return None, f"turn {t + 1} (a user turn) states no reference answer"
+        chat.append({"role": "user", "content": text})
+        answer = render(turn.reference, case.vars, what=f"turns[{t}].reference")
+        chat.append({"role": "assistant", "content": answer})
+    return chat, ""
 
 
 # ---------------------------------------------------------------- validation

@@ -29,6 +29,7 @@ from promptsuite.results import (
     RunResults,
     SummaryRow,
     group_by_variant,
+    transcript_text,
 )
 from promptsuite.stats import wilson_interval
 
@@ -172,9 +173,13 @@ def _cell(
         "n": len(case.repeats),
         "pass_rate": case.pass_rate,
         "interval": list(case.interval),
-        "outputs": [r.output for r in case.repeats],
+        # A conversation shows as its transcript, each check named with its turn.
+        "outputs": [
+            transcript_text(r.transcript) if r.transcript is not None else r.output
+            for r in case.repeats
+        ],
         "checks": [
-            [[c.type, c.metric, c.passed, c.score, c.reason] for c in r.checks]
+            [[_turned(c.type, c.turn), c.metric, c.passed, c.score, c.reason] for c in r.checks]
             for r in case.repeats
         ],
         "failed": sorted({c.name for r in case.repeats for c in r.checks if not c.passed}),
@@ -188,6 +193,10 @@ def _cell(
         "base": _baseline_cell(entry, case) if entry is not None else None,
     }
     return cell
+
+
+def _turned(name: str, turn: int | None) -> str:
+    return f"turn {turn}: {name}" if turn is not None else name
 
 
 def _kind(state: str, status: str | None, flaky: bool) -> str:

@@ -25,6 +25,7 @@ from promptsuite.results._tables import (
     sample_rows,
     summarize,
 )
+from promptsuite.results._transcript import transcript_line, transcript_text
 
 __all__ = [
     "CHECK_COLUMNS",
@@ -45,4 +46,6 @@ __all__ = [
     "load",
     "sample_rows",
     "summarize",
+    "transcript_line",
+    "transcript_text",
 ]

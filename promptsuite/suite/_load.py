@@ -338,8 +338,10 @@ def _turns(
         problem = check_syntax(text)
         if problem:
             errors.append(ConfigError(problem, place((*at, role))))
-        if role == "assistant" and (turn.expect or turn.tool_results):
-            field = "expect" if turn.expect else "tool_results"
+        if role == "assistant" and (turn.expect or turn.tool_results or turn.reference):
+            field = (
+                "expect" if turn.expect else "tool_results" if turn.tool_results else "reference"
+            )
             errors.append(
                 ConfigError(
                     f"a fixed assistant turn is not generated, so it takes no {field}; put it "
@@ -357,7 +359,9 @@ def _turns(
                 where = (*at, "expect", j, *((field_name,) if field_name else ()))
                 errors.append(ConfigError(message, place(where)))
         results = {**(case.tool_results or {}), **(turn.tool_results or {})}
-        turns.append(Turn(role, text, expect, results))
+        if turn.reference is not None and check_syntax(turn.reference):
+            errors.append(ConfigError(str(check_syntax(turn.reference)), place((*at, "reference"))))
+        turns.append(Turn(role, text, expect, results, turn.reference))
     return tuple(turns)
 
 

@@ -35,12 +35,14 @@ class Turn:
         template: The message's template.
         expect: Checks of the model's answer to a user turn.
         tool_results: Canned tool results by tool name, the case's merged in.
+        reference: The gold answer to a user turn (a template), if stated.
     """
 
     role: str
     template: str
     expect: tuple[CheckSpec, ...] = ()
     tool_results: Mapping[str, Any] = field(default_factory=dict)
+    reference: str | None = None
 
 
 @dataclass(frozen=True)

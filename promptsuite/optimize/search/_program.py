@@ -81,10 +81,17 @@ def task_spec(suite: Suite, shape: PromptShape) -> TaskSpec:
     """The program's fields for a suite.
 
     Raises:
-        ConfigError: a case var name cannot be a DSPy field (not an identifier).
+        ConfigError: a case var name cannot be a DSPy field (not an identifier), or a case
+            is a conversation.
     """
     names: dict[str, None] = {}
     for case in suite.cases:
+        if case.is_conversation:
+            raise ConfigError(
+                f"{suite.path}:{case.line}: case {case.id!r}: the prompt search optimizes "
+                "single replies; a conversation (turns) cannot be searched yet; run "
+                "conversations with pytest, and export them for fine-tuning"
+            )
         for name in case.vars:
             if not name.isidentifier() or keyword.iskeyword(name) or name.startswith("_"):
                 raise ConfigError(
