@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -55,8 +54,17 @@ def run(constrained: bool, bare: bool, repeat: int, temperature: float) -> dict[
         project(folder, constrained, bare, repeat, temperature)
         started = time.perf_counter()
         process = subprocess.run(
-            [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider"]
-            + ["--promptsuite-cache", "off"],
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "suites",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--promptsuite-cache",
+                "off",
+            ],  # fmt: skip
             cwd=folder,
             capture_output=True,
             text=True,
