@@ -64,7 +64,7 @@ def run(constrained: bool, bare: bool, repeat: int, temperature: float) -> dict[
                 "no:cacheprovider",
                 "--promptsuite-cache",
                 "off",
-            ],  # fmt: skip
+            ],
             cwd=folder,
             capture_output=True,
             text=True,
