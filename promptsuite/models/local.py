@@ -37,6 +37,12 @@ from promptsuite.models._base import (
     token_logprobs,
     tool_calls_of,
 )
+from promptsuite.models._local_tools import (
+    calls_before,
+    parse_tool_reply,
+    reply_schema,
+    tool_messages,
+)
 
 __all__ = [
     "DEFAULT_CTX_SIZE",
@@ -347,7 +353,11 @@ class LocalProvider(Provider):
         """
         server = await asyncio.to_thread(get_server, self.settings)
         response, latency = await asyncio.to_thread(_complete, server, self._request_body(request))
-        return _parse(response, latency, str(self.identity()["model"]))
+        generation = _parse(response, latency, str(self.identity()["model"]))
+        if request.params.tools:
+            text, calls = parse_tool_reply(generation.text, calls_before(request.messages))
+            generation = replace(generation, text=text, tool_calls=calls)
+        return generation
 
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed ``texts`` with the same model file in llama.cpp's embedding mode (a second,
@@ -379,10 +389,11 @@ class LocalProvider(Provider):
         if params.stop:
             body["stop"] = list(params.stop)
         schema = params.schema_to_enforce()
+        if params.tools:  # xllamacpp ignores `tools` with this model's template
+            body["messages"] = tool_messages(request.messages, params.tools)
+            schema = reply_schema(params.tools)
         if schema is not None:  # llama.cpp turns it into a grammar: constrained decoding
             body["json_schema"] = schema
-        if params.tools:
-            body["tools"] = list(params.tools)
         if params.logprobs:
             body["logprobs"] = True
         return body
