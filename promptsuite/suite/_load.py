@@ -198,6 +198,8 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
             expanded = _row_cases(entry, path, shown, line, errors)
         else:
             expanded = [(entry, _suite_place(root, data, shown, ("cases", i)))]
+        # A mistake in a data-file entry's checks shows once, at its first row, not per row.
+        shown_messages: set[str] = set()
         for case, place in expanded:
             if case.id in seen_ids:
                 errors.append(
@@ -207,7 +209,12 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
                     )
                 )
             seen_ids.setdefault(case.id, _short_place(place(())))
-            resolved = _resolve_case(spec, case, line, place, errors, tools)
+            own: list[ConfigError] = []
+            resolved = _resolve_case(spec, case, line, place, own, tools)
+            if isinstance(entry, schema.CaseRows):
+                own = [e for e in own if e.message not in shown_messages]
+                shown_messages.update(e.message for e in own)
+            errors.extend(own)
             if resolved is not None:
                 cases.append(resolved)
     if spec.defaults.transform is not None:

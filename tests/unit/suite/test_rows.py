@@ -165,3 +165,14 @@ def test_plain_values_are_never_rendered(write: Write) -> None:
     )
     [case] = load_suite(path).cases
     assert case.expect[0].value == "keep {braces} and a trailing newline\n"
+
+
+def test_a_bad_check_of_a_data_file_entry_is_reported_once(write: Write) -> None:
+    write("data/rows.csv", "key,text,label,tags\nr1,hi,x,\nr2,ho,y,\n")
+    suite = ROWS_SUITE.format(file="../data/rows.csv").replace(
+        "metric: label", "metric: label, min: 1"
+    )
+    [error] = _errors(write("suites/s.yaml", suite))
+    assert error.startswith(
+        "data/rows.csv:2: case 'r1': field 'expect[0].min': 'min' has no meaning"
+    )
