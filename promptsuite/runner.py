@@ -31,7 +31,6 @@ from promptsuite.models import (
     Message,
     ModelSpec,
     Provider,
-    ToolCall,
     create_provider,
 )
 from promptsuite.results import CaseResult, CheckResult, GenerationRecord, RepeatResult
@@ -306,7 +305,6 @@ class Runner:
         checks: list[CheckResult] = []
         replies: list[str] = []
         generations: list[Generation] = []
-        calls: list[ToolCall] = []
         user_turn = 0
         try:
             for t, turn in enumerate(case.turns):
@@ -314,7 +312,7 @@ class Runner:
                 message = Message(turn.role, text)
                 messages.append(message)
                 if turn.role == "assistant":
-                    transcript += numbered([message], user_turn or None)
+                    transcript += numbered([message], max(user_turn, 1))
                     continue
                 user_turn += 1
                 transcript += numbered([message], user_turn)
@@ -325,7 +323,6 @@ class Runner:
                 messages.extend(reply.messages)
                 transcript += numbered(reply.messages, user_turn)
                 generations.extend(reply.generations)
-                calls.extend(reply.calls)
                 replies.append(reply.generation.text)
                 answer = replace(reply.generation, tool_calls=reply.calls)
                 scored = await score(
