@@ -84,13 +84,19 @@ def test_example_suites_run_and_rerun_from_the_cache(tmp_path: Path) -> None:
         assert case["error"] is None, test_id
         for repeat in case["repeats"]:
             generation = repeat["generation"]
-            assert repeat["output"].strip(), test_id
+            # Every reply says something or calls a tool (a conversation's answers may all
+            # be tool calls: the 135M model loops on lookup_order).
+            replies = [m for m in repeat.get("transcript") or () if m["role"] == "assistant"]
+            assert repeat["output"].strip() or any(m.get("tool_calls") for m in replies), test_id
             assert generation["prompt_tokens"] > 0, test_id
             assert generation["completion_tokens"] > 0, test_id
             assert generation["cached"] is False, test_id
     recorded = recorded_verdicts()
     assert {test_id: case["passed"] for test_id, case in cases.items()} == recorded
-    generations = sum(len(case["repeats"]) for case in cases.values())
+    # One request a repeat; a conversation's repeat counts each of its turns' requests.
+    generations = sum(
+        r["generation"].get("calls", 1) for case in cases.values() for r in case["repeats"]
+    )
     assert results["metadata"]["model_calls"] == generations
 
     second, rerun = run_suites(tmp_path / "second", cache)
