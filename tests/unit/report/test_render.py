@@ -274,3 +274,41 @@ def test_dataframe_and_exports(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match=r"rows\.txt.*use \.csv or \.jsonl"):
         run.export(tmp_path / "rows.txt")
+
+
+def test_a_conversation_shows_as_its_transcript_with_checks_named_by_turn() -> None:
+    from promptsuite.results import CheckResult
+
+    run = synthetic_run(1, suites=1, models=("local",), variants=("default",))
+    case = run.cases[0]
+    transcript = [
+        {"role": "system", "content": "Help."},
+        {"role": "user", "content": "Where is A-1?", "turn": 1},
+        {
+            "role": "assistant",
+            "content": "",
+            "turn": 1,
+            "tool_calls": [
+                {
+                    "id": "call_0",
+                    "type": "function",
+                    "function": {"name": "lookup_order", "arguments": '{"order_id": "A-1"}'},
+                }
+            ],
+        },
+        {"role": "tool", "content": '{"status": "shipped"}', "tool_call_id": "call_0", "turn": 1},
+        {"role": "assistant", "content": "It has shipped.", "turn": 1},
+    ]
+    check = CheckResult("icontains", True, 1.0, "expected output to contain 'shipped'", 1.0, turn=1)
+    repeat = replace(case.repeats[0], transcript=transcript, checks=[check])
+    run = replace(run, cases=[replace(case, repeats=[repeat])])
+    html = render_report(run)
+    [cell] = _cells(html)
+    strings = json.loads(parse(html).scripts[0][1])["strings"]
+    assert strings[cell["o"][0]] == (
+        "[user] Where is A-1?\n"
+        '[assistant] -> lookup_order({"order_id": "A-1"}) [call_0]\n'
+        '[tool call_0] {"status": "shipped"}\n'
+        "[assistant] It has shipped."
+    )
+    assert cell["ch"][0][0][0] == "turn 1: icontains"
