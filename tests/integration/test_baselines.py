@@ -144,3 +144,52 @@ def test_baselines_work_under_xdist(pytester: pytest.Pytester) -> None:
     write_suite(pytester)
     run(pytester, "--promptsuite-update-baseline", "-n", "2").assert_outcomes(passed=2, xfailed=1)
     run(pytester, "-n", "2").assert_outcomes(passed=3, xfailed=1)
+
+
+CONVERSATION = """
+prompt: {{system: "Be brief."}}
+models: [{{provider: scripted, label: bot, responses: {{hello: "hi there", bye: "{bye}"}}}}]
+cases:
+  - id: chat
+    turns:
+      - user: "hello"
+        expect: [{{type: contains, value: hi}}]
+      - user: "bye"
+        expect: [{{type: contains, value: goodbye}}]
+  - id: known-bad
+    turns:
+      - user: "hello"
+        expect: [{{type: contains, value: nope}}]
+"""
+
+
+def test_a_conversation_is_baselined_and_gated_like_a_single_reply(
+    pytester: pytest.Pytester,
+) -> None:
+    def write(bye: str) -> None:
+        text = textwrap.dedent(CONVERSATION.format(bye=bye))
+        pytester.makefile(".yaml", **{"suites/s": text})
+
+    write("goodbye!")
+    run(pytester, "--promptsuite-update-baseline").assert_outcomes(passed=1, xfailed=1)
+    entries = baseline(pytester)["entries"]
+    assert isinstance(entries, dict)
+    assert entries["chat[bot|default]"]["passed"] is True
+    assert entries["known-bad[bot|default]"]["passed"] is False
+    run(pytester).assert_outcomes(passed=2, xfailed=1)  # the gate item passes too
+    write("see you")  # the second turn's reply no longer passes
+    result = run(pytester)
+    # One flip in two cases: the gate is inconclusive, which passes by default.
+    result.assert_outcomes(passed=1, failed=1, xfailed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "REGRESSION: passed in the baseline (score 1.00), fails now*",
+            "transcript, up to turn 2, the first that failed:",
+            "  [[]user[]] hello",
+            "  [[]assistant[]] hi there",
+            "  [[]user[]] bye",
+            "  [[]assistant[]] see you",
+            "  - turn 2: contains: expected output to contain 'goodbye'; got 'see you'",
+            "s *bot *default *inconclusive *2 *-0.250*1/0*",
+        ]
+    )
