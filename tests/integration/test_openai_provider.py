@@ -411,3 +411,24 @@ def test_stub_lists_models(stub: StubServer) -> None:
 
     assert listing["data"][0]["id"] == "stub"
     assert stub.stats().by_kind == {"models": 1}
+
+
+def test_tools_and_response_format_are_sent_and_tool_calls_read_back() -> None:
+    from tests.stub_server import ToolCalls
+
+    tool = {"type": "function", "function": {"name": "lookup_order", "parameters": {}}}
+    response_format = {"type": "json_schema", "json_schema": {"name": "o", "schema": {}}}
+    calls = ToolCalls((("lookup_order", '{"order_id": "A-1"}'), ("refund", "{}")))
+    with StubServer(behavior=always(calls), record=True) as server:
+        request = make_request(tools=(tool,), response_format=response_format)
+        generation = generate(make_provider(server.base_url), request)
+        (seen,) = server.received()
+    assert seen.body["tools"] == [tool]
+    assert seen.body["response_format"] == response_format
+    assert generation.text == ""  # content null: the reply only calls tools
+    assert generation.finish_reason == "tool_calls"
+    assert [(c.id, c.name, c.arguments) for c in generation.tool_calls] == [
+        ("call_0", "lookup_order", '{"order_id": "A-1"}'),
+        ("call_1", "refund", "{}"),
+    ]
+    assert Generation.from_dict(generation.to_dict()).tool_calls == generation.tool_calls
