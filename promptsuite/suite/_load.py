@@ -281,6 +281,19 @@ def _resolve_case(
         for field, message in check_problems(exp):
             errors.append(ConfigError(message, place(("expect", j, *((field,) if field else ())))))
     turns = _turns(case, variables, place, errors, tools)
+    if tools is not None and not tools:
+        for where, specs in [
+            (("expect",), own),
+            *((("turns", t, "expect"), turn.expect) for t, turn in enumerate(turns)),
+        ]:
+            if _needs_a_call(specs):
+                errors.append(
+                    ConfigError(
+                        "a tool-call check, but the prompt declares no tools, so the model can "
+                        "never call one; declare them under the prompt's 'tools'",
+                        place(where),
+                    )
+                )
     for name in case.tool_results or {}:
         if tools is not None and name not in tools:
             errors.append(ConfigError(_undeclared(name, tools), place(("tool_results", name))))
@@ -308,6 +321,15 @@ def _resolve_case(
             else None
         ),
     )
+
+
+#: Checks that can only pass when the model calls a tool.
+_CALLING_CHECKS = frozenset({"tool-called", "tool-args", "tool-args-exact", "tool-order"})
+
+
+def _needs_a_call(specs: tuple[schema.CheckSpec, ...] | list[schema.CheckSpec]) -> bool:
+    """Whether a check passes only on a tool call (``not-tool-called`` does not)."""
+    return any(s.type in _CALLING_CHECKS or _needs_a_call(s.checks or []) for s in specs)
 
 
 def _undeclared(name: str, tools: frozenset[str]) -> str:

@@ -156,3 +156,19 @@ def test_a_json_schema_format_without_its_schema_is_refused(write: Write) -> Non
     text = "prompt: {user: hi, response_format: {type: json_schema}}\ncases: [{id: c}]\n"
     [error] = _errors(write("suites/s.yaml", text))
     assert "field 'prompt.response_format': type json_schema needs a json_schema" in error
+
+
+def test_a_tool_call_check_without_declared_tools_is_refused(write: Write) -> None:
+    text = """
+prompt: {system: s}
+cases:
+  - id: c
+    turns:
+      - user: hi
+        expect: [{type: not-tool-called}, {type: tool-called, value: lookup_order}]
+"""
+    [error] = _errors(write("suites/s.yaml", text))
+    assert error.startswith("suites/s.yaml:6:17: case 'c': field 'cases[0].turns[0].expect': a ")
+    assert "the prompt declares no tools, so the model can never call one" in error
+    single = "prompt: {system: s}\ncases: [{id: c, expect: [{type: not-tool-called}]}]\n"
+    assert load_suite(write("suites/t.yaml", single)).cases[0].id == "c"
