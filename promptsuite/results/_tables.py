@@ -126,6 +126,7 @@ CHECK_COLUMNS = (
     "score",
     "weight",
     "reason",
+    "turn",
 )
 
 
@@ -186,7 +187,8 @@ def sample_rows(
 
 
 def check_rows(cases: Iterable[CaseResult]) -> list[dict[str, Any]]:
-    """One flat row per check of every repeat, keyed by CHECK_COLUMNS."""
+    """One flat row per check of every repeat, keyed by CHECK_COLUMNS (``turn``: the
+    conversation turn a check belongs to, None for a single reply or a whole conversation)."""
     rows = []
     for case in cases:
         for repeat in case.repeats:
@@ -206,6 +208,7 @@ def check_rows(cases: Iterable[CaseResult]) -> list[dict[str, Any]]:
                         "score": check.score,
                         "weight": check.weight,
                         "reason": check.reason,
+                        "turn": check.turn,
                     }
                 )
     return rows
