@@ -40,7 +40,6 @@ from promptsuite.gate import GateResult
 from promptsuite.results import CaseResult, RunResults, call_counts
 
 if TYPE_CHECKING:
-    from promptsuite.report._child import ReportProcess
     from promptsuite.runner import Job, Runner
 
 
@@ -159,7 +158,7 @@ class RunSession:
         self._futures: dict[str, Future[CaseResult]] = {}
         self._lock = threading.Lock()
         self._previous_handlers: dict[int, Any] = {}
-        self._report_process: ReportProcess | None = None
+        self._report_warmup: threading.Thread | None = None
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -248,15 +247,15 @@ class RunSession:
                 signal.signal(signum, handler)
 
     def prewarm_report(self) -> None:
-        """Start the report renderer now, so its slow imports overlap the run."""
-        # The report's chart stack takes ~0.8 s to import; a child process does that on
-        # another core while the cases run, and renders the page from the results file at
-        # the end. Without the child (it could not start), the report renders in-process.
-        from promptsuite.report._child import ReportProcess
+        """Compile the report's template now, on a thread, so finishing the run does not
+        wait for it (the run's jobs are on the event loop's thread meanwhile)."""
+        if self._report_warmup is None:
+            from promptsuite.report import prewarm
 
-        if self._report_process is None:
-            with contextlib.suppress(OSError):
-                self._report_process = ReportProcess()
+            self._report_warmup = threading.Thread(
+                target=prewarm, name="promptsuite-report-warmup", daemon=True
+            )
+            self._report_warmup.start()
 
     def finish(
         self,
@@ -311,18 +310,16 @@ class RunSession:
     def _write_report(
         self, run: RunResults, config: PluginConfig, root: Path, results_file: Path
     ) -> Path:
-        """Render the HTML report from the results file, plus a timestamped copy beside it."""
+        """Render the HTML report of the run, plus a timestamped copy beside the results file."""
         assert config.report is not None
         copy = results_file.with_name(
             results_file.name.replace("results-", "report-").replace(".json", ".html")
         )
-        child, self._report_process = self._report_process, None
-        if child is not None:
-            return child.render(
-                results_file, config.report, root=root, prices=config.prices, copy_to=copy
-            )
         from promptsuite.report import write_report
 
+        # Rendered in this process from the results in memory: since the charts are written
+        # as SVG text (no plotting library to import), this takes tens of milliseconds for
+        # hundreds of cases, less than a child process takes to start.
         written: Path = write_report(
             run, config.report, root=root, prices=config.prices, copy_to=copy
         )
@@ -331,9 +328,6 @@ class RunSession:
     def close(self) -> None:
         """Cancel what is still pending, close providers and stop the loop."""
         self._restore_handlers()
-        child, self._report_process = self._report_process, None
-        if child is not None:  # never asked for a report: nothing ran, or the run stopped
-            child.close()
         if self._loop is None:
             return
         self.cancel_pending()

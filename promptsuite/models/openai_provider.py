@@ -82,6 +82,8 @@ class OpenAIProvider(Provider):
     - ``backoff_base`` / ``backoff_max``: exponential backoff with full jitter, in seconds
       (0.5 / 20); a ``Retry-After`` header wins, capped at 60 s.
     - ``extra_body``: mapping merged into every request body (``{"top_k": 20}``).
+    - ``transport``: ``auto`` (a lean HTTP/1.1 transport for ``http://`` endpoints, httpx's
+      own for ``https://``) or ``httpx`` (httpx's own everywhere).
     - ``embedding_model``: the model ``similar`` checks embed with, through the
       ``/embeddings`` endpoint (``text-embedding-3-large``, promptfoo's default).
 
@@ -111,6 +113,7 @@ class OpenAIProvider(Provider):
             raise ConfigError(f"openai option 'extra_body' must be a mapping, got {extra_body!r}")
         self.extra_body: dict[str, Any] = dict(extra_body)
         self.embedding_model = str(options.get("embedding_model") or "text-embedding-3-large")
+        self.transport = _transport_option(options)
         self._key_required = urlsplit(self.base_url).hostname == _OPENAI_HOST
         self._client: openai.AsyncOpenAI | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -207,7 +210,22 @@ class OpenAIProvider(Provider):
                 )
             key = _PLACEHOLDER_KEY
         return openai.AsyncOpenAI(
-            api_key=key, base_url=self.base_url, timeout=self.timeout, max_retries=0
+            api_key=key,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            max_retries=0,
+            http_client=self._http_client(),
+        )
+
+    def _http_client(self) -> Any:
+        """The HTTP client under the ``openai`` one: the lean transport for ``http://``
+        endpoints (local servers), the SDK's default (None) for ``https://``."""
+        if urlsplit(self.base_url).scheme != "http" or self.transport == "httpx":
+            return None
+        from promptsuite.models._transport import LeanTransport, httpx
+
+        return httpx.AsyncClient(
+            transport=LeanTransport(), timeout=self.timeout, follow_redirects=True
         )
 
     def _request_body(self, request: GenerateRequest) -> dict[str, Any]:
@@ -382,6 +400,13 @@ def _server_message(body: object) -> str:
 
 def _as_int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _transport_option(options: Mapping[str, Any]) -> str:
+    value = options.get("transport", "auto")
+    if value not in ("auto", "httpx"):
+        raise ConfigError(f"openai option 'transport' must be 'auto' or 'httpx', got {value!r}")
+    return str(value)
 
 
 def _positive_float(options: Mapping[str, Any], name: str, default: float) -> float:
