@@ -138,8 +138,13 @@ def write_empty_tests(folder: Path, cases: int) -> Path:
     return path
 
 
+#: Not passed on: keys and endpoints, and the switch that stops Python caching bytecode (a
+#: user's machine caches it; without the cache every run compiles every module again).
+_DROPPED = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "PYTHONDONTWRITEBYTECODE")
+
+
 def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in _DROPPED}
     env.update(extra or {})
     return env
 

@@ -92,6 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except PromptsuiteError as exc:
         raise pytest.UsageError(f"promptsuite: {exc}") from None
     config.stash[_CONFIG_KEY] = resolved
+    if _runs_jobs(config) and resolved.model_process:
+        RunSession.start_model_process(resolved.settings)
     config.stash[_SESSION_KEY] = RunSession(resolved.settings)
     state = config.stash[_STATE_KEY] = _RunState()
     config.pluginmanager.register(state, "promptsuite-state")
@@ -274,6 +276,11 @@ class GateItem(_PlainItem):
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def _runs_jobs(config: pytest.Config) -> bool:
+    """False on an xdist controller: its workers run the jobs."""
+    return _is_worker(config) or config.getoption("dist", "no") == "no"
 
 
 @pytest.hookimpl(trylast=True)

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from promptsuite import __version__
 from promptsuite._files import copy_atomic
+from promptsuite.cache import CacheMode
 from promptsuite.config import PluginConfig, RunSettings, Shard
 from promptsuite.errors import PromptsuiteError
 from promptsuite.gate import GateResult
@@ -246,6 +247,15 @@ class RunSession:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
+    @staticmethod
+    def start_model_process(settings: RunSettings) -> None:
+        """Start the openai calls' helper process now, unless the run can make no call
+        (replay reads the cassette only); :meth:`close` stops it."""
+        if settings.cache_mode is not CacheMode.REPLAY:
+            from promptsuite.models import _call_process
+
+            _call_process.start()
+
     def prewarm_report(self) -> None:
         """Compile the report's template now, on a thread, so finishing the run does not
         wait for it (the run's jobs are on the event loop's thread meanwhile)."""
@@ -326,9 +336,10 @@ class RunSession:
         return written
 
     def close(self) -> None:
-        """Cancel what is still pending, close providers and stop the loop."""
+        """Cancel what is still pending, close providers, stop the loop and the helper."""
         self._restore_handlers()
         if self._loop is None:
+            _stop_model_process()
             return
         self.cancel_pending()
         if self._runner is not None:
@@ -336,10 +347,23 @@ class RunSession:
             # Closing must not hide the run's own outcome.
             with contextlib.suppress(Exception):
                 closing.result(timeout=30)
+        from promptsuite.models import _call_process
+
+        # The helper's pipes belong to this loop: they are closed on it, before it stops.
+        closing = asyncio.run_coroutine_threadsafe(_call_process.astop(), self._loop)
+        with contextlib.suppress(Exception):
+            closing.result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=30)
         self._loop = None
+        _stop_model_process()
+
+
+def _stop_model_process() -> None:
+    from promptsuite.models import _call_process
+
+    _call_process.stop()
 
 
 def _gate_order(gate: GateResult) -> tuple[str, str, str]:

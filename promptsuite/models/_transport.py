@@ -3,9 +3,10 @@
 The ``openai`` client sends through ``httpx`` (``httpx2`` since openai 3), whose default
 transport (``httpcore`` and the ``h11`` state machine) costs about as much CPU per request as
 a local server takes to answer. For ``http://`` endpoints (Ollama, vLLM, llama.cpp, a stub
-on 127.0.0.1) this transport does the same exchange with asyncio streams: keep-alive connections reused from
-a pool, ``Content-Length`` or chunked bodies, nothing else. ``https://`` endpoints (OpenAI
-itself) keep httpx's own transport, with its TLS, proxies and HTTP/2 handling.
+on 127.0.0.1) this transport does the same exchange with asyncio streams: keep-alive
+connections reused from a pool, ``Content-Length`` or chunked bodies, nothing else.
+``https://`` endpoints (OpenAI itself) keep httpx's own transport, with its TLS, proxies
+and HTTP/2 handling.
 
 Failures are raised as the ``httpx`` exceptions the ``openai`` client maps onto its own
 (``ConnectError``, ``ReadError``, ``RemoteProtocolError``, ``ReadTimeout``), so the provider

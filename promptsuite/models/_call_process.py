@@ -1,0 +1,352 @@
+"""The ``openai`` calls in a helper process, so the client's import and CPU use another core.
+
+``import openai`` takes 0.6-1 s and the client spends ~2.5 ms of CPU per request; in the
+pytest process both sit on the path of every case (one core: pytest's thread and the
+runner's event loop share the interpreter lock). :func:`start` launches a helper at
+``pytest_configure``: it imports the client at once, while pytest collects on the other
+core, then makes the HTTP requests the providers hand it. Each request goes over its stdin
+as one JSON line; each answer comes back on its stdout as one JSON line, followed by the raw
+response body when there is one.
+
+The helper is still the real ``openai`` client with the same transport; it makes one
+attempt per request, and the provider in the pytest process keeps retries, backoff, error
+classification and parsing, so a run's results are the same with it or without it. The API
+key never crosses the pipe: the helper reads it from its own (inherited) environment.
+
+If the helper dies, every request in flight fails as a retryable transport error naming
+its exit code and last words, and later attempts run in the pytest process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+__all__ = ["CallProcess", "CallProcessGone", "Outcome", "astop", "current", "start", "stop"]
+
+_PROCESS: CallProcess | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One attempt's result, as the helper saw it.
+
+    Attributes:
+        kind: ``ok``, ``timeout``, ``connection`` (reason in ``detail``), ``status`` (an HTTP
+            error: ``status``, ``headers``, ``body``) or ``error`` (``detail`` is the message
+            of a promptsuite error, such as a missing key; ``error_type`` its class).
+        content: The response body (``ok``).
+        latency_s: Wall time of the attempt in the helper (``ok``).
+    """
+
+    kind: str
+    content: bytes = b""
+    latency_s: float = 0.0
+    detail: str = ""
+    status: int = 0
+    headers: Mapping[str, str] | None = None
+    body: object = None
+    error_type: str = ""
+
+
+class CallProcessGone(Exception):
+    """The helper exited; the message says with which code and last words."""
+
+
+class CallProcess:
+    """The pytest process's handle on the helper.
+
+    The pipes are attached to the first event loop that sends a request; requests from any
+    other loop are refused (:meth:`usable` is False there), and run in-process.
+    """
+
+    def __init__(self) -> None:
+        # Closed in close(); it holds the helper's last words if it dies.
+        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-m", "promptsuite.models._call_process"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer: asyncio.WriteTransport | None = None
+        self._pending: dict[int, asyncio.Future[Outcome]] = {}
+        self._next_id = 0
+        self._gone: str | None = None
+        self._reading: asyncio.Task[None] | None = None
+
+    def attached_to(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """True when the pipes are attached to ``loop``, or to no loop yet."""
+        return self._loop is None or self._loop is loop
+
+    def usable(self) -> bool:
+        """True when requests from the running loop can go to the helper."""
+        if self._gone is not None or self._process is None:
+            return False
+        return self._loop is None or self._loop is asyncio.get_running_loop()
+
+    async def post(
+        self,
+        *,
+        base_url: str,
+        api_key_env: str,
+        key_required: bool,
+        timeout: float,
+        transport: str,
+        path: str,
+        body: Mapping[str, Any],
+    ) -> Outcome:
+        """One attempt of ``POST path`` in the helper.
+
+        Raises:
+            CallProcessGone: The helper exited before answering.
+        """
+        await self._attach()
+        if self._gone is not None or self._writer is None:
+            raise CallProcessGone(self._gone or "the model-call process is not running")
+        self._next_id += 1
+        number = self._next_id
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._pending[number] = future
+        request = {
+            "id": number,
+            "client": [base_url, api_key_env, key_required, timeout, transport],
+            "path": path,
+            "body": body,
+        }
+        self._writer.write(json.dumps(request, separators=(",", ":")).encode("utf-8") + b"\n")
+        try:
+            return await future
+        finally:
+            self._pending.pop(number, None)
+
+    async def _attach(self) -> None:
+        if self._loop is not None or self._process is None:
+            return
+        loop = self._loop = asyncio.get_running_loop()
+        process = self._process
+        assert process.stdin is not None and process.stdout is not None
+        reader = asyncio.StreamReader(limit=2**20)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), process.stdout)
+        self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, process.stdin)
+        self._reading = loop.create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        try:
+            while True:
+                line = await reader.readline()
+                if not line:
+                    break
+                answer = json.loads(line)
+                content = await reader.readexactly(answer["n"]) if answer.get("n") else b""
+                future = self._pending.get(answer["id"])
+                if future is not None and not future.done():
+                    future.set_result(_outcome(answer, content))
+        except (OSError, ValueError, KeyError, asyncio.IncompleteReadError):
+            pass
+        self._fail_all(self._exit_reason())
+
+    def _exit_reason(self) -> str:
+        process = self._process
+        code = None
+        if process is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                code = process.wait(timeout=2)
+        self._stderr.seek(0)
+        lines = self._stderr.read().decode("utf-8", "replace").strip().splitlines()
+        last = f": {lines[-1].strip()}" if lines else ""
+        return f"the model-call process exited (code {code}){last}"
+
+    def _fail_all(self, reason: str) -> None:
+        self._gone = reason
+        for future in self._pending.values():
+            if not future.done():
+                future.set_exception(CallProcessGone(reason))
+
+    async def aclose(self) -> None:
+        """Stop the helper from the loop its pipes are attached to (end of input), and
+        wait for it to exit."""
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.close()
+        reading = self._reading
+        if reading is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(reading), 5)
+        self.close()
+
+    def close(self) -> None:
+        """Stop the helper: end of input, then a kill if it does not exit within 2 s."""
+        process, self._process = self._process, None
+        self._gone = self._gone or "the model-call process was stopped"
+        if process is None:
+            return
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            # The loop that owns the pipe may already be stopped: close the file directly.
+            with contextlib.suppress(Exception):
+                writer.close()
+        with contextlib.suppress(OSError):
+            if process.stdin is not None:
+                process.stdin.close()
+        try:
+            process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
+        self._stderr.close()
+
+
+def _outcome(answer: Mapping[str, Any], content: bytes) -> Outcome:
+    return Outcome(
+        kind=str(answer["kind"]),
+        content=content,
+        latency_s=float(answer.get("latency", 0.0)),
+        detail=str(answer.get("detail", "")),
+        status=int(answer.get("status", 0)),
+        headers=answer.get("headers"),
+        body=answer.get("body"),
+        error_type=str(answer.get("error_type", "")),
+    )
+
+
+def start() -> CallProcess | None:
+    """Start the helper for this process (once); None when it could not start."""
+    global _PROCESS
+    if _PROCESS is None:
+        with contextlib.suppress(OSError):
+            _PROCESS = CallProcess()
+    return _PROCESS
+
+
+def current() -> CallProcess | None:
+    """The running helper, if one was started and is still usable from this loop."""
+    process = _PROCESS
+    return process if process is not None and process.usable() else None
+
+
+async def astop() -> None:
+    """Stop the helper from the loop that used it (or any loop, if none did)."""
+    global _PROCESS
+    process = _PROCESS
+    if process is None:
+        return
+    if process.attached_to(asyncio.get_running_loop()):
+        _PROCESS = None
+        await process.aclose()
+
+
+def stop() -> None:
+    """Stop the helper, if one runs."""
+    global _PROCESS
+    process, _PROCESS = _PROCESS, None
+    if process is not None:
+        process.close()
+
+
+# ---------------------------------------------------------------- the helper's side
+
+
+async def _serve() -> None:
+    from promptsuite.errors import PromptsuiteError
+    from promptsuite.models.openai_provider import new_client
+
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=2**24)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
+    writer, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
+    clients: dict[tuple[Any, ...], Any] = {}
+    tasks: set[asyncio.Task[None]] = set()
+
+    def send(answer: dict[str, Any], content: bytes = b"") -> None:
+        answer["n"] = len(content)
+        writer.write(json.dumps(answer, separators=(",", ":")).encode("utf-8") + b"\n" + content)
+
+    async def handle(request: dict[str, Any]) -> None:
+        number = request["id"]
+        key = tuple(request["client"])
+        try:
+            if key not in clients:
+                base_url, api_key_env, key_required, timeout, transport = key
+                clients[key] = new_client(base_url, api_key_env, key_required, timeout, transport)
+            answer, content = await _attempt(clients[key], key[3], request)
+            send({"id": number, **answer}, content)
+        except PromptsuiteError as exc:
+            send(
+                {
+                    "id": number,
+                    "kind": "error",
+                    "detail": str(exc),
+                    "error_type": type(exc).__name__,
+                }
+            )
+
+    while True:
+        line = await reader.readline()
+        if not line:
+            break
+        task = loop.create_task(handle(json.loads(line)))
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+    if tasks:
+        await asyncio.gather(*tasks, return_exceptions=True)
+    for client in clients.values():
+        with contextlib.suppress(Exception):
+            await client.close()
+
+
+async def _attempt(
+    client: Any, timeout: float, request: Mapping[str, Any]
+) -> tuple[dict[str, Any], bytes]:
+    """One attempt, as the provider makes it in-process (see ``OpenAIProvider._attempt``)."""
+    import openai
+
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout):
+            content = await client.post(request["path"], cast_to=bytes, body=request["body"])
+    except (TimeoutError, openai.APITimeoutError):
+        return {"kind": "timeout"}, b""
+    except openai.APIConnectionError as err:
+        cause = err.__cause__
+        reason = f"{type(cause).__name__}: {cause}" if cause else str(err)
+        return {"kind": "connection", "detail": reason}, b""
+    except openai.APIStatusError as err:
+        body = err.body if _jsonable(err.body) else str(err.body)
+        headers = dict(err.response.headers)
+        return {"kind": "status", "status": err.status_code, "headers": headers, "body": body}, b""
+    return {"kind": "ok", "latency": time.perf_counter() - started}, content
+
+
+def _jsonable(value: object) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def main() -> int:
+    """The helper: import the client now (the point of starting early), then serve."""
+    import openai  # noqa: F401
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve())
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    sys.exit(main())
