@@ -11,7 +11,9 @@ response body when there is one.
 The helper is still the real ``openai`` client with the same transport; it makes one
 attempt per request, and the provider in the pytest process keeps retries, backoff, error
 classification and parsing, so a run's results are the same with it or without it. The API
-key never crosses the pipe: the helper reads it from its own (inherited) environment.
+key is read in the pytest process when each request is made (as without the helper, so a
+key set after start-up is used) and handed to the helper over its private pipe; it is
+never in an answer, an error or a log.
 
 If the helper dies, every request in flight fails as a retryable transport error naming
 its exit code and last words, and later attempts run in the pytest process.
@@ -100,6 +102,7 @@ class CallProcess:
         *,
         base_url: str,
         api_key_env: str,
+        api_key: str,
         key_required: bool,
         timeout: float,
         transport: str,
@@ -120,7 +123,7 @@ class CallProcess:
         self._pending[number] = future
         request = {
             "id": number,
-            "client": [base_url, api_key_env, key_required, timeout, transport],
+            "client": [base_url, api_key_env, api_key, key_required, timeout, transport],
             "path": path,
             "body": body,
         }
@@ -278,10 +281,12 @@ async def _serve() -> None:
         number = request["id"]
         key = tuple(request["client"])
         try:
+            base_url, api_key_env, api_key, key_required, timeout, transport = key
             if key not in clients:
-                base_url, api_key_env, key_required, timeout, transport = key
-                clients[key] = new_client(base_url, api_key_env, key_required, timeout, transport)
-            answer, content = await _attempt(clients[key], key[3], request)
+                clients[key] = new_client(
+                    base_url, api_key_env, key_required, timeout, transport, {api_key_env: api_key}
+                )
+            answer, content = await _attempt(clients[key], timeout, request)
             send({"id": number, **answer}, content)
         except PromptsuiteError as exc:
             send(

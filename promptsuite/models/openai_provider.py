@@ -234,6 +234,7 @@ class OpenAIProvider(Provider):
                 outcome = await helper.post(
                     base_url=self.base_url,
                     api_key_env=self.api_key_env,
+                    api_key=os.environ.get(self.api_key_env, ""),
                     key_required=self._key_required,
                     timeout=self.timeout,
                     transport=self.transport,
@@ -365,9 +366,15 @@ class OpenAIProvider(Provider):
 
 
 def new_client(
-    base_url: str, api_key_env: str, key_required: bool, timeout: float, transport: str
+    base_url: str,
+    api_key_env: str,
+    key_required: bool,
+    timeout: float,
+    transport: str,
+    environ: Mapping[str, str] | None = None,
 ) -> openai.AsyncOpenAI:
-    """The ``openai`` client of an endpoint, with the key read from ``api_key_env`` now.
+    """The ``openai`` client of an endpoint, with the key read from ``api_key_env`` now
+    (in ``environ``, by default the process's environment).
 
     Raises:
         MissingDependency: The ``openai`` package is not installed.
@@ -377,7 +384,7 @@ def new_client(
         import openai
     except ImportError as err:
         raise MissingDependency("the openai client", "pip install openai") from err
-    key = os.environ.get(api_key_env, "").strip()
+    key = (os.environ if environ is None else environ).get(api_key_env, "").strip()
     if not key:
         if key_required:
             raise ModelError(
