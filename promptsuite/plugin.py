@@ -92,7 +92,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except PromptsuiteError as exc:
         raise pytest.UsageError(f"promptsuite: {exc}") from None
     config.stash[_CONFIG_KEY] = resolved
-    if _runs_jobs(config) and resolved.model_process:
+    if _runs_jobs(config) and resolved.model_process and _names_suites(config):
+        # Started now, the helper imports the openai client while pytest collects.
         RunSession.start_model_process(resolved.settings)
     config.stash[_SESSION_KEY] = RunSession(resolved.settings)
     state = config.stash[_STATE_KEY] = _RunState()
@@ -133,7 +134,11 @@ class SuiteCollector(pytest.File):
         for tag in sorted({tag for case in suite.cases for tag in case.tags}):
             self.config.addinivalue_line("markers", f"{tag}: promptsuite case tag")
         groups: dict[str, list[Job]] = {}
-        for job in plan_jobs(suite, config.models or None):
+        jobs = plan_jobs(suite, config.models or None)
+        if config.model_process and _runs_jobs(self.config):
+            if any(job.model.provider == "openai" for job in jobs):
+                RunSession.start_model_process(config.settings)
+        for job in jobs:
             name = job.test_id.split("::", 1)[1]
             groups.setdefault(name[name.index("[") :], []).append(job)
             item = CaseItem.from_parent(self, name=name, job=job, baseline=baseline)
@@ -276,6 +281,15 @@ class GateItem(_PlainItem):
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
+
+
+def _names_suites(config: pytest.Config) -> bool:
+    """Whether the command line names suites: a ``suites`` folder or a YAML file."""
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0])
+        if path.suffix in (".yaml", ".yml") or "suites" in path.parts:
+            return True
+    return False
 
 
 def _runs_jobs(config: pytest.Config) -> bool:

@@ -178,6 +178,9 @@ class RunSession:
             self._thread.start()
             ready.wait()
             self._loop = loop
+            from promptsuite.models import _call_process
+
+            _call_process.bind(loop)
         return self._loop
 
     @property
@@ -249,8 +252,9 @@ class RunSession:
 
     @staticmethod
     def start_model_process(settings: RunSettings) -> None:
-        """Start the openai calls' helper process now, unless the run can make no call
-        (replay reads the cassette only); :meth:`close` stops it."""
+        """Start the openai calls' helper process now (once), unless the run can make no
+        call (replay reads the cassette only); only this session's loop uses it, and
+        :meth:`close` stops it."""
         if settings.cache_mode is not CacheMode.REPLAY:
             from promptsuite.models import _call_process
 

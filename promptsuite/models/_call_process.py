@@ -33,7 +33,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-__all__ = ["CallProcess", "CallProcessGone", "Outcome", "astop", "current", "start", "stop"]
+__all__ = [
+    "CallProcess",
+    "CallProcessGone",
+    "Outcome",
+    "astop",
+    "bind",
+    "current",
+    "start",
+    "stop",
+]
 
 _PROCESS: CallProcess | None = None
 
@@ -67,8 +76,9 @@ class CallProcessGone(Exception):
 class CallProcess:
     """The pytest process's handle on the helper.
 
-    The pipes are attached to the first event loop that sends a request; requests from any
-    other loop are refused (:meth:`usable` is False there), and run in-process.
+    Only the event loop it is bound to (:func:`bind`: the run's own loop) sends it
+    requests; from any other loop (a test's, a second run's) :meth:`usable` is False and
+    requests run in-process.
     """
 
     def __init__(self) -> None:
@@ -86,16 +96,22 @@ class CallProcess:
         self._next_id = 0
         self._gone: str | None = None
         self._reading: asyncio.Task[None] | None = None
+        self._attaching: asyncio.Task[None] | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Take requests from ``loop`` only (the first loop bound keeps it)."""
+        if self._loop is None:
+            self._loop = loop
 
     def attached_to(self, loop: asyncio.AbstractEventLoop) -> bool:
-        """True when the pipes are attached to ``loop``, or to no loop yet."""
+        """True when the helper is bound to ``loop``, or to no loop."""
         return self._loop is None or self._loop is loop
 
     def usable(self) -> bool:
         """True when requests from the running loop can go to the helper."""
         if self._gone is not None or self._process is None:
             return False
-        return self._loop is None or self._loop is asyncio.get_running_loop()
+        return self._loop is asyncio.get_running_loop()
 
     async def post(
         self,
@@ -134,9 +150,15 @@ class CallProcess:
             self._pending.pop(number, None)
 
     async def _attach(self) -> None:
-        if self._loop is not None or self._process is None:
+        # The first request connects the pipes; requests sent meanwhile wait for it.
+        if self._attaching is None:
+            self._attaching = asyncio.get_running_loop().create_task(self._connect())
+        await asyncio.shield(self._attaching)
+
+    async def _connect(self) -> None:
+        if self._process is None or self._gone is not None:
             return
-        loop = self._loop = asyncio.get_running_loop()
+        loop = asyncio.get_running_loop()
         process = self._process
         assert process.stdin is not None and process.stdout is not None
         reader = asyncio.StreamReader(limit=2**20)
@@ -232,6 +254,12 @@ def start() -> CallProcess | None:
         with contextlib.suppress(OSError):
             _PROCESS = CallProcess()
     return _PROCESS
+
+
+def bind(loop: asyncio.AbstractEventLoop) -> None:
+    """Let the running helper, if any, take requests from ``loop`` (the run's loop)."""
+    if _PROCESS is not None:
+        _PROCESS.bind(loop)
 
 
 def current() -> CallProcess | None:

@@ -45,6 +45,7 @@ def provider(base_url: str, **options: Any) -> OpenAIProvider:
 
 def generate_all(model: OpenAIProvider, texts: list[str]) -> list[Generation | Exception]:
     async def run() -> list[Generation | Exception]:
+        _call_process.bind(asyncio.get_running_loop())  # as the run's session does
         requests = [GenerateRequest((Message("user", t),)) for t in texts]
         try:
             return list(
@@ -55,6 +56,10 @@ def generate_all(model: OpenAIProvider, texts: list[str]) -> list[Generation | E
             await _call_process.astop()
 
     return asyncio.run(run())
+
+
+async def _current_from_a_foreign_loop() -> _call_process.CallProcess | None:
+    return _call_process.current()
 
 
 def comparable(outcome: Generation | Exception) -> Any:
@@ -71,13 +76,18 @@ def test_answers_and_errors_are_the_same_through_the_helper(stub: StubServer) ->
 
     stub.behavior = behavior
     here = [comparable(o) for o in generate_all(provider(stub.base_url), texts)]
-    _call_process.start()
+    assert _call_process.start() is not None
     try:
-        assert _call_process.current() is not None
         there = [comparable(o) for o in generate_all(provider(stub.base_url), texts)]
     finally:
         _call_process.stop()
     assert there == here
+    # A loop the helper is not bound to (a test's own) never sends it anything.
+    _call_process.start()
+    try:
+        assert asyncio.run(_current_from_a_foreign_loop()) is None
+    finally:
+        _call_process.stop()
     assert here[0]["text"] == "hello one"
     assert here[2] == (
         "BadResponse",
@@ -147,7 +157,7 @@ def test_stopping_ends_the_helper(helper: _call_process.CallProcess) -> None:
     assert process is not None
     _call_process.stop()
     assert process.returncode is not None
-    assert _call_process.current() is None
+    assert asyncio.run(_current_from_a_foreign_loop()) is None
     _call_process.stop()  # a second stop is harmless
     asyncio.run(_call_process.astop())
 
