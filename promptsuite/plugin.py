@@ -135,9 +135,9 @@ class SuiteCollector(pytest.File):
             self.config.addinivalue_line("markers", f"{tag}: promptsuite case tag")
         groups: dict[str, list[Job]] = {}
         jobs = plan_jobs(suite, config.models or None)
-        if config.model_process and _runs_jobs(self.config):
-            if any(job.model.provider == "openai" for job in jobs):
-                RunSession.start_model_process(config.settings)
+        openai = any(job.model.provider == "openai" for job in jobs)
+        if openai and config.model_process and _runs_jobs(self.config):
+            RunSession.start_model_process(config.settings)
         for job in jobs:
             name = job.test_id.split("::", 1)[1]
             groups.setdefault(name[name.index("[") :], []).append(job)
