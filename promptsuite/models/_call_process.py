@@ -5,8 +5,8 @@ pytest process both sit on the path of every case (one core: pytest's thread and
 runner's event loop share the interpreter lock). :func:`start` launches a helper
 (:mod:`promptsuite.models._call_helper`) at ``pytest_configure``: it imports the client at
 once, while pytest collects on the other core, then makes the HTTP requests the providers
-hand it. Each request goes over its stdin as one JSON line; each answer comes back on its stdout as one JSON line, followed by the raw
-response body when there is one.
+hand it. Each request goes over its stdin as one JSON line; each answer comes back on its
+stdout as one JSON line, followed by the raw response body when there is one.
 
 The helper is still the real ``openai`` client with the same transport; it makes one
 attempt per request, and the provider in the pytest process keeps retries, backoff, error
