@@ -209,11 +209,14 @@ class CallProcess:
         self.close()
 
     def close(self) -> None:
-        """Stop the helper: end of input, then a kill if it does not exit within 2 s."""
+        """Stop the helper: end of input, then a kill if it does not exit within 2 s (at
+        once if it never got a request: it may still be importing the client)."""
         process, self._process = self._process, None
         self._gone = self._gone or "the model-call process was stopped"
         if process is None:
             return
+        if self._attaching is None:
+            process.kill()
         writer, self._writer = self._writer, None
         if writer is not None:
             # The loop that owns the pipe may already be stopped: close the file directly.
