@@ -55,7 +55,7 @@ def pass_rate_chart(groups: Sequence[GroupStats]) -> str:
     labels = [g.label for g in groups]
     left = min(360.0, 12 + max((label_width(t) for t in labels), default=0.0))
     row = 22.0
-    height = 30 + row * len(groups) + 40
+    height = 14 + row * len(groups) + 36
     canvas = Canvas(
         _WIDTH,
         height,
