@@ -44,7 +44,7 @@ class _RunState:
     """
 
     started: float = field(default_factory=time.time)
-    collected: list[dict[str, Any]] = field(default_factory=list)
+    collected: list[CaseResult | dict[str, Any]] = field(default_factory=list)
     gates: list[dict[str, Any]] = field(default_factory=list)
     plan: ShardPlan | None = None
     finished: FinishedRun | None = None
@@ -358,7 +358,10 @@ def pytest_runtest_makereport(
         report.longrepr = str(error)
     finished = call.when == "call" or (call.when == "setup" and call.excinfo is not None)
     if isinstance(item, CaseItem) and item.result is not None and finished:
-        setattr(report, _CASE_ATTR, item.result.to_dict())
+        # Only an xdist worker's reports travel (as dicts); in one process the result itself
+        # rides on the report, so a 20,000-case run does not hold a second copy of each.
+        payload = item.result.to_dict() if _is_worker(item.config) else item.result
+        setattr(report, _CASE_ATTR, payload)
     if isinstance(item, GateItem) and item.result is not None and call.when == "call":
         setattr(report, _GATE_ATTR, item.result.to_dict())
     return report
@@ -377,7 +380,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             # A shard writes its results file even when it got no case, so merging finds
             # every shard.
             state.finished = config.stash[_SESSION_KEY].finish(
-                [CaseResult.from_dict(d) for d in state.collected],
+                [
+                    c if isinstance(c, CaseResult) else CaseResult.from_dict(c)
+                    for c in state.collected
+                ],
                 [GateResult.from_dict(g) for g in state.gates],
                 config.stash[_CONFIG_KEY],
                 root=config.rootpath,
