@@ -252,13 +252,15 @@ class RunSession:
 
     @staticmethod
     def start_model_process(settings: RunSettings) -> None:
-        """Start the openai calls' helper process now (once), unless the run can make no
-        call (replay reads the cassette only); only this session's loop uses it, and
-        :meth:`close` stops it."""
-        if settings.cache_mode is not CacheMode.REPLAY:
-            from promptsuite.models import _call_process
+        """Start the openai calls' helper process: now (once) when every job calls the
+        model (cache off or refresh), at the first cache miss with the cache in use, never
+        under replay. Only this session's loop uses it; :meth:`close` stops it."""
+        from promptsuite.models import _call_process
 
+        if settings.cache_mode in (CacheMode.OFF, CacheMode.REFRESH):
             _call_process.start()
+        elif settings.cache_mode is CacheMode.USE:
+            _call_process.start_on_demand()
 
     def prewarm_report(self) -> None:
         """Compile the report's template now, on a thread, so finishing the run does not

@@ -39,10 +39,14 @@ __all__ = [
     "bind",
     "current",
     "start",
+    "start_on_demand",
     "stop",
 ]
 
 _PROCESS: CallProcess | None = None
+#: A loop allowed to start the helper with its first request (:func:`start_on_demand`).
+_ON_DEMAND: asyncio.AbstractEventLoop | None = None
+_ON_DEMAND_ARMED = False
 
 
 @dataclass(frozen=True)
@@ -257,14 +261,31 @@ def start() -> CallProcess | None:
     return _PROCESS
 
 
+def start_on_demand() -> None:
+    """Start the helper only when the run's loop makes its first request (a run whose
+    answers all come from the response cache then never starts it)."""
+    global _ON_DEMAND_ARMED
+    _ON_DEMAND_ARMED = True
+
+
 def bind(loop: asyncio.AbstractEventLoop) -> None:
-    """Let the running helper, if any, take requests from ``loop`` (the run's loop)."""
+    """Let the helper take requests from ``loop`` (the run's loop): the running one, or
+    the one :func:`start_on_demand` starts."""
+    global _ON_DEMAND
     if _PROCESS is not None:
         _PROCESS.bind(loop)
+    elif _ON_DEMAND_ARMED:
+        _ON_DEMAND = loop
 
 
 def current() -> CallProcess | None:
     """The running helper, if one was started and is still usable from this loop."""
+    global _ON_DEMAND, _ON_DEMAND_ARMED
+    if _PROCESS is None and _ON_DEMAND is not None:
+        loop, _ON_DEMAND = _ON_DEMAND, None
+        _ON_DEMAND_ARMED = False
+        if loop is asyncio.get_running_loop() and start() is not None:
+            bind(loop)
     process = _PROCESS
     return process if process is not None and process.usable() else None
 
@@ -281,8 +302,9 @@ async def astop() -> None:
 
 
 def stop() -> None:
-    """Stop the helper, if one runs."""
-    global _PROCESS
+    """Stop the helper, if one runs (and forget a start on demand)."""
+    global _PROCESS, _ON_DEMAND, _ON_DEMAND_ARMED
+    _ON_DEMAND, _ON_DEMAND_ARMED = None, False
     process, _PROCESS = _PROCESS, None
     if process is not None:
         process.close()

@@ -214,3 +214,28 @@ def test_results_are_identical_with_and_without_the_helper(
                 repeat["generation"]["latency_s"] = None
         data["cases"].sort(key=lambda c: c["test_id"])
     assert files["on"] == files["off"]
+
+
+def test_on_demand_the_first_request_starts_the_helper(stub: StubServer) -> None:
+    async def run(texts: list[str]) -> tuple[list[str], bool]:
+        _call_process.bind(asyncio.get_running_loop())
+        model = provider(stub.base_url)
+        try:
+            answers = [
+                (await model.generate(GenerateRequest((Message("user", t),)))).text for t in texts
+            ]
+            return answers, _call_process._PROCESS is not None
+        finally:
+            await model.aclose()
+            await _call_process.astop()
+
+    try:
+        # A run that makes no request (every answer cached) never starts it.
+        _call_process.start_on_demand()
+        assert asyncio.run(run([])) == ([], False)
+        _call_process.stop()
+        _call_process.start_on_demand()
+        assert asyncio.run(run(["first", "second"])) == (["first", "second"], True)
+    finally:
+        _call_process.stop()
+    assert stub.stats().total == 2
