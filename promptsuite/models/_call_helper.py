@@ -26,6 +26,7 @@ async def _serve() -> None:
     reader = asyncio.StreamReader(limit=2**24)
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin.buffer)
     writer, _ = await loop.connect_write_pipe(asyncio.Protocol, sys.stdout.buffer)
+    writer.write(b'{"ready":true}\n')  # the client is imported: send requests
     clients: dict[tuple[Any, ...], Any] = {}
     tasks: set[asyncio.Task[None]] = set()
 

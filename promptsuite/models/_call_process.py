@@ -99,19 +99,37 @@ class CallProcess:
         self._gone: str | None = None
         self._reading: asyncio.Task[None] | None = None
         self._attaching: asyncio.Task[None] | None = None
+        self._ready = False
+        self._ready_event: asyncio.Event | None = None
 
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Take requests from ``loop`` only (the first loop bound keeps it)."""
+        """Take requests from ``loop`` only (the first loop bound keeps it), and start
+        listening on it for the helper's word that it is ready."""
         if self._loop is None:
             self._loop = loop
+            loop.call_soon_threadsafe(self._begin)
+
+    def _begin(self) -> None:
+        if self._attaching is None:
+            self._attaching = asyncio.get_running_loop().create_task(self._connect())
+
+    async def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Wait until the helper has imported the client and listens (or is gone)."""
+        await self._attach()
+        if self._ready_event is not None and not self._ready:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._ready_event.wait(), timeout)
+        return self._ready and self._gone is None
 
     def attached_to(self, loop: asyncio.AbstractEventLoop) -> bool:
         """True when the helper is bound to ``loop``, or to no loop."""
         return self._loop is None or self._loop is loop
 
     def usable(self) -> bool:
-        """True when requests from the running loop can go to the helper."""
-        if self._gone is not None or self._process is None:
+        """True when requests from the running loop can go to the helper: it is bound to
+        this loop and ready. Until it is ready (importing the client takes it a second),
+        requests run in-process, so starting it never delays the first answers."""
+        if self._gone is not None or self._process is None or not self._ready:
             return False
         return self._loop is asyncio.get_running_loop()
 
@@ -152,9 +170,9 @@ class CallProcess:
             self._pending.pop(number, None)
 
     async def _attach(self) -> None:
-        # The first request connects the pipes; requests sent meanwhile wait for it.
-        if self._attaching is None:
-            self._attaching = asyncio.get_running_loop().create_task(self._connect())
+        # Binding connects the pipes; whoever comes first waits for it.
+        self._begin()
+        assert self._attaching is not None
         await asyncio.shield(self._attaching)
 
     async def _connect(self) -> None:
@@ -163,6 +181,7 @@ class CallProcess:
         loop = asyncio.get_running_loop()
         process = self._process
         assert process.stdin is not None and process.stdout is not None
+        self._ready_event = asyncio.Event()
         reader = asyncio.StreamReader(limit=2**20)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), process.stdout)
         self._writer, _ = await loop.connect_write_pipe(asyncio.Protocol, process.stdin)
@@ -175,6 +194,11 @@ class CallProcess:
                 if not line:
                     break
                 answer = json.loads(line)
+                if answer.get("ready"):
+                    self._ready = True
+                    if self._ready_event is not None:
+                        self._ready_event.set()
+                    continue
                 content = await reader.readexactly(answer["n"]) if answer.get("n") else b""
                 future = self._pending.get(answer["id"])
                 if future is not None and not future.done():
@@ -196,6 +220,8 @@ class CallProcess:
 
     def _fail_all(self, reason: str) -> None:
         self._gone = reason
+        if self._ready_event is not None:
+            self._ready_event.set()
         for future in self._pending.values():
             if not future.done():
                 future.set_exception(CallProcessGone(reason))
@@ -203,6 +229,8 @@ class CallProcess:
     async def aclose(self) -> None:
         """Stop the helper from the loop its pipes are attached to (end of input), and
         wait for it to exit."""
+        if self._next_id == 0 and self._process is not None:
+            self._process.kill()  # never used: it may still be importing the client
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.close()
@@ -219,7 +247,7 @@ class CallProcess:
         self._gone = self._gone or "the model-call process was stopped"
         if process is None:
             return
-        if self._attaching is None:
+        if self._next_id == 0:
             process.kill()
         writer, self._writer = self._writer, None
         if writer is not None:

@@ -43,9 +43,20 @@ def provider(base_url: str, **options: Any) -> OpenAIProvider:
     return OpenAIProvider(ModelSpec("openai", "stub-model", options=tuple(sorted(merged.items()))))
 
 
-def generate_all(model: OpenAIProvider, texts: list[str]) -> list[Generation | Exception]:
+def generate_all(
+    model: OpenAIProvider, texts: list[str], *, kill: bool = False
+) -> list[Generation | Exception]:
+    """Generate on a loop the helper is bound to (as the run's session binds it), once it
+    is ready; with ``kill``, the helper is killed first."""
+
     async def run() -> list[Generation | Exception]:
-        _call_process.bind(asyncio.get_running_loop())  # as the run's session does
+        _call_process.bind(asyncio.get_running_loop())
+        helper = _call_process._PROCESS
+        if helper is not None:
+            assert await helper.wait_ready()
+            if kill:
+                assert helper._process is not None
+                helper._process.kill()
         requests = [GenerateRequest((Message("user", t),)) for t in texts]
         try:
             return list(
@@ -136,19 +147,15 @@ def test_a_helper_that_dies_fails_over_to_the_pytest_process(
     assert isinstance(first, Generation)
 
     # A fresh helper, killed before it answers: the attempt fails with one line naming it.
-    fresh = _call_process.start()
-    assert fresh is not None and fresh._process is not None
-    fresh._process.kill()
-    (error,) = generate_all(provider(stub.base_url, max_retries=0), ["lost"])
+    assert _call_process.start() is not None
+    (error,) = generate_all(provider(stub.base_url, max_retries=0), ["lost"], kill=True)
     assert isinstance(error, TransportError)
     assert "the model-call process exited (code -9)" in str(error)
     assert "\n" not in str(error)
 
     # With a retry, the next attempt runs in the pytest process and the case is not lost.
-    again = _call_process.start()
-    assert again is not None and again._process is not None
-    again._process.kill()
-    (answer,) = generate_all(provider(stub.base_url, max_retries=1), ["kept"])
+    assert _call_process.start() is not None
+    (answer,) = generate_all(provider(stub.base_url, max_retries=1), ["kept"], kill=True)
     assert isinstance(answer, Generation) and answer.text == "kept"
 
 
@@ -214,6 +221,27 @@ def test_results_are_identical_with_and_without_the_helper(
                 repeat["generation"]["latency_s"] = None
         data["cases"].sort(key=lambda c: c["test_id"])
     assert files["on"] == files["off"]
+
+
+def test_until_it_is_ready_requests_run_in_process(stub: StubServer) -> None:
+    async def run() -> tuple[str, bool]:
+        _call_process.bind(asyncio.get_running_loop())
+        model = provider(stub.base_url)
+        try:
+            # Asked at once, the helper is still importing the client: no waiting for it.
+            first = await model.generate(GenerateRequest((Message("user", "early"),)))
+            helper = _call_process._PROCESS
+            assert helper is not None
+            return first.text, helper._next_id == 0
+        finally:
+            await model.aclose()
+            await _call_process.astop()
+
+    assert _call_process.start() is not None
+    try:
+        assert asyncio.run(run()) == ("early", True)
+    finally:
+        _call_process.stop()
 
 
 def test_on_demand_the_first_request_starts_the_helper(stub: StubServer) -> None:
