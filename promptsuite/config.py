@@ -118,8 +118,9 @@ OPTIONS: dict[str, str] = {
     "baseline-missing": "what a suite without a baseline does: warn (default) or fail",
     "gate-margin": f"score drop the suite gate tolerates (default {DEFAULT_GATE_MARGIN})",
     "gate-inconclusive": "what an inconclusive gate does: pass (default, with a warning) or fail",
-    "model-process": "make the openai calls in a helper process started with pytest, so the "
-    "client's import and CPU overlap collection on another core: on (default) or off",
+    "model-process": "make the openai calls in a helper process (started with pytest when "
+    "the cache is off or refreshed, at the first cache miss when it is in use), so the "
+    "client's import and CPU run on another core: on (default) or off",
     "shard": "run only shard INDEX/COUNT of the items (e.g. 2/3), split by a hash of their "
     "ids; writes <results>/shard-INDEX-of-COUNT.json and its own cache file; "
     "'promptsuite merge' joins the shards and computes the gates",
