@@ -168,6 +168,8 @@ def test_filters_search_and_pages(browser: Any, report: Path) -> None:
     assert page.locator("#p-info").text_content() == "page 2 of 3"
     assert view.rows() == PAGE_SIZE
     page.locator("tr.detail summary").first.click()
+    # The script fills a row's details when they open; on a busy machine that is a moment later.
+    page.wait_for_selector("tr.detail details[open] .case-detail")
     assert page.locator("tr.detail details[open] .case-detail").count() == 4
     assert view.errors() == []
 
