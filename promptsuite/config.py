@@ -118,6 +118,9 @@ OPTIONS: dict[str, str] = {
     "baseline-missing": "what a suite without a baseline does: warn (default) or fail",
     "gate-margin": f"score drop the suite gate tolerates (default {DEFAULT_GATE_MARGIN})",
     "gate-inconclusive": "what an inconclusive gate does: pass (default, with a warning) or fail",
+    "model-process": "make the openai calls in a helper process (started with pytest when "
+    "the cache is off or refreshed, at the first cache miss when it is in use), so the "
+    "client's import and CPU run on another core: on (default) or off",
     "shard": "run only shard INDEX/COUNT of the items (e.g. 2/3), split by a hash of their "
     "ids; writes <results>/shard-INDEX-of-COUNT.json and its own cache file; "
     "'promptsuite merge' joins the shards and computes the gates",
@@ -131,6 +134,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "cache": tuple(mode.value for mode in CacheMode),
     "baseline-missing": get_args(BaselineMissing),
     "gate-inconclusive": get_args(GateInconclusive),
+    "model-process": ("on", "off"),
 }
 
 
@@ -148,6 +152,7 @@ class PluginConfig:
     report: Path | None = None
     prices: dict[str, Price] = field(default_factory=dict)
     shard: Shard | None = None
+    model_process: bool = True
 
 
 def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
@@ -268,6 +273,7 @@ def resolve(
         else rootdir / report_path,
         prices=prices_table(table.get("prices", {})),
         shard=shard,
+        model_process=choice("model-process") == "on",
     )
 
 

@@ -44,7 +44,7 @@ class _RunState:
     """
 
     started: float = field(default_factory=time.time)
-    collected: list[dict[str, Any]] = field(default_factory=list)
+    collected: list[CaseResult | dict[str, Any]] = field(default_factory=list)
     gates: list[dict[str, Any]] = field(default_factory=list)
     plan: ShardPlan | None = None
     finished: FinishedRun | None = None
@@ -92,6 +92,9 @@ def pytest_configure(config: pytest.Config) -> None:
     except PromptsuiteError as exc:
         raise pytest.UsageError(f"promptsuite: {exc}") from None
     config.stash[_CONFIG_KEY] = resolved
+    if _runs_jobs(config) and resolved.model_process and _names_suites(config):
+        # Started now, the helper imports the openai client while pytest collects.
+        RunSession.start_model_process(resolved.settings)
     config.stash[_SESSION_KEY] = RunSession(resolved.settings)
     state = config.stash[_STATE_KEY] = _RunState()
     config.pluginmanager.register(state, "promptsuite-state")
@@ -131,7 +134,11 @@ class SuiteCollector(pytest.File):
         for tag in sorted({tag for case in suite.cases for tag in case.tags}):
             self.config.addinivalue_line("markers", f"{tag}: promptsuite case tag")
         groups: dict[str, list[Job]] = {}
-        for job in plan_jobs(suite, config.models or None):
+        jobs = plan_jobs(suite, config.models or None)
+        openai = any(job.model.provider == "openai" for job in jobs)
+        if openai and config.model_process and _runs_jobs(self.config):
+            RunSession.start_model_process(config.settings)
+        for job in jobs:
             name = job.test_id.split("::", 1)[1]
             groups.setdefault(name[name.index("[") :], []).append(job)
             item = CaseItem.from_parent(self, name=name, job=job, baseline=baseline)
@@ -276,6 +283,20 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _names_suites(config: pytest.Config) -> bool:
+    """Whether the command line names suites: a ``suites`` folder or a YAML file."""
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0])
+        if path.suffix in (".yaml", ".yml") or "suites" in path.parts:
+            return True
+    return False
+
+
+def _runs_jobs(config: pytest.Config) -> bool:
+    """False on an xdist controller: its workers run the jobs."""
+    return _is_worker(config) or config.getoption("dist", "no") == "no"
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
@@ -337,7 +358,10 @@ def pytest_runtest_makereport(
         report.longrepr = str(error)
     finished = call.when == "call" or (call.when == "setup" and call.excinfo is not None)
     if isinstance(item, CaseItem) and item.result is not None and finished:
-        setattr(report, _CASE_ATTR, item.result.to_dict())
+        # Only an xdist worker's reports travel (as dicts); in one process the result itself
+        # rides on the report, so a 20,000-case run does not hold a second copy of each.
+        payload = item.result.to_dict() if _is_worker(item.config) else item.result
+        setattr(report, _CASE_ATTR, payload)
     if isinstance(item, GateItem) and item.result is not None and call.when == "call":
         setattr(report, _GATE_ATTR, item.result.to_dict())
     return report
@@ -356,7 +380,10 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             # A shard writes its results file even when it got no case, so merging finds
             # every shard.
             state.finished = config.stash[_SESSION_KEY].finish(
-                [CaseResult.from_dict(d) for d in state.collected],
+                [
+                    c if isinstance(c, CaseResult) else CaseResult.from_dict(c)
+                    for c in state.collected
+                ],
                 [GateResult.from_dict(g) for g in state.gates],
                 config.stash[_CONFIG_KEY],
                 root=config.rootpath,

@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any
 
 from promptsuite import __version__
 from promptsuite._files import copy_atomic
+from promptsuite.cache import CacheMode
 from promptsuite.config import PluginConfig, RunSettings, Shard
 from promptsuite.errors import PromptsuiteError
 from promptsuite.gate import GateResult
 from promptsuite.results import CaseResult, RunResults, call_counts
 
 if TYPE_CHECKING:
-    from promptsuite.report._child import ReportProcess
     from promptsuite.runner import Job, Runner
 
 
@@ -159,7 +159,7 @@ class RunSession:
         self._futures: dict[str, Future[CaseResult]] = {}
         self._lock = threading.Lock()
         self._previous_handlers: dict[int, Any] = {}
-        self._report_process: ReportProcess | None = None
+        self._report_warmup: threading.Thread | None = None
 
     def _ensure_loop(self) -> asyncio.AbstractEventLoop:
         if self._loop is None:
@@ -178,6 +178,9 @@ class RunSession:
             self._thread.start()
             ready.wait()
             self._loop = loop
+            from promptsuite.models import _call_process
+
+            _call_process.bind(loop)
         return self._loop
 
     @property
@@ -247,16 +250,28 @@ class RunSession:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
 
-    def prewarm_report(self) -> None:
-        """Start the report renderer now, so its slow imports overlap the run."""
-        # The report's chart stack takes ~0.8 s to import; a child process does that on
-        # another core while the cases run, and renders the page from the results file at
-        # the end. Without the child (it could not start), the report renders in-process.
-        from promptsuite.report._child import ReportProcess
+    @staticmethod
+    def start_model_process(settings: RunSettings) -> None:
+        """Start the openai calls' helper process: now (once) when every job calls the
+        model (cache off or refresh), at the first cache miss with the cache in use, never
+        under replay. Only this session's loop uses it; :meth:`close` stops it."""
+        from promptsuite.models import _call_process
 
-        if self._report_process is None:
-            with contextlib.suppress(OSError):
-                self._report_process = ReportProcess()
+        if settings.cache_mode in (CacheMode.OFF, CacheMode.REFRESH):
+            _call_process.start()
+        elif settings.cache_mode is CacheMode.USE:
+            _call_process.start_on_demand()
+
+    def prewarm_report(self) -> None:
+        """Compile the report's template now, on a thread, so finishing the run does not
+        wait for it (the run's jobs are on the event loop's thread meanwhile)."""
+        if self._report_warmup is None:
+            from promptsuite.report import prewarm
+
+            self._report_warmup = threading.Thread(
+                target=prewarm, name="promptsuite-report-warmup", daemon=True
+            )
+            self._report_warmup.start()
 
     def finish(
         self,
@@ -311,30 +326,26 @@ class RunSession:
     def _write_report(
         self, run: RunResults, config: PluginConfig, root: Path, results_file: Path
     ) -> Path:
-        """Render the HTML report from the results file, plus a timestamped copy beside it."""
+        """Render the HTML report of the run, plus a timestamped copy beside the results file."""
         assert config.report is not None
         copy = results_file.with_name(
             results_file.name.replace("results-", "report-").replace(".json", ".html")
         )
-        child, self._report_process = self._report_process, None
-        if child is not None:
-            return child.render(
-                results_file, config.report, root=root, prices=config.prices, copy_to=copy
-            )
         from promptsuite.report import write_report
 
+        # Rendered in this process from the results in memory: since the charts are written
+        # as SVG text (no plotting library to import), this takes tens of milliseconds for
+        # hundreds of cases, less than a child process takes to start.
         written: Path = write_report(
             run, config.report, root=root, prices=config.prices, copy_to=copy
         )
         return written
 
     def close(self) -> None:
-        """Cancel what is still pending, close providers and stop the loop."""
+        """Cancel what is still pending, close providers, stop the loop and the helper."""
         self._restore_handlers()
-        child, self._report_process = self._report_process, None
-        if child is not None:  # never asked for a report: nothing ran, or the run stopped
-            child.close()
         if self._loop is None:
+            _stop_model_process()
             return
         self.cancel_pending()
         if self._runner is not None:
@@ -342,10 +353,23 @@ class RunSession:
             # Closing must not hide the run's own outcome.
             with contextlib.suppress(Exception):
                 closing.result(timeout=30)
+        from promptsuite.models import _call_process
+
+        # The helper's pipes belong to this loop: they are closed on it, before it stops.
+        closing = asyncio.run_coroutine_threadsafe(_call_process.astop(), self._loop)
+        with contextlib.suppress(Exception):
+            closing.result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         if self._thread is not None:
             self._thread.join(timeout=30)
         self._loop = None
+        _stop_model_process()
+
+
+def _stop_model_process() -> None:
+    from promptsuite.models import _call_process
+
+    _call_process.stop()
 
 
 def _gate_order(gate: GateResult) -> tuple[str, str, str]:

@@ -29,6 +29,7 @@ from promptsuite.errors import (
     RateLimited,
     TransportError,
 )
+from promptsuite.models import _call_process
 from promptsuite.models._base import (
     GenerateRequest,
     Generation,
@@ -83,6 +84,8 @@ class OpenAIProvider(Provider):
     - ``backoff_base`` / ``backoff_max``: exponential backoff with full jitter, in seconds
       (0.5 / 20); a ``Retry-After`` header wins, capped at 60 s.
     - ``extra_body``: mapping merged into every request body (``{"top_k": 20}``).
+    - ``transport``: ``auto`` (a lean HTTP/1.1 transport for ``http://`` endpoints, httpx's
+      own for ``https://``) or ``httpx`` (httpx's own everywhere).
     - ``embedding_model``: the model ``similar`` checks embed with, through the
       ``/embeddings`` endpoint (``text-embedding-3-large``, promptfoo's default).
 
@@ -112,6 +115,7 @@ class OpenAIProvider(Provider):
             raise ConfigError(f"openai option 'extra_body' must be a mapping, got {extra_body!r}")
         self.extra_body: dict[str, Any] = dict(extra_body)
         self.embedding_model = str(options.get("embedding_model") or "text-embedding-3-large")
+        self.transport = _transport_option(options)
         self._key_required = urlsplit(self.base_url).hostname == _OPENAI_HOST
         self._client: openai.AsyncOpenAI | None = None
         self._client_loop: asyncio.AbstractEventLoop | None = None
@@ -161,12 +165,12 @@ class OpenAIProvider(Provider):
     async def _with_retries(
         self, path: str, body: dict[str, Any], parse: Callable[[bytes, float], _Parsed]
     ) -> _Parsed:
-        client, slots = self._client_for_running_loop()
+        slots = self._slots_for_running_loop()
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
             try:
                 async with slots:
-                    return await self._attempt(client, path, body, parse)
+                    return await self._attempt(path, body, parse)
             except _RetryableFailure as failure:
                 if attempt == attempts:
                     self._raise(failure.kind, f"{failure.detail} after {attempts} attempt(s)")
@@ -181,35 +185,23 @@ class OpenAIProvider(Provider):
         if client is not None and loop is asyncio.get_running_loop():
             await client.close()
 
-    def _client_for_running_loop(
-        self,
-    ) -> tuple[openai.AsyncOpenAI, contextlib.AbstractAsyncContextManager[Any]]:
-        # An httpx client is bound to the loop that opened its connections; a provider reused
-        # from another loop (a second run in the same process) gets a fresh client.
+    def _slots_for_running_loop(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        # Semaphores and httpx clients are bound to the loop that made them; a provider
+        # reused from another loop (a second run in the same process) gets fresh ones.
         loop = asyncio.get_running_loop()
-        if self._client is None or self._slots is None or self._client_loop is not loop:
-            self._client = self._new_client()
-            self._client_loop = loop
+        if self._slots is None or self._client_loop is not loop:
+            self._client, self._client_loop = None, loop
             limit = self.max_concurrency
             self._slots = asyncio.Semaphore(limit) if limit else contextlib.nullcontext()
-        return self._client, self._slots
+        return self._slots
 
-    def _new_client(self) -> openai.AsyncOpenAI:
-        try:
-            import openai
-        except ImportError as err:
-            raise MissingDependency("the openai client", "pip install openai") from err
-        key = os.environ.get(self.api_key_env, "").strip()
-        if not key:
-            if self._key_required:
-                raise ModelError(
-                    f"{self.api_key_env} is not set; export it, or name another variable "
-                    f"with the model option 'api_key_env' ({self.base_url})"
-                )
-            key = _PLACEHOLDER_KEY
-        return openai.AsyncOpenAI(
-            api_key=key, base_url=self.base_url, timeout=self.timeout, max_retries=0
-        )
+    def _client_for_running_loop(self) -> openai.AsyncOpenAI:
+        self._slots_for_running_loop()
+        if self._client is None:
+            self._client = new_client(
+                self.base_url, self.api_key_env, self._key_required, self.timeout, self.transport
+            )
+        return self._client
 
     def _request_body(self, request: GenerateRequest) -> dict[str, Any]:
         params = request.params
@@ -238,6 +230,43 @@ class OpenAIProvider(Provider):
         return body
 
     async def _attempt(
+        self, path: str, body: dict[str, Any], parse: Callable[[bytes, float], _Parsed]
+    ) -> _Parsed:
+        """One attempt: in the model-call process when one runs, else in this one."""
+        helper = _call_process.current()
+        if helper is not None:
+            try:
+                outcome = await helper.post(
+                    base_url=self.base_url,
+                    api_key_env=self.api_key_env,
+                    api_key=os.environ.get(self.api_key_env, ""),
+                    key_required=self._key_required,
+                    timeout=self.timeout,
+                    transport=self.transport,
+                    path=path,
+                    body=body,
+                )
+            except _call_process.CallProcessGone as gone:
+                raise _RetryableFailure(TransportError, str(gone)) from None
+            return self._from_outcome(outcome, parse)
+        return await self._attempt_here(self._client_for_running_loop(), path, body, parse)
+
+    def _from_outcome(
+        self, outcome: _call_process.Outcome, parse: Callable[[bytes, float], _Parsed]
+    ) -> _Parsed:
+        """What :meth:`_attempt_here` makes of the same result, from the helper's report."""
+        if outcome.kind == "ok":
+            return parse(outcome.content, outcome.latency_s)
+        if outcome.kind == "timeout":
+            raise _RetryableFailure(ModelTimeout, f"no answer within {self.timeout:g}s")
+        if outcome.kind == "connection":
+            raise _RetryableFailure(TransportError, f"connection failed ({outcome.detail})")
+        if outcome.kind == "status":
+            self._classify_status(outcome.status, outcome.headers or {}, outcome.body)
+        # A promptsuite error in the helper (no key set): its one-line message, as raised here.
+        raise ModelError(outcome.detail)
+
+    async def _attempt_here(
         self,
         client: openai.AsyncOpenAI,
         path: str,
@@ -345,6 +374,52 @@ class OpenAIProvider(Provider):
         return text.replace(key, "***") if len(key) >= _MIN_REDACTED_LENGTH else text
 
 
+def new_client(
+    base_url: str,
+    api_key_env: str,
+    key_required: bool,
+    timeout: float,
+    transport: str,
+    environ: Mapping[str, str] | None = None,
+) -> openai.AsyncOpenAI:
+    """The ``openai`` client of an endpoint, with the key read from ``api_key_env`` now
+    (in ``environ``, by default the process's environment).
+
+    Raises:
+        MissingDependency: The ``openai`` package is not installed.
+        ModelError: The endpoint needs a key and the variable is not set.
+    """
+    try:
+        import openai
+    except ImportError as err:
+        raise MissingDependency("the openai client", "pip install openai") from err
+    key = (os.environ if environ is None else environ).get(api_key_env, "").strip()
+    if not key:
+        if key_required:
+            raise ModelError(
+                f"{api_key_env} is not set; export it, or name another variable "
+                f"with the model option 'api_key_env' ({base_url})"
+            )
+        key = _PLACEHOLDER_KEY
+    return openai.AsyncOpenAI(
+        api_key=key,
+        base_url=base_url,
+        timeout=timeout,
+        max_retries=0,
+        http_client=http_client(base_url, timeout, transport),
+    )
+
+
+def http_client(base_url: str, timeout: float, transport: str) -> Any:
+    """The HTTP client under the ``openai`` one: the lean transport for ``http://``
+    endpoints (local servers), the SDK's default (None) for ``https://``."""
+    if urlsplit(base_url).scheme != "http" or transport == "httpx":
+        return None
+    from promptsuite.models._transport import LeanTransport, httpx
+
+    return httpx.AsyncClient(transport=LeanTransport(), timeout=timeout, follow_redirects=True)
+
+
 def _normalize_base_url(url: str) -> str:
     """Strip whitespace, a trailing slash and any credentials embedded in the URL."""
     parts = urlsplit(url.strip())
@@ -391,6 +466,13 @@ def _server_message(body: object) -> str:
 
 def _as_int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _transport_option(options: Mapping[str, Any]) -> str:
+    value = options.get("transport", "auto")
+    if value not in ("auto", "httpx"):
+        raise ConfigError(f"openai option 'transport' must be 'auto' or 'httpx', got {value!r}")
+    return str(value)
 
 
 def _positive_float(options: Mapping[str, Any], name: str, default: float) -> float:

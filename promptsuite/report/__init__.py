@@ -11,6 +11,7 @@ from promptsuite.report._optimization import (
 )
 from promptsuite.report._render import (
     PAGE_SIZE,
+    prewarm,
     read_results,
     render_report,
     script_json,
@@ -22,6 +23,7 @@ from promptsuite.report._view import load_baselines
 __all__ = [
     "PAGE_SIZE",
     "load_baselines",
+    "prewarm",
     "read_results",
     "render_optimization_report",
     "render_report",

@@ -2,9 +2,10 @@
 
 Rendered, like the run report, from saved data only: the JSON report that
 ``promptsuite optimize`` writes beside the page (the run record, its analysis and the
-fine-tuning export's summary). Stylesheet, chart style and formatters are the run report's;
-charts are matplotlib SVG inlined in the page, every string from the run is autoescaped, and
-nothing is loaded from the network. It needs no JavaScript.
+fine-tuning export's summary). Stylesheet, chart kit and formatters are the run report's;
+charts are SVG written by :mod:`promptsuite.report._svg` and inlined in the page, every
+string from the run is escaped, and nothing is loaded from the network. It needs no
+JavaScript.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from promptsuite._files import write_json_atomic, write_text_atomic
-from promptsuite.report._charts import figure, style, svg
+from promptsuite.report import _charts
+from promptsuite.report._svg import Canvas, esc, label_width
 from promptsuite.report._templates import asset, environment
 
 #: Rows of the per-case heatmap; the worst cases come first, the caption says what was cut.
@@ -78,81 +80,117 @@ def render_optimization_report(data: Mapping[str, Any]) -> str:
 def trajectory_chart(analysis: Mapping[str, Any]) -> str:
     """Each candidate's validation score, the best so far, the target, window and plateau."""
     points = analysis["trajectory"]
-    with style():
-        fig, ax = figure(height=3.2)
-        xs = [p["index"] for p in points]
-        ax.plot(
-            xs, [p["val_score"] for p in points], "o", color="#1565c0", alpha=0.6, label="candidate"
+    xs = [float(p["index"]) for p in points]
+    scores = [float(p["val_score"]) for p in points]
+    target = float(analysis["target"])
+    plateau = analysis["plateau"]
+    legend = [
+        (_charts.BLUE, "candidate"),
+        (_charts.PASS, "best so far"),
+        (_TARGET, f"target {target:g}"),
+    ]
+    described = ", ".join(f"{p['index']}: {p['val_score']:.3g}" for p in points)
+    canvas = Canvas(
+        720,
+        300,
+        "Score trajectory",
+        f"Validation score per candidate: {described}; target {target:g}",
+    )
+    plot = _charts.trajectory_panel(
+        canvas, xs, scores, [float(p["best_score"]) for p in points], (-0.02, 1.02)
+    )
+    plot.polyline(
+        [(plot.xlim[0], target), (plot.xlim[1], target)],
+        f'stroke="{_TARGET}" stroke-dasharray="5 3"',
+    )
+    if plateau["decided"] and plateau["start_index"] is not None and len(xs) > plateau["window"]:
+        low_y, high_y = plot.ylim
+        plot.rect(
+            xs[-plateau["window"] - 1], low_y, xs[-1], high_y, 'fill="#90a4ae" fill-opacity="0.15"'
         )
-        ax.step(
-            xs,
-            [p["best_score"] for p in points],
-            where="post",
-            color="#2e7d32",
-            label="best so far",
+        legend.append(("#90a4ae", f"last {plateau['window']} candidates"))
+    if plateau["plateau_point"] is not None:
+        at = float(plateau["plateau_point"])
+        plot.polyline(
+            [(at, plot.ylim[0]), (at, plot.ylim[1])], 'stroke="#e65100" stroke-dasharray="2 2"'
         )
-        target = analysis["target"]
-        ax.axhline(target, color="#6a1b9a", linestyle="--", linewidth=1, label=f"target {target:g}")
-        plateau = analysis["plateau"]
-        if plateau["decided"] and plateau["start_index"] is not None:
-            ax.axvspan(
-                xs[-plateau["window"] - 1],
-                xs[-1],
-                color="#90a4ae",
-                alpha=0.15,
-                label=f"last {plateau['window']} candidates",
-            )
-        if plateau["plateau_point"] is not None:
-            ax.axvline(
-                plateau["plateau_point"],
-                color="#e65100",
-                linestyle=":",
-                label=f"plateau from candidate {plateau['plateau_point']}",
-            )
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_xlabel("candidate (evaluation order)")
-        ax.set_ylabel("validation score")
-        ax.legend(loc="lower right", frameon=False, fontsize=7)
-        return svg(fig, "opt-trajectory")
+        legend.append(("#e65100", f"plateau from candidate {plateau['plateau_point']}"))
+    canvas.legend(
+        plot.left + plot.width - 170, plot.top + plot.height - 12 - 11 * len(legend), legend
+    )
+    return canvas.render("opt-trajectory")
 
 
 def heatmap_chart(run: Mapping[str, Any], case_ids: Sequence[str], best_index: int) -> str:
     """Cases (rows) by candidates (columns), coloured by score; blank where not scored."""
-    from matplotlib.patches import Rectangle
-
     columns = [c["index"] for c in run["candidates"]]
     lookup = {
         (c["index"], s["case_id"]): _mean(s["scores"])
         for c in run["candidates"]
         for s in c["cases"]
     }
-    nan = float("nan")
-    grid = [[lookup.get((k, case), nan) for k in columns] for case in case_ids]
-    with style():
-        fig, ax = figure(height=1.2 + 0.16 * max(1, len(case_ids)))
-        ax.grid(False)
-        if grid:
-            image = ax.imshow(
-                grid, aspect="auto", cmap="RdYlGn", vmin=0, vmax=1, interpolation="nearest"
-            )
-            fig.colorbar(image, ax=ax, fraction=0.03, pad=0.01, label="score")
-            if best_index in columns:
-                at = columns.index(best_index)
-                ax.add_patch(
-                    Rectangle(
-                        (at - 0.5, -0.5),
-                        1,
-                        len(case_ids),
-                        fill=False,
-                        edgecolor="#1b1b1b",
-                        linewidth=1.5,
-                    )
-                )
-        ax.set_yticks(range(len(case_ids)), list(case_ids), fontsize=6)
-        step = max(1, len(columns) // 25)
-        ax.set_xticks(range(0, len(columns), step), [str(k) for k in columns[::step]])
-        ax.set_xlabel("candidate (outlined: best)")
-        return svg(fig, "opt-heatmap")
+    rows = len(case_ids)
+    left = min(240.0, 12 + max((label_width(c, 6) for c in case_ids), default=0.0))
+    row_height = 12.0
+    canvas = Canvas(
+        720,
+        60 + row_height * max(1, rows),
+        "Per-case scores across candidates",
+        f"{rows} cases by {len(columns)} candidates, coloured from red (score 0) to green "
+        f"(score 1), blank where not scored; candidate {best_index} (outlined) is the best",
+    )
+    plot = canvas.panel(
+        left,
+        10,
+        720 - left - 70,
+        row_height * max(1, rows),
+        (-0.5, len(columns) - 0.5),
+        (rows - 0.5, -0.5),
+    )
+    step = max(1, len(columns) // 25)
+    plot.frame(
+        xticks=[(i, str(columns[i])) for i in range(0, len(columns), step)],
+        yticks=[],
+        xlabel="candidate (outlined: best)",
+        grid=False,
+    )
+    for r, case in enumerate(case_ids):
+        plot.parts.append(
+            f'<text x="{plot.left - 4:.2f}" y="{plot.y(r):.2f}" text-anchor="end" '
+            f'dominant-baseline="middle" font-size="6">{esc(case)}</text>'
+        )
+        for k, index in enumerate(columns):
+            value = lookup.get((index, case))
+            if value is not None:
+                plot.rect(k - 0.5, r - 0.5, k + 0.5, r + 0.5, f'fill="{red_yellow_green(value)}"')
+    if best_index in columns and rows:
+        at = columns.index(best_index)
+        plot.rect(
+            at - 0.5, -0.5, at + 0.5, rows - 0.5, 'fill="none" stroke="#1b1b1b" stroke-width="1.5"'
+        )
+    bar = canvas.panel(720 - 50, 10, 10, plot.height, (0, 1), (0, 1))
+    for i in range(20):
+        bar.rect(0, i / 20, 1, (i + 1) / 20, f'fill="{red_yellow_green((i + 0.5) / 20)}"')
+    for value in (0.0, 0.5, 1.0):
+        bar.parts.append(
+            f'<text x="{bar.left + 13:.2f}" y="{bar.y(value):.2f}" dominant-baseline="middle" '
+            f'font-size="7">{value:g}</text>'
+        )
+    return canvas.render("opt-heatmap")
+
+
+#: matplotlib's RdYlGn at 0, 0.5 and 1, between which scores are interpolated.
+_STOPS = ((0.0, (165, 0, 38)), (0.5, (255, 255, 191)), (1.0, (0, 104, 55)))
+_TARGET = "#6a1b9a"
+
+
+def red_yellow_green(score: float) -> str:
+    """The heatmap's colour of a score in 0..1 (clamped)."""
+    value = min(max(score, 0.0), 1.0)
+    (x0, c0), (x1, c1) = (_STOPS[0], _STOPS[1]) if value <= 0.5 else (_STOPS[1], _STOPS[2])
+    t = (value - x0) / (x1 - x0)
+    r, g, b = (round(a + (b - a) * t) for a, b in zip(c0, c1, strict=True))
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def _heatmap_rows(run: Mapping[str, Any], analysis: Mapping[str, Any]) -> tuple[list[str], int]:

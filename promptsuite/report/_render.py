@@ -183,15 +183,6 @@ def _render(view: View) -> str:
     return html
 
 
-def prewarm() -> None:
-    """Do the slow, run-independent part of rendering ahead of time: import the chart
-    stack and compile the page template (the report's child process does this early)."""
-    from promptsuite.report._charts import import_stack
-
-    import_stack()
-    environment().get_template("report.html.j2")
-
-
 class _Strings:
     """Interns the long strings of the data island: system prompts and few-shot examples
     repeat in every case, and sending them once keeps big reports small."""
@@ -244,3 +235,8 @@ def _compact_row(row: Mapping[str, Any], columns: list[str], intern: _Strings) -
             },
         }
     return {"s": row["suite"], "c": row["case"], "t": row["tags"], "x": cells}
+
+
+def prewarm() -> None:
+    """Compile the page template ahead of time (the run does this while its cases run)."""
+    environment().get_template("report.html.j2")

@@ -9,9 +9,8 @@ import textwrap
 from typing import Any
 
 # pytester drops the modules a test imported when it ends, and numpy cannot be imported a
-# second time in one process: load the report's chart stack before any test runs.
-import matplotlib.backends.backend_svg
-import matplotlib.figure  # noqa: F401
+# second time in one process: load the exports' pandas (and numpy) before any test runs.
+import pandas  # noqa: F401
 import pytest
 
 from promptsuite.cli import main

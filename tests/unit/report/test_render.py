@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import os
-import re
 from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
@@ -122,8 +121,8 @@ def test_hostile_text_is_escaped_everywhere() -> None:
 
 def test_golden_skeleton(tmp_path: Path) -> None:
     html = render_report(synthetic_run(12, repeats=2), baselines=[], title="golden")
-    # The charts' SVG depends on matplotlib's version; everything else must not change.
-    skeleton = re.sub(r"<svg.*?</svg>", "<svg/>", html, flags=re.DOTALL)
+    # The charts are ours too (SVG written by promptsuite.report._svg): nothing may change.
+    skeleton = html
     if os.environ.get("PROMPTSUITE_UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)
         GOLDEN.write_text(skeleton, encoding="utf-8")
