@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from promptsuite._schema import CheckSpec
+from promptsuite.conversation import tool_content
 from promptsuite.errors import PromptsuiteError
 from promptsuite.optimize._records import OptimizationRun
 from promptsuite.optimize._references import reference_answers
@@ -27,7 +29,7 @@ from promptsuite.optimize.analysis import (
 from promptsuite.suite import ResolvedCase, Suite
 from promptsuite.template import render, render_messages
 
-_ROLES = frozenset({"system", "user", "assistant"})
+_ROLES = frozenset({"system", "user", "assistant", "tool"})
 _MESSAGE_KEYS = frozenset({"role", "content", "name", "weight"})
 
 
@@ -141,6 +143,7 @@ def export_finetune(
         if case.is_conversation:
             try:
                 chat, why = _conversation_chat(templates, case)
+                tools = suite.prompt.variants[name].tools
             except PromptsuiteError as exc:
                 not_rendered[case.id] = str(exc)
                 continue
@@ -150,9 +153,10 @@ def export_finetune(
                     focus_missing.append(case.id)
                 continue
             in_focus = case.id in focus_ids
-            groups["val" if split == "val" else "train"][0 if in_focus else 1].append(
-                {"messages": chat}
-            )
+            row: dict[str, Any] = {"messages": chat}
+            if tools and any("tool_calls" in m for m in chat):
+                row["tools"] = [dict(t) for t in tools]
+            groups["val" if split == "val" else "train"][0 if in_focus else 1].append(row)
             if in_focus:
                 focus.append(case.id)
             sources["stated"] += 1
@@ -234,7 +238,11 @@ def _conversation_chat(
 ) -> tuple[list[dict[str, Any]] | None, str]:
     """One example for a whole conversation: the prompt's messages, then every turn, each
     user turn answered by its stated reference (trained on) and fixed assistant turns kept
-    as context (weight 0). ``(None, why)`` when a user turn has no reference.
+    as context (weight 0). A user turn whose checks name the tool call it expects (a
+    ``tool-args-exact`` or ``tool-args`` check with a name and arguments) is answered by that
+    call, the case's canned result for it as a ``tool`` message, then the reference, as
+    OpenAI's chat format writes function calling. ``(None, why)`` when a user turn has no
+    reference, or expects a call the case gives no result for.
 
     Raises:
         PromptsuiteError: A template failed to render.
@@ -248,9 +256,41 @@ def _conversation_chat(
         if turn.reference is None:
             return None, f"turn {t + 1} (a user turn) states no reference answer"
         chat.append({"role": "user", "content": text})
+        for i, (tool, arguments) in enumerate(_expected_calls(turn.expect)):
+            if tool not in turn.tool_results:
+                return None, (
+                    f"turn {t + 1} expects a call to {tool!r} but the case gives no "
+                    "tool_results for it"
+                )
+            call_id = f"call_{t + 1}_{i + 1}"
+            function = {"name": tool, "arguments": json.dumps(arguments, ensure_ascii=False)}
+            chat.append(
+                {
+                    "role": "assistant",
+                    "tool_calls": [{"id": call_id, "type": "function", "function": function}],
+                }
+            )
+            content = tool_content(turn.tool_results[tool])
+            chat.append({"role": "tool", "tool_call_id": call_id, "content": content})
         answer = render(turn.reference, case.vars, what=f"turns[{t}].reference")
         chat.append({"role": "assistant", "content": answer})
     return chat, ""
+
+
+def _expected_calls(checks: Sequence[CheckSpec]) -> list[tuple[str, Any]]:
+    """The tool calls a turn's checks state in full (name and arguments), in order; an exact
+    check wins over a subset check of the same tool."""
+    calls: dict[str, tuple[int, Any]] = {}
+    for spec in checks:
+        if spec.type not in ("tool-args-exact", "tool-args") or not isinstance(spec.value, Mapping):
+            continue
+        tool, arguments = spec.value.get("name"), spec.value.get("arguments")
+        if not isinstance(tool, str) or not isinstance(arguments, Mapping):
+            continue
+        rank = 0 if spec.type == "tool-args-exact" else 1
+        if tool not in calls or rank < calls[tool][0]:
+            calls[tool] = (rank, dict(arguments))
+    return [(tool, arguments) for tool, (_, arguments) in calls.items()]
 
 
 # ---------------------------------------------------------------- validation
@@ -281,19 +321,50 @@ def validate_example(example: Any) -> list[str]:
         if not isinstance(message, Mapping):
             problems.append(f"{where} must be an object")
             continue
-        problems.extend(f"{where}: unknown key {k!r}" for k in message if k not in _MESSAGE_KEYS)
-        role = message.get("role")
-        if role not in _ROLES:
-            problems.append(f"{where}: role must be one of system, user, assistant, got {role!r}")
-        content = message.get("content")
-        if not isinstance(content, str) or not content.strip():
-            problems.append(f"{where}: content must be a non-empty string")
-        if "weight" in message and (role != "assistant" or message["weight"] not in (0, 1)):
-            problems.append(f"{where}: weight must be 0 or 1, on assistant messages only")
+        problems.extend(_message_problems(where, message))
     last = messages[-1]
     if isinstance(last, Mapping) and (last.get("role") != "assistant" or last.get("weight") == 0):
         problems.append("the last message must be an assistant reply that is trained on")
     return problems
+
+
+def _message_problems(where: str, message: Mapping[str, Any]) -> list[str]:
+    role = message.get("role")
+    allowed = _MESSAGE_KEYS | ({"tool_calls"} if role == "assistant" else set())
+    if role == "tool":
+        allowed = frozenset({"role", "content", "tool_call_id"})
+    problems = [f"{where}: unknown key {k!r}" for k in message if k not in allowed]
+    if role not in _ROLES:
+        problems.append(f"{where}: role must be one of system, user, assistant, tool, got {role!r}")
+    content = message.get("content")
+    calls = message.get("tool_calls")
+    if role == "assistant" and calls is not None:
+        if not isinstance(calls, list) or not calls or not all(_is_call(c) for c in calls):
+            problems.append(
+                f"{where}: tool_calls must be a non-empty list of "
+                "{id, type: function, function: {name, arguments}}"
+            )
+        if content is not None and not isinstance(content, str):
+            problems.append(f"{where}: content must be a string or absent beside tool_calls")
+    elif not isinstance(content, str) or not content.strip():
+        problems.append(f"{where}: content must be a non-empty string")
+    if role == "tool" and not isinstance(message.get("tool_call_id"), str):
+        problems.append(f"{where}: a tool message needs the tool_call_id it answers")
+    if "weight" in message and (role != "assistant" or message["weight"] not in (0, 1)):
+        problems.append(f"{where}: weight must be 0 or 1, on assistant messages only")
+    return problems
+
+
+def _is_call(call: Any) -> bool:
+    function = call.get("function") if isinstance(call, Mapping) else None
+    return (
+        isinstance(call, Mapping)
+        and isinstance(call.get("id"), str)
+        and call.get("type") == "function"
+        and isinstance(function, Mapping)
+        and isinstance(function.get("name"), str)
+        and isinstance(function.get("arguments"), str)
+    )
 
 
 def validate_jsonl(path: str | Path) -> list[str]:

@@ -208,3 +208,124 @@ def test_validate_jsonl_names_file_and_line(tmp_path: Path) -> None:
     assert problems[0].startswith(f"{path}:2: not JSON")
     assert problems[1] == f"{path}:4: 'messages' must be a non-empty list"
     assert len(problems) == 2
+
+
+TOOL_PROMPT = """\
+name: support
+system: "Look orders up before you answer."
+tools:
+  - type: function
+    function:
+      name: lookup_order
+      parameters:
+        type: object
+        properties: {order_id: {type: string}}
+        required: [order_id]
+user: "{{ q }}"
+"""
+
+
+def conversation_case(i: int) -> dict[str, Any]:
+    """c000: a tool round trip then a follow-up; c001: a turn without a reference;
+    c002: a turn that expects a call the case has no result for; the rest: plain turns."""
+    if i == 0:
+        return {
+            "id": "c000",
+            "vars": {"q": "Hi", "order": "A-1"},
+            "tool_results": {"lookup_order": {"status": "shipped"}},
+            "turns": [
+                {
+                    "user": "Where is order {{ order }}?",
+                    "reference": "Order {{ order }} has shipped.",
+                    "expect": [
+                        {"type": "tool-called", "value": "lookup_order"},
+                        {
+                            "type": "tool-args",
+                            "value": {"name": "lookup_order", "arguments": {}},
+                        },
+                        {
+                            "type": "tool-args-exact",
+                            "value": {"name": "lookup_order", "arguments": {"order_id": "A-1"}},
+                        },
+                    ],
+                },
+                {"assistant": "Anything else?"},
+                {"user": "No, thanks.", "reference": "Goodbye!"},
+            ],
+        }
+    turn: dict[str, Any] = {"user": f"question {i}", "reference": f"answer {i}"}
+    if i == 1:
+        del turn["reference"]
+    if i == 2:
+        turn["expect"] = [
+            {"type": "tool-args", "value": {"name": "lookup_order", "arguments": {"order_id": "B"}}}
+        ]
+    return {"id": f"c{i:03d}", "vars": {"q": "Hi"}, "turns": [turn]}
+
+
+def test_a_conversation_with_a_tool_call_is_one_row_in_openais_function_calling_form(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "prompt.yaml").write_text(TOOL_PROMPT, encoding="utf-8")
+    suite_data = {
+        "name": "support",
+        "prompt": "prompt.yaml",
+        "models": ["scripted"],
+        "cases": [conversation_case(i) for i in range(12)],
+    }
+    (tmp_path / "suite.yaml").write_text(json.dumps(suite_data), encoding="utf-8")
+    suite = load_suite(tmp_path / "suite.yaml")
+    summary = export_finetune(the_run(), suite, tmp_path / "out")
+
+    assert validate_jsonl(summary.train_path) == []
+    rows = {row["messages"][2]["content"]: row for row in lines(summary.train_path)}
+    row = rows["Where is order A-1?"]
+    assert row["tools"][0]["function"]["name"] == "lookup_order"
+    call_id = "call_1_1"
+    assert row["messages"] == [
+        {"role": "system", "content": "Look orders up before you answer."},
+        {"role": "user", "content": "Hi"},
+        {"role": "user", "content": "Where is order A-1?"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": call_id,
+                    "type": "function",
+                    "function": {"name": "lookup_order", "arguments": '{"order_id": "A-1"}'},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": call_id, "content": '{"status": "shipped"}'},
+        {"role": "assistant", "content": "Order A-1 has shipped."},
+        {"role": "assistant", "content": "Anything else?", "weight": 0},
+        {"role": "user", "content": "No, thanks."},
+        {"role": "assistant", "content": "Goodbye!"},
+    ]
+    plain = rows["question 3"]
+    assert "tools" not in plain and plain["messages"][-1] == {
+        "role": "assistant",
+        "content": "answer 3",
+    }
+    assert "no reference" in summary.needs_reference["c001"]
+    assert "no tool_results for it" in summary.needs_reference["c002"]
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ({"role": "tool", "content": "{}"}, "needs the tool_call_id"),
+        ({"role": "assistant", "tool_calls": []}, "tool_calls must be a non-empty list"),
+        (
+            {"role": "assistant", "tool_calls": [{"id": "x", "function": {"name": "f"}}]},
+            "tool_calls must be a non-empty list",
+        ),
+        ({"role": "tool", "tool_call_id": "x", "content": "{}", "weight": 1}, "unknown key"),
+    ],
+)
+def test_tool_messages_are_validated(message: dict[str, Any], problem: str) -> None:
+    example = {"messages": [{"role": "user", "content": "q"}, message, _ANSWER]}
+    assert any(problem in p for p in validate_example(example))
+
+
+_ANSWER = {"role": "assistant", "content": "a"}
