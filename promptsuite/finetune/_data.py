@@ -74,8 +74,10 @@ def chat_rows(
         known = ", ".join(suite.prompt.variants)
         raise ConfigError(f"prompt variant {name!r} is not in {suite.path}; known: {known}")
     templates = suite.prompt.variants[name].templates
-    assigned = dict(split) if split is not None else split_cases(
-        suite.cases, seed=seed, fractions=fractions
+    assigned = (
+        dict(split)
+        if split is not None
+        else split_cases(suite.cases, seed=seed, fractions=fractions)
     )
     labelled = [case for case in suite.cases if assigned.get(case.id, "train") != "test"]
     references, missing = case_references(suite, labelled)

@@ -14,57 +14,25 @@ import math
 import os
 import random
 import resource
+import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from promptsuite.finetune._config import TrainConfig
 from promptsuite.finetune._deps import require
 from promptsuite.finetune._gguf import write_lora_gguf
+from promptsuite.models.local import auto_threads
 
-__all__ = ["Base", "TrainConfig", "TrainOutcome", "generate", "load_base", "train_lora"]
+__all__ = ["Base", "TrainOutcome", "generate", "load_base", "lora_pairs", "release", "train_lora"]
 
 Chat = list[dict[str, Any]]
 Say = Callable[[str], None]
 
 #: Model types whose HF -> GGUF conversion permutes the Q/K rows (llama.cpp's converter).
 _PERMUTED = frozenset({"llama", "mistral"})
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train; every field is a ``promptsuite finetune`` option.
-
-    Attributes:
-        rank: LoRA rank.
-        alpha: LoRA alpha (the update is scaled by alpha / rank).
-        learning_rate: AdamW learning rate (decayed linearly to 0 over the planned steps).
-        epochs: Passes over the train rows.
-        batch_size: Rows per step.
-        max_steps: Stop after this many steps (None: no step budget).
-        max_seconds: Stop before a step would end past this many seconds of training.
-        patience: Epochs without a better validation loss before stopping early.
-        seed: Seed of the LoRA initialisation and of the row order.
-        threads: CPU threads torch uses (None: all cores).
-        max_length: Longest row in tokens; longer rows are cut from the left of the prompt.
-    """
-
-    rank: int = 16
-    alpha: float = 32.0
-    learning_rate: float = 1e-3
-    epochs: int = 3
-    batch_size: int = 4
-    max_steps: int | None = None
-    max_seconds: float = 900.0
-    patience: int = 1
-    seed: int = 0
-    threads: int | None = None
-    max_length: int = 512
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as JSON-ready data."""
-        return asdict(self)
 
 
 @dataclass
@@ -131,13 +99,23 @@ def peak_rss_mb() -> float:
 def load_base(path: Path, threads: int | None = None) -> Base:
     """Load a GGUF model with transformers (float32 on CPU).
 
+    Args:
+        path: The GGUF file.
+        threads: CPU threads torch uses; None: two when a core is free, else one (as the
+            local provider decides, :func:`promptsuite.models.local.auto_threads`).
+
     Raises:
         MissingDependency: torch, transformers or gguf is not installed.
     """
+    if "torch" not in sys.modules:
+        # torch's OpenMP threads spin while they wait for each other; on a machine where
+        # other processes hold the cores that slows every step several times over (the same
+        # effect promptsuite.models.local avoids for llama.cpp). libgomp reads it at load.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     torch = require("torch")
     require("gguf")
     transformers = require("transformers")
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    torch.set_num_threads(threads or auto_threads())
     started = time.perf_counter()
     tokenizer = transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
     model = transformers.AutoModelForCausalLM.from_pretrained(
@@ -154,7 +132,9 @@ def encode(tokenizer: Any, chat: Chat, max_length: int) -> tuple[list[int], list
     the end-of-turn token), so the model learns to stop where llama.cpp stops.
     """
     messages = [{"role": m["role"], "content": m["content"]} for m in chat]
-    prompt = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
+    prompt = tokenizer.apply_chat_template(
+        messages[:-1], add_generation_prompt=True, tokenize=False
+    )
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     reply = full[len(prompt) :] if full.startswith(prompt) else messages[-1]["content"]
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
@@ -175,6 +155,27 @@ def _batch(torch: Any, encoded: Sequence[tuple[list[int], list[int]]], pad: int)
     }
 
 
+def _loss(torch: Any, model: Any, batch: Mapping[str, Any]) -> Any:
+    """Mean cross-entropy over the reply tokens, computing logits only where they are needed.
+
+    The vocabulary projection is a fifth of the model's work per token; prompts are most of
+    each row, so the logits are asked for (``logits_to_keep``) only at the positions that
+    predict a reply token.
+    """
+    labels = batch["labels"]
+    targets = labels[:, 1:]
+    keep = (targets != -100).any(dim=0).nonzero().flatten()
+    logits = model(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        logits_to_keep=keep,
+    ).logits
+    chosen = targets[:, keep]
+    return torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]).float(), chosen.reshape(-1), ignore_index=-100
+    )
+
+
 def _val_loss(torch: Any, model: Any, rows: Sequence[Any], batch_size: int, pad: int) -> float:
     total = weight = 0.0
     model.eval()
@@ -182,7 +183,7 @@ def _val_loss(torch: Any, model: Any, rows: Sequence[Any], batch_size: int, pad:
         for start in range(0, len(rows), batch_size):
             chunk = rows[start : start + batch_size]
             tokens = sum(sum(1 for x in lab[1:] if x != -100) for _, lab in chunk)
-            loss = model(**_batch(torch, chunk, pad)).loss
+            loss = _loss(torch, model, _batch(torch, chunk, pad))
             total += float(loss) * tokens
             weight += tokens
     model.train()
@@ -257,14 +258,14 @@ def train_lora(
                 break
             chunk = [rows[i] for i in order[start : start + config.batch_size]]
             batch = _batch(torch, chunk, pad)
-            loss = model(**batch).loss
+            loss = _loss(torch, model, batch)
             loss.backward()
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad()
             step += 1
             tokens += int(batch["attention_mask"].sum())
-            losses.append(round(float(loss), 5))
+            losses.append(round(float(loss.detach()), 5))
             elapsed = time.perf_counter() - started
             left = (planned - step) * elapsed / step
             say(

@@ -7,8 +7,9 @@ first :meth:`LocalProvider.generate`; every provider with the same model file an
 settings in a process shares one loaded server.
 
 Settings, from highest precedence: the model spec (``model`` or option ``path``, options
-``lora``, ``threads``, ``parallel``, ``ctx_size``), then the environment (``PROMPTSUITE_LOCAL_MODEL``,
-``PROMPTSUITE_LOCAL_THREADS``, ``PROMPTSUITE_LOCAL_PARALLEL``), then the defaults below.
+``lora``, ``threads``, ``parallel``, ``ctx_size``), then the environment
+(``PROMPTSUITE_LOCAL_MODEL``, ``PROMPTSUITE_LOCAL_THREADS``, ``PROMPTSUITE_LOCAL_PARALLEL``),
+then the defaults below.
 
 A LoRA adapter in GGUF (``promptsuite finetune`` writes one) is applied on top of the model
 with ``local:MODEL.gguf+lora:ADAPTER.gguf`` (``local:+lora:ADAPTER.gguf`` for the embedded
