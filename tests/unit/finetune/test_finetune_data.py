@@ -70,7 +70,7 @@ def test_a_recorded_split_overrides_the_seed(tmp_path: Path) -> None:
 
 def test_no_reference_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
     suite = write_suite(tmp_path, labelled=False)
-    with pytest.raises(ConfigError, match="suite.yaml: no train case has a reference answer"):
+    with pytest.raises(ConfigError, match=r"suite\.yaml: no train case has a reference answer"):
         chat_rows(suite)
 
 

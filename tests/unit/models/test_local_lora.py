@@ -42,7 +42,7 @@ def test_two_different_adapters_are_refused(files: tuple[Path, Path], tmp_path: 
 
 
 def test_a_missing_adapter_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="LoRA adapter not found: .*missing.gguf"):
+    with pytest.raises(ConfigError, match=r"LoRA adapter not found: .*missing\.gguf"):
         LocalSettings.from_spec(ModelSpec("local", f"+lora:{tmp_path / 'missing.gguf'}"), {})
 
 
