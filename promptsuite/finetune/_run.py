@@ -203,7 +203,7 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> dict[str, A
         _retest(record, suite, options, rows, base_path, adapter, best, curve_adapters, say)
         _agreement(record, test_chats, hf_replies, hf_s)
         _judge(record, rows, opt_data, opt_run, suite, target, seed, say)
-    record["peak_rss_mb"] = max(outcome.peak_rss_mb, *(r["peak_rss_mb"] for r in curve_runs))
+    record["peak_rss_mb"] = max([outcome.peak_rss_mb, *(r["peak_rss_mb"] for r in curve_runs)])
     record["total_s"] = round(time.perf_counter() - started, 3)
     write_json_atomic(out / "finetune.json", record, indent=2)
     from promptsuite.report import write_finetune_report

@@ -26,7 +26,16 @@ from promptsuite.finetune._deps import require
 from promptsuite.finetune._gguf import write_lora_gguf
 from promptsuite.models.local import auto_threads
 
-__all__ = ["Base", "TrainOutcome", "generate", "load_base", "lora_pairs", "release", "train_lora"]
+__all__ = [
+    "Base",
+    "TrainOutcome",
+    "generate",
+    "load_base",
+    "load_tokenizer",
+    "lora_pairs",
+    "release",
+    "train_lora",
+]
 
 Chat = list[dict[str, Any]]
 Say = Callable[[str], None]
@@ -96,6 +105,18 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def load_tokenizer(path: Path) -> Any:
+    """The tokenizer (and chat template) of a GGUF file, through transformers.
+
+    Raises:
+        MissingDependency: transformers or gguf is not installed.
+    """
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    require("gguf")
+    transformers = require("transformers")
+    return transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+
+
 def load_base(path: Path, threads: int | None = None) -> Base:
     """Load a GGUF model with transformers (float32 on CPU).
 
@@ -107,6 +128,9 @@ def load_base(path: Path, threads: int | None = None) -> Base:
     Raises:
         MissingDependency: torch, transformers or gguf is not installed.
     """
+    # Everything comes from the GGUF file: never ask a model hub for anything.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_NO_ADVISORY_WARNINGS", "1")
     if "torch" not in sys.modules:
         # torch's OpenMP threads spin while they wait for each other; on a machine where
         # other processes hold the cores that slows every step several times over (the same
@@ -115,9 +139,11 @@ def load_base(path: Path, threads: int | None = None) -> Base:
     torch = require("torch")
     require("gguf")
     transformers = require("transformers")
+    # Its per-tensor progress bars would drown the step lines.
+    transformers.utils.logging.disable_progress_bar()
     torch.set_num_threads(threads or auto_threads())
     started = time.perf_counter()
-    tokenizer = transformers.AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    tokenizer = load_tokenizer(path)
     model = transformers.AutoModelForCausalLM.from_pretrained(
         str(path.parent), gguf_file=path.name, dtype=torch.float32
     )
