@@ -88,7 +88,7 @@ DEFAULT_CTX_SIZE = 4096
 # Sent when a request has no seed, so sampling at temperature > 0 is reproducible.
 DEFAULT_SEED = 1234
 
-_OPTIONS = ("path", "lora", "threads", "parallel", "ctx_size")
+_OPTIONS = ("path", "threads", "parallel", "ctx_size", "lora")
 #: Separates the model file from a LoRA adapter in a local model name.
 LORA_MARK = "+lora:"
 _MIN_CTX_SIZE = 256

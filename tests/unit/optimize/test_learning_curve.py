@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 
+from promptsuite.errors import ConfigError
+from promptsuite.optimize._cli import read_learning_curve
 from promptsuite.optimize.analysis import LearningCurve, analyze, fit_learning_curve
 
 
@@ -61,3 +65,14 @@ def test_the_advisor_uses_a_measured_curve_instead_of_the_fixed_threshold() -> N
     verdict = analyze(run, window=4, learning_curve=many).verdict
     assert verdict.code == "plateau-collect"
     assert verdict.collect_more == many.cases_needed - 26
+
+
+def test_optimize_reads_the_curve_of_a_finetune_record(tmp_path: Path) -> None:
+    curve = fit_learning_curve([(10, 0.3), (20, 0.5), (40, 0.7)], target=0.9, train_share=0.4)
+    record = tmp_path / "finetune.json"
+    record.write_text(json.dumps({"curve": {**curve.to_dict(), "labelled_now": 40}}))
+    assert read_learning_curve(str(record)) == curve
+    assert read_learning_curve(None) is None
+    record.write_text(json.dumps({"training": {}}))
+    with pytest.raises(ConfigError, match=r"finetune\.json: not a fine-tune record"):
+        read_learning_curve(str(record))
