@@ -148,10 +148,12 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> dict[str, A
         f"trained {outcome.steps} steps in {outcome.train_s:.0f} s ({outcome.step_s:.1f} s/step, "
         f"stopped: {outcome.stopped}, kept step {outcome.best_step}); adapter: {adapter}"
     )
-    test_chats = _test_chats(suite, rows)
+    test_chats = _test_chats(suite, rows) if options.retest else {}
     generated = time.perf_counter()
     hf_replies = generate(base, outcome.model, list(test_chats.values()), suite.params.max_tokens)
     hf_s = time.perf_counter() - generated
+    if test_chats:
+        say(f"transformers answered the {len(test_chats)} test cases in {hf_s:.0f} s (agreement)")
     release(outcome)
     curve_runs: list[dict[str, Any]] = []
     curve_adapters: dict[float, Path] = {}
