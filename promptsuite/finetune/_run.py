@@ -353,6 +353,18 @@ def _judge(
     outcome = verdict_of(main)
     record["verdict"] = outcome
     record["per_tag"] = per_tag(test)
+    if opt_run is not None and opt_data is not None:
+        baseline = opt_run.candidates[0]
+        best = next(
+            (c for c in opt_run.candidates if c.index == opt_data["analysis"]["best_index"]),
+            baseline,
+        )
+        # What a call costs at inference: the best prompt carries its demos in every call,
+        # the fine-tuned model answers your own prompt.
+        record["prompt_tokens_per_call"] = {
+            "your prompt": round(baseline.prompt_tokens_per_call, 1),
+            "best prompt": round(best.prompt_tokens_per_call, 1),
+        }
     advice = opt_data["analysis"]["verdict"] if opt_data else None
     record["advice_before"] = advice
     say(
