@@ -361,6 +361,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from promptsuite.optimize._cli import add_parser as add_optimize_command
 
     add_optimize_command(commands)
+    from promptsuite.finetune._cli import add_parser as add_finetune_command
+
+    add_finetune_command(commands)
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

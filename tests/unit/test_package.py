@@ -40,6 +40,7 @@ def test_example_files_validate_against_the_shipped_schemas() -> None:
 #: Every public package: each re-exports its private modules' API with an explicit __all__.
 PACKAGES = [
     "promptsuite.checks",
+    "promptsuite.finetune",
     "promptsuite.gate",
     "promptsuite.models",
     "promptsuite.optimize",
@@ -73,6 +74,17 @@ def test_import_loads_no_heavy_dependency() -> None:
     code = (
         "import sys, promptsuite, promptsuite.suite, promptsuite.runner, promptsuite.checks;"
         "heavy = {'openai', 'pandas', 'dspy', 'xllamacpp', 'httpx', 'jsonschema'};"
+        "print(sorted(heavy & set(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_the_finetune_package_and_command_load_no_torch() -> None:
+    code = (
+        "import sys, promptsuite.finetune, promptsuite.cli;"
+        "from promptsuite.cli import main;"
+        "heavy = {'torch', 'transformers', 'peft', 'gguf', 'trl', 'datasets'};"
         "print(sorted(heavy & set(sys.modules)))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -42,6 +42,7 @@ from promptsuite.optimize.analysis._failures import (
     summarize_failures,
 )
 from promptsuite.optimize.analysis._insights import CaseInsight, CaseStatus, TagInsight
+from promptsuite.optimize.analysis._learning import LearningCurve, fit_learning_curve
 
 __all__ = [
     "CHARS_PER_TOKEN",
@@ -61,6 +62,7 @@ __all__ = [
     "FailureSummary",
     "FinalFigures",
     "GainEstimate",
+    "LearningCurve",
     "Plateau",
     "Prices",
     "SearchFacts",
@@ -74,6 +76,7 @@ __all__ = [
     "default_window",
     "detect_plateau",
     "estimate_gain",
+    "fit_learning_curve",
     "search_facts",
     "summarize_failures",
 ]

@@ -343,6 +343,7 @@ def decide(
     min_examples: int = RECOMMENDED_MIN_EXAMPLES,
     extra_reasons: Sequence[str] = (),
     stopped_early: str | None = None,
+    labels_basis: str | None = None,
 ) -> Verdict:
     """Turn the figures into one of the verdicts.
 
@@ -370,6 +371,9 @@ def decide(
         min_examples: Labelled cases needed before fine-tuning is advised.
         extra_reasons: Further evidence lines (cost) to append.
         stopped_early: Why the optimizer stopped before its budget, if it did.
+        labels_basis: Where ``min_examples`` comes from when it is measured (a fine-tune's
+            learning curve, :mod:`~promptsuite.optimize.analysis._learning`), in words; None
+            for the fixed default.
 
     Returns:
         The verdict.
@@ -473,11 +477,14 @@ def decide(
             "that accept it before you fine-tune.",
             (*reasons, *evidence),
         )
-    reasons.append(
-        f"{labelled} train/validation cases have a reference answer; fine-tuning is advised "
-        f"from {min_examples} (OpenAI requires {OPENAI_MIN_EXAMPLES} and sees clear gains "
-        "from 50-100)"
-    )
+    if labels_basis is None:
+        reasons.append(
+            f"{labelled} train/validation cases have a reference answer; fine-tuning is advised "
+            f"from {min_examples} (OpenAI requires {OPENAI_MIN_EXAMPLES} and sees clear gains "
+            "from 50-100)"
+        )
+    else:
+        reasons.append(f"{labelled} train/validation cases have a reference answer; {labels_basis}")
     if needs_reference:
         reasons.append(f"{needs_reference} cases need a reference answer written by a person")
     lacks = " the model lacks the knowledge (right shape, wrong content):" if failure else ""

@@ -42,6 +42,7 @@ from promptsuite.optimize.analysis._insights import (
     mean,
     tag_insights,
 )
+from promptsuite.optimize.analysis._learning import LearningCurve
 from promptsuite.stats import mcnemar_exact, paired_bootstrap, wilson_interval
 
 if TYPE_CHECKING:
@@ -175,6 +176,7 @@ def analyze(
     min_examples: int = RECOMMENDED_MIN_EXAMPLES,
     confidence: float = PLATEAU_CONFIDENCE,
     resamples: int = 10_000,
+    learning_curve: LearningCurve | None = None,
 ) -> Analysis:
     """Analyse an optimization run and give the advice.
 
@@ -195,6 +197,9 @@ def analyze(
         confidence: Two-sided confidence of the plateau's bootstrap interval (default 80%:
             a one-sided 90% lower bound; see the calibration in ``docs/optimize.md``).
         resamples: Bootstrap resamples.
+        learning_curve: A fine-tune's measured learning curve (``promptsuite finetune
+            --curve``); when given, the labelled cases it says the target needs replace
+            ``min_examples``.
 
     Returns:
         The analysis.
@@ -247,6 +252,13 @@ def analyze(
     cost = cost_summary(run, baseline, best, prices or {}, call_volume, plateau.plateaued)
     consistent = final.best_consistent_score if require_consistency else None
     failures = summarize_failures(run, best.index, references, suite)
+    basis: str | None = None
+    if learning_curve is not None:
+        basis = learning_curve.reason()
+        if learning_curve.cases_needed is not None:
+            min_examples = learning_curve.cases_needed
+        else:
+            basis += f"; the fixed default of {min_examples} applies"
     verdict = decide(
         plateau=plateau,
         final_score=final.best_score,
@@ -264,6 +276,7 @@ def analyze(
         min_examples=min_examples,
         extra_reasons=_evidence(final, cases, cost),
         stopped_early=run.metadata.get("optimizer_error"),
+        labels_basis=basis,
     )
     return Analysis(
         suite=run.suite,

@@ -1,0 +1,102 @@
+"""Prove the advice: ``promptsuite optimize`` then ``promptsuite finetune`` on the knowledge-gap
+suites, and print test accuracy prompt / fine-tuned / both with the cost.
+
+Each suite (see ``make_suites.py``) runs in a fresh temporary copy with a fresh cache, exactly
+as a user would type it::
+
+    promptsuite optimize suites/NAME.yaml
+    promptsuite finetune suites/NAME.yaml --optimization reports/optimize/NAME-*/ --curve
+
+The fine-tune uses the optimization's split (same held-out test cases), is compared paired
+with the best prompt it wrote back, and the advice is re-derived with the learning curve::
+
+    python benchmarks/known_answer/finetune.py [--suite card_intents ...] [-- finetune options]
+
+It prints one Markdown row per suite and exits 1 if a run fails. It takes minutes per suite
+on a 2-core CPU (most of it training): it is a benchmark, not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+SUITES = ("card_intents", "queue_codes")
+
+
+def run(command: list[str], cwd: Path) -> float:
+    """Run a promptsuite command in ``cwd``; its wall time."""
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{result.stderr}")
+    return time.perf_counter() - started
+
+
+def run_suite(name: str, extra: list[str], keep: Path | None) -> dict[str, Any]:
+    """Optimize, then fine-tune, one suite in a fresh folder; the fine-tune record."""
+    with tempfile.TemporaryDirectory(prefix=f"finetune-{name}-") as folder:
+        work = Path(folder)
+        for part in ("suites", "prompts"):
+            (work / part).mkdir()
+            shutil.copy(HERE / part / f"{name}.yaml", work / part)
+        cli = [sys.executable, "-m", "promptsuite.cli"]
+        optimize_s = run([*cli, "optimize", f"suites/{name}.yaml"], work)
+        [opt_dir] = (work / "reports" / "optimize").glob(f"{name}-*")
+        command = [*cli, "finetune", f"suites/{name}.yaml", "--optimization", str(opt_dir)]
+        finetune_s = run([*command, "--curve", *extra], work)
+        [record_file] = (work / "reports" / "finetune").glob(f"{name}-*/finetune.json")
+        record: dict[str, Any] = json.loads(record_file.read_text(encoding="utf-8"))
+        if keep is not None:
+            shutil.copytree(work / "reports", keep / name, dirs_exist_ok=True)
+    record["optimize_s"] = optimize_s
+    record["finetune_s"] = finetune_s
+    return record
+
+
+def mean(scores: list[dict[str, Any]]) -> float:
+    return sum(sum(c["scores"]) / len(c["scores"]) for c in scores) / len(scores)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", action="append", choices=SUITES, help="repeatable")
+    parser.add_argument("--keep", type=Path, help="copy each run's reports/ into this folder")
+    parser.add_argument("extra", nargs="*", help="more options for promptsuite finetune")
+    args = parser.parse_args()
+    records = [run_suite(name, args.extra, args.keep) for name in args.suite or SUITES]
+    print(
+        "| suite | train / val / test | steps | s/step | train | peak RSS | your prompt | "
+        "best prompt | fine-tuned | both | gain vs best prompt (95% CI) | fixed / broken | "
+        "verdict | llama.cpp = transformers | labels for target | optimize + finetune |"
+    )
+    print("|" + "---|" * 16)
+    for r in records:
+        t, c = r["training"], r["comparisons"]["finetuned_vs_prompt"]
+        both = f"{mean(r['test']['both']):.3f}" if "both" in r["test"] else "-"
+        curve = r.get("curve") or {}
+        needed = curve.get("cases_needed")
+        rows = r["rows"]
+        print(
+            f"| {r['suite']} | {rows['train']} / {rows['val']} / {rows['test']} | {t['steps']} | "
+            f"{t['step_s']:.1f} | {t['train_s']:.0f} s | {r['peak_rss_mb'] / 1024:.1f} GB | "
+            f"{mean(r['test']['baseline']):.3f} | {mean(r['test']['prompt']):.3f} | "
+            f"{mean(r['test']['finetuned']):.3f} | {both} | {c['gain']:+.3f} "
+            f"({c['ci_low']:+.3f} to {c['ci_high']:+.3f}) | {len(c['fixed'])} / "
+            f"{len(c['broken'])} | {r['verdict']} | {r['agreement']['identical']}/"
+            f"{r['agreement']['cases']} | {needed if needed is not None else 'n/a'} | "
+            f"{r['optimize_s']:.0f} s + {r['finetune_s']:.0f} s |"
+        )
+        print(f"<!-- {r['suite']}: advice after the curve: {r.get('advice_after')} -->")
+
+
+if __name__ == "__main__":
+    main()

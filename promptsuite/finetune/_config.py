@@ -1,0 +1,43 @@
+"""The training settings of ``promptsuite finetune`` (pure: no torch)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+__all__ = ["TrainConfig"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train; every field is a ``promptsuite finetune`` option.
+
+    Attributes:
+        rank: LoRA rank.
+        alpha: LoRA alpha (the update is scaled by alpha / rank).
+        learning_rate: AdamW learning rate (decayed linearly to 0 over the planned steps).
+        epochs: Passes over the train rows.
+        batch_size: Rows per step.
+        max_steps: Stop after this many steps (None: no step budget).
+        max_seconds: Stop before a step would end past this many seconds of training.
+        patience: Epochs without a better validation loss before stopping early.
+        seed: Seed of the LoRA initialisation and of the row order.
+        threads: CPU threads torch uses (None: two when a core is free, else one).
+        max_length: Longest row in tokens; longer rows are cut from the left of the prompt.
+    """
+
+    rank: int = 16
+    alpha: float = 32.0
+    learning_rate: float = 1e-3
+    epochs: int = 3
+    batch_size: int = 4
+    max_steps: int | None = None
+    max_seconds: float = 900.0
+    patience: int = 1
+    seed: int = 0
+    threads: int | None = None
+    max_length: int = 512
+
+    def to_dict(self) -> dict[str, Any]:
+        """The configuration as JSON-ready data."""
+        return asdict(self)
