@@ -84,6 +84,10 @@ def test_a_tiny_finetune_learns_and_its_adapter_runs_in_llama_cpp(tmp_path: Path
     assert not any(c["output"].strip() == "ZX-7" for c in test["baseline"])
     gain = record["comparisons"]["finetuned_vs_baseline"]
     assert gain["gain"] == 1.0 and len(gain["fixed"]) == 3
+    # With no optimization run the tuned model is judged against the suite's own prompt:
+    # every held-out case fixed, none broken, so the interval is above zero.
+    assert record["comparisons"]["finetuned_vs_prompt"]["gain"] == 1.0
+    assert record["verdict"] == "confirmed"
     assert record["agreement"]["cases"] == 3
     assert record["agreement"]["identical_stripped"] == 3
     page = (record_file.parent / "finetune.html").read_text(encoding="utf-8")
