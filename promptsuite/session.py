@@ -262,6 +262,13 @@ class RunSession:
         elif settings.cache_mode is CacheMode.USE:
             _call_process.start_on_demand()
 
+    @staticmethod
+    def stop_model_process() -> None:
+        """Stop a helper started before the options were final (they rule it out)."""
+        from promptsuite.models import _call_process
+
+        _call_process.stop()
+
     def prewarm_report(self) -> None:
         """Compile the report's template now, on a thread, so finishing the run does not
         wait for it (the run's jobs are on the event loop's thread meanwhile)."""

@@ -38,6 +38,7 @@ __all__ = [
     "astop",
     "bind",
     "current",
+    "ready",
     "start",
     "start_on_demand",
     "stop",
@@ -47,6 +48,8 @@ _PROCESS: CallProcess | None = None
 #: A loop allowed to start the helper with its first request (:func:`start_on_demand`).
 _ON_DEMAND: asyncio.AbstractEventLoop | None = None
 _ON_DEMAND_ARMED = False
+#: How long a request waits for a starting helper before it runs in this process instead.
+READY_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ class CallProcess:
         if self._attaching is None:
             self._attaching = asyncio.get_running_loop().create_task(self._connect())
 
-    async def wait_ready(self, timeout: float = 60.0) -> bool:
+    async def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> bool:
         """Wait until the helper has imported the client and listens (or is gone)."""
         await self._attach()
         if self._ready_event is not None and not self._ready:
@@ -126,10 +129,14 @@ class CallProcess:
         return self._loop is None or self._loop is loop
 
     def usable(self) -> bool:
-        """True when requests from the running loop can go to the helper: it is bound to
-        this loop and ready. Until it is ready (importing the client takes it a second),
-        requests run in-process, so starting it never delays the first answers."""
-        if self._gone is not None or self._process is None or not self._ready:
+        """True when requests from the running loop can go to the helper now: it is bound
+        to this loop, ready and alive."""
+        return self.waitable() and self._ready
+
+    def waitable(self) -> bool:
+        """True when requests from the running loop may wait for the helper: it is bound
+        to this loop and neither gone nor stopped (it may still be importing the client)."""
+        if self._gone is not None or self._process is None:
             return False
         return self._loop is asyncio.get_running_loop()
 
@@ -307,15 +314,37 @@ def bind(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def current() -> CallProcess | None:
-    """The running helper, if one was started and is still usable from this loop."""
+    """The running helper, if one was started, is ready and is usable from this loop."""
+    process = _started_here()
+    return process if process is not None and process.usable() else None
+
+
+async def ready(timeout: float | None = None) -> CallProcess | None:
+    """The helper to send the running loop's request to, once it is ready.
+
+    While the helper imports the client the request waits for it: importing the client in
+    this process too would take as long and hold the interpreter lock the run's other work
+    needs. None when there is no helper for this loop, it died, or it was not ready within
+    ``timeout`` seconds (:data:`READY_TIMEOUT_S`; then the request runs in this process).
+    """
+    process = _started_here()
+    if process is None or not process.waitable():
+        return None
+    limit = READY_TIMEOUT_S if timeout is None else timeout
+    if not process.usable() and not await process.wait_ready(limit):
+        return None
+    return process
+
+
+def _started_here() -> CallProcess | None:
+    """The helper, started now if the running loop armed a start on demand."""
     global _ON_DEMAND, _ON_DEMAND_ARMED
     if _PROCESS is None and _ON_DEMAND is not None:
         loop, _ON_DEMAND = _ON_DEMAND, None
         _ON_DEMAND_ARMED = False
         if loop is asyncio.get_running_loop() and start() is not None:
             bind(loop)
-    process = _PROCESS
-    return process if process is not None and process.usable() else None
+    return _PROCESS
 
 
 async def astop() -> None:

@@ -233,7 +233,7 @@ class OpenAIProvider(Provider):
         self, path: str, body: dict[str, Any], parse: Callable[[bytes, float], _Parsed]
     ) -> _Parsed:
         """One attempt: in the model-call process when one runs, else in this one."""
-        helper = _call_process.current()
+        helper = await _call_process.ready()
         if helper is not None:
             try:
                 outcome = await helper.post(

@@ -223,23 +223,48 @@ def test_results_are_identical_with_and_without_the_helper(
     assert files["on"] == files["off"]
 
 
-def test_until_it_is_ready_requests_run_in_process(stub: StubServer) -> None:
-    async def run() -> tuple[str, bool]:
+def test_a_request_waits_for_a_starting_helper(stub: StubServer) -> None:
+    async def run() -> tuple[str, bool, int]:
         _call_process.bind(asyncio.get_running_loop())
+        helper = _call_process._PROCESS
+        assert helper is not None
         model = provider(stub.base_url)
         try:
-            # Asked at once, the helper is still importing the client: no waiting for it.
+            # Asked at once, the helper is still importing the client: the request waits
+            # for it instead of importing the client in this process too.
+            starting = not helper.usable()
             first = await model.generate(GenerateRequest((Message("user", "early"),)))
-            helper = _call_process._PROCESS
-            assert helper is not None
-            return first.text, helper._next_id == 0
+            return first.text, starting, helper._next_id
         finally:
             await model.aclose()
             await _call_process.astop()
 
     assert _call_process.start() is not None
     try:
-        assert asyncio.run(run()) == ("early", True)
+        assert asyncio.run(run()) == ("early", True, 1)
+    finally:
+        _call_process.stop()
+
+
+def test_a_helper_not_ready_in_time_leaves_the_request_here(
+    stub: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def run() -> tuple[str, int]:
+        _call_process.bind(asyncio.get_running_loop())
+        helper = _call_process._PROCESS
+        assert helper is not None
+        model = provider(stub.base_url)
+        try:
+            first = await model.generate(GenerateRequest((Message("user", "here"),)))
+            return first.text, helper._next_id
+        finally:
+            await model.aclose()
+            await _call_process.astop()
+
+    monkeypatch.setattr(_call_process, "READY_TIMEOUT_S", 0.0)
+    assert _call_process.start() is not None
+    try:
+        assert asyncio.run(run()) == ("here", 0)
     finally:
         _call_process.stop()
 

@@ -1,0 +1,109 @@
+"""What a suite run does around its cases to be fast: the model-call helper starts before
+pytest configures, and a run of suites only stops the cyclic collector walking what
+collection built."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Iterator
+
+import pytest
+
+from tests.stub_server import StubServer
+
+SUITE = """
+prompt: {{user: "{{{{ text }}}}"}}
+models:
+  - {{provider: openai, model: stub-model, label: stub, base_url: "{base_url}", timeout: 10}}
+cases:
+  - {{id: one, vars: {{text: hello one}}, expect: [{{type: contains, value: one}}]}}
+  - {{id: two, vars: {{text: hello two}}, expect: [{{type: contains, value: two}}]}}
+"""
+
+# A plugin named with -p, looking after promptsuite's early start (its trylast hook) and
+# once collection is over (when the test loop starts).
+PROBE = """
+import gc, json, os
+import pytest
+from promptsuite.models import _call_process
+
+seen = {}
+
+@pytest.hookimpl(trylast=True)
+def pytest_load_initial_conftests(early_config, args):
+    seen["helper_before_configure"] = _call_process._PROCESS is not None
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session):
+    seen["helper_after_configure"] = _call_process._PROCESS is not None
+    seen["frozen"] = gc.get_freeze_count()
+
+def pytest_unconfigure(config):
+    with open(os.path.join(str(config.rootpath), "probe.json"), "w") as out:
+        json.dump(seen, out)
+"""
+
+
+def run(pytester: pytest.Pytester, *args: str) -> dict[str, object]:
+    result = pytester.runpytest_subprocess("-p", "probe", "-p", "no:cacheprovider", *args)
+    assert result.ret == 0, result.stdout.str()
+    seen: dict[str, object] = json.loads((pytester.path / "probe.json").read_text())
+    return seen
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> Iterator[StubServer]:
+    with StubServer() as stub:
+        pytester.makepyfile(probe=PROBE)
+        suite = textwrap.dedent(SUITE.format(base_url=stub.base_url))
+        pytester.makefile(".yaml", **{"suites/echo": suite})
+        yield stub
+
+
+def test_the_helper_starts_before_pytest_configures(
+    pytester: pytest.Pytester, project: StubServer
+) -> None:
+    seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert seen["helper_before_configure"] is True
+    assert seen["helper_after_configure"] is True
+    assert project.stats().by_kind["reply"] == 2
+
+
+def test_configure_stops_an_early_helper_the_final_options_rule_out(
+    pytester: pytest.Pytester, project: StubServer
+) -> None:
+    # A conftest switches the helper off while pytest configures: the command line alone
+    # asked for one, so it was started early, and the final options stop it.
+    pytester.makeconftest(
+        "def pytest_configure(config):\n    config.option.promptsuite_model_process = 'off'\n"
+    )
+    seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert seen["helper_before_configure"] is True
+    assert seen["helper_after_configure"] is False
+    assert project.stats().by_kind["reply"] == 2  # the calls ran in the pytest process
+
+
+def test_no_early_helper_when_the_command_line_names_no_suite(
+    pytester: pytest.Pytester, project: StubServer
+) -> None:
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    seen = run(pytester, "test_plain.py", "--promptsuite-cache", "off")
+    assert seen["helper_before_configure"] is False
+    assert seen["frozen"] == 0  # not a run of suites: the collector is left as it is
+
+
+def test_a_run_of_suites_only_freezes_what_collection_built(
+    pytester: pytest.Pytester, project: StubServer
+) -> None:
+    seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000
+
+
+def test_a_session_with_other_tests_keeps_the_collector(
+    pytester: pytest.Pytester, project: StubServer
+) -> None:
+    pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
+    seen = run(pytester, "suites", "test_plain.py", "--promptsuite-cache", "off")
+    assert seen["frozen"] == 0
+    assert project.stats().by_kind["reply"] == 2
