@@ -311,3 +311,32 @@ def test_a_conversation_shows_as_its_transcript_with_checks_named_by_turn() -> N
         "[assistant] It has shipped."
     )
     assert cell["ch"][0][0][0] == "turn 1: icontains"
+
+
+def test_compiled_templates_are_kept_between_runs_and_optional(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import jinja2
+
+    from promptsuite.report import _templates
+
+    run = synthetic_run(3)
+    reference = render_report(run)
+
+    kept = tmp_path / "bytecode"
+    kept.mkdir()
+    real = jinja2.FileSystemBytecodeCache
+    monkeypatch.setattr(jinja2, "FileSystemBytecodeCache", lambda: real(str(kept)))
+    _templates.environment.cache_clear()
+    assert render_report(run) == reference
+    assert list(kept.glob("__jinja2_*.cache"))  # the page's compiled template, for next time
+
+    def unusable() -> None:
+        raise RuntimeError("no private cache folder")
+
+    monkeypatch.setattr(jinja2, "FileSystemBytecodeCache", unusable)
+    _templates.environment.cache_clear()
+    try:
+        assert render_report(run) == reference  # compiled each time instead
+    finally:
+        _templates.environment.cache_clear()
