@@ -264,7 +264,8 @@ class RunSession:
 
     @staticmethod
     def stop_model_process() -> None:
-        """Stop a helper started before the options were final (they rule it out)."""
+        """Stop the helper, if one runs: at the end of the run, or when the final options
+        rule out one started before they were known."""
         from promptsuite.models import _call_process
 
         _call_process.stop()
@@ -352,7 +353,7 @@ class RunSession:
         """Cancel what is still pending, close providers, stop the loop and the helper."""
         self._restore_handlers()
         if self._loop is None:
-            _stop_model_process()
+            self.stop_model_process()
             return
         self.cancel_pending()
         if self._runner is not None:
@@ -370,13 +371,7 @@ class RunSession:
         if self._thread is not None:
             self._thread.join(timeout=30)
         self._loop = None
-        _stop_model_process()
-
-
-def _stop_model_process() -> None:
-    from promptsuite.models import _call_process
-
-    _call_process.stop()
+        self.stop_model_process()
 
 
 def _gate_order(gate: GateResult) -> tuple[str, str, str]:

@@ -37,7 +37,6 @@ __all__ = [
     "Outcome",
     "astop",
     "bind",
-    "current",
     "ready",
     "start",
     "start_on_demand",
@@ -116,12 +115,14 @@ class CallProcess:
         if self._attaching is None:
             self._attaching = asyncio.get_running_loop().create_task(self._connect())
 
-    async def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> bool:
-        """Wait until the helper has imported the client and listens (or is gone)."""
+    async def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the helper has imported the client and listens (or is gone), for
+        ``timeout`` seconds at most (:data:`READY_TIMEOUT_S`)."""
         await self._attach()
         if self._ready_event is not None and not self._ready:
+            limit = READY_TIMEOUT_S if timeout is None else timeout
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ready_event.wait(), timeout)
+                await asyncio.wait_for(self._ready_event.wait(), limit)
         return self._ready and self._gone is None
 
     def attached_to(self, loop: asyncio.AbstractEventLoop) -> bool:
@@ -313,12 +314,6 @@ def bind(loop: asyncio.AbstractEventLoop) -> None:
         _ON_DEMAND = loop
 
 
-def current() -> CallProcess | None:
-    """The running helper, if one was started, is ready and is usable from this loop."""
-    process = _started_here()
-    return process if process is not None and process.usable() else None
-
-
 async def ready(timeout: float | None = None) -> CallProcess | None:
     """The helper to send the running loop's request to, once it is ready.
 
@@ -330,8 +325,7 @@ async def ready(timeout: float | None = None) -> CallProcess | None:
     process = _started_here()
     if process is None or not process.waitable():
         return None
-    limit = READY_TIMEOUT_S if timeout is None else timeout
-    if not process.usable() and not await process.wait_ready(limit):
+    if not process.usable() and not await process.wait_ready(timeout):
         return None
     return process
 

@@ -70,7 +70,7 @@ def generate_all(
 
 
 async def _current_from_a_foreign_loop() -> _call_process.CallProcess | None:
-    return _call_process.current()
+    return await _call_process.ready()
 
 
 def comparable(outcome: Generation | Exception) -> Any:
