@@ -18,6 +18,11 @@ tuned model's answers with the base model's.
 
 Loading the runtime sets ``OMP_WAIT_POLICY=PASSIVE`` unless it is already set (see
 :func:`get_server`).
+
+At about 500 lines this module stays whole on purpose: it is one provider. Its settings
+and their precedence, the shared server, and the request and response mapping all change
+together when the runtime does. Tool calls through a grammar already live apart
+(``_local_tools``).
 """
 
 from __future__ import annotations

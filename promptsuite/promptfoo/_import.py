@@ -8,6 +8,10 @@ suite defaults; vars (lists expand into one case per combination, as promptfoo d
 every assertion promptsuite has a check for, with weights, thresholds, metrics, ``not-``
 forms, ``assert-set`` and Python transforms. Everything else is listed, one located line
 each; nothing is dropped silently.
+
+At about 500 lines it stays whole on purpose: it is one translation, top-level key by key.
+The assertion mapping (``_assertions``), the provider mapping (``_providers``) and the
+located notes (``_notes``) already live apart.
 """
 
 from __future__ import annotations
