@@ -9,7 +9,10 @@ runs the jobs and finishes the run, :mod:`promptsuite.gate` decides baselines an
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
+import sys
 import time
 from collections.abc import Generator, Iterable
 from dataclasses import dataclass, field
@@ -18,10 +21,23 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from promptsuite.config import CHOICES, FLAGS, OPTIONS, PluginConfig, read_pyproject_table, resolve
-from promptsuite.errors import CaseError, CaseFailed, GateFailed, PromptsuiteError
-from promptsuite.results import CaseResult
-from promptsuite.session import FinishedRun, RunSession, ShardPlan
+from promptsuite._early import names_suites, start_from_command_line, take_guess
+
+# Before the imports below (~0.05-0.1 s): the helper's import of the openai client is the
+# longest step of a short run, so it starts as soon as this module loads.
+start_from_command_line(sys.argv, os.environ)
+
+from promptsuite.config import (  # noqa: E402
+    CHOICES,
+    FLAGS,
+    OPTIONS,
+    PluginConfig,
+    read_pyproject_table,
+    resolve,
+)
+from promptsuite.errors import CaseError, CaseFailed, GateFailed, PromptsuiteError  # noqa: E402
+from promptsuite.results import CaseResult  # noqa: E402
+from promptsuite.session import FinishedRun, RunSession, ShardPlan  # noqa: E402
 
 if TYPE_CHECKING:
     from promptsuite.gate import Baseline, GateResult
@@ -97,24 +113,29 @@ def _resolve(config: pytest.Config, options: Any) -> PluginConfig:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) -> None:
-    """Start the model-call helper as early as pytest lets a plugin see its options.
+    """Start the model-call helper as early as pytest lets a plugin see its options, or
+    keep or stop the one this module started at import from the raw command line.
 
     Importing the openai client takes the helper longer than pytest takes to start and
     collect, so every earlier moment shortens a run. ``pytest_configure`` decides again on
     the final options and stops a helper it would not have started.
     """
+    guessed = take_guess()  # started at import from the raw command line
     options = early_config.known_args_namespace
     parallel = getattr(options, "numprocesses", None) or getattr(options, "dist", "no") != "no"
     paths = list(getattr(options, "file_or_dir", None) or early_config.getini("testpaths"))
-    if parallel or not _names_suites(paths):
+    resolved = None
+    if not parallel and names_suites(paths):
+        with contextlib.suppress(PromptsuiteError):  # pytest_configure reports it
+            resolved = _resolve(early_config, options)
+    if resolved is None or not resolved.model_process:
+        if guessed:
+            RunSession.stop_model_process()  # the guess from the raw command line was wrong
         return
-    try:
-        resolved = _resolve(early_config, options)
-    except PromptsuiteError:
-        return  # pytest_configure reports it
-    if resolved.model_process:
-        RunSession.start_model_process(resolved.settings)
-        early_config.stash[_EARLY_HELPER_KEY] = True
+    if guessed and not RunSession.starts_model_process_at_once(resolved.settings):
+        RunSession.stop_model_process()  # it starts at the first cache miss, or never
+    RunSession.start_model_process(resolved.settings)
+    early_config.stash[_EARLY_HELPER_KEY] = True
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -123,7 +144,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except PromptsuiteError as exc:
         raise pytest.UsageError(f"promptsuite: {exc}") from None
     config.stash[_CONFIG_KEY] = resolved
-    if _runs_jobs(config) and resolved.model_process and _names_suites(config.args):
+    if _runs_jobs(config) and resolved.model_process and names_suites(config.args):
         # The helper imports the openai client while pytest collects.
         RunSession.start_model_process(resolved.settings)
     elif config.stash.get(_EARLY_HELPER_KEY, False):
@@ -314,15 +335,6 @@ class GateItem(_PlainItem):
 
 def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
-
-
-def _names_suites(args: Iterable[str]) -> bool:
-    """Whether the command line names suites: a ``suites`` folder or a YAML file."""
-    for arg in args:
-        path = Path(arg.split("::", 1)[0])
-        if path.suffix in (".yaml", ".yml") or "suites" in path.parts:
-            return True
-    return False
 
 
 def _runs_jobs(config: pytest.Config) -> bool:

@@ -257,10 +257,16 @@ class RunSession:
         under replay. Only this session's loop uses it; :meth:`close` stops it."""
         from promptsuite.models import _call_process
 
-        if settings.cache_mode in (CacheMode.OFF, CacheMode.REFRESH):
+        if RunSession.starts_model_process_at_once(settings):
             _call_process.start()
         elif settings.cache_mode is CacheMode.USE:
             _call_process.start_on_demand()
+
+    @staticmethod
+    def starts_model_process_at_once(settings: RunSettings) -> bool:
+        """Whether :meth:`start_model_process` starts the helper at once (every job calls
+        the model), not at the first cache miss or never."""
+        return settings.cache_mode in (CacheMode.OFF, CacheMode.REFRESH)
 
     @staticmethod
     def stop_model_process() -> None:

@@ -1,6 +1,6 @@
-"""What a suite run does around its cases to be fast: the model-call helper starts before
-pytest configures, and a run of suites only stops the cyclic collector walking what
-collection built."""
+"""What a suite run does around its cases to be fast: the model-call helper starts when
+pytest imports the plugin (or at the latest before pytest configures), and a run of suites
+only stops the cyclic collector walking what collection built."""
 
 from __future__ import annotations
 
@@ -21,14 +21,19 @@ cases:
   - {{id: two, vars: {{text: hello two}}, expect: [{{type: contains, value: two}}]}}
 """
 
-# A plugin named with -p, looking after promptsuite's early start (its trylast hook) and
-# once collection is over (when the test loop starts).
+# A plugin named with -p, looking when pytest registers promptsuite's plugin (just after
+# importing it), after promptsuite's early start (its trylast hook) and once collection is
+# over (when the test loop starts).
 PROBE = """
 import gc, json, os
 import pytest
 from promptsuite.models import _call_process
 
 seen = {}
+
+def pytest_plugin_registered(plugin, manager):
+    if getattr(plugin, "__name__", "") == "promptsuite.plugin":
+        seen["helper_at_plugin_import"] = _call_process._PROCESS is not None
 
 @pytest.hookimpl(trylast=True)
 def pytest_load_initial_conftests(early_config, args):
@@ -65,8 +70,31 @@ def test_the_helper_starts_before_pytest_configures(
     pytester: pytest.Pytester, project: StubServer
 ) -> None:
     seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert seen["helper_at_plugin_import"] is True
     assert seen["helper_before_configure"] is True
     assert seen["helper_after_configure"] is True
+    assert project.stats().by_kind["reply"] == 2
+
+
+def test_a_start_guessed_from_the_command_line_is_stopped_by_the_ini_file(
+    pytester: pytest.Pytester, project: StubServer
+) -> None:
+    # The raw command line asks for the helper; the ini file's addopts switch it off, and
+    # pytest reads those only after importing the plugin.
+    pytester.makeini("[pytest]\naddopts = --promptsuite-model-process off\n")
+    seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert seen["helper_at_plugin_import"] is True
+    assert seen["helper_before_configure"] is False
+    assert seen["helper_after_configure"] is False
+    assert project.stats().by_kind["reply"] == 2  # the calls ran in the pytest process
+
+
+def test_a_cached_run_starts_no_helper_at_import(
+    pytester: pytest.Pytester, project: StubServer
+) -> None:
+    seen = run(pytester, "suites")  # the cache is in use: the first miss starts it
+    assert seen["helper_at_plugin_import"] is False
+    assert seen["helper_before_configure"] is False
     assert project.stats().by_kind["reply"] == 2
 
 
@@ -89,6 +117,7 @@ def test_no_early_helper_when_the_command_line_names_no_suite(
 ) -> None:
     pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
     seen = run(pytester, "test_plain.py", "--promptsuite-cache", "off")
+    assert seen["helper_at_plugin_import"] is False
     assert seen["helper_before_configure"] is False
     assert seen["frozen"] == 0  # not a run of suites: the collector is left as it is
 

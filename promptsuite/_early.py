@@ -1,0 +1,109 @@
+"""The pytest plugin's first act: start the model-call helper from the raw command line.
+
+The helper (:mod:`promptsuite.models._call_process`) spends most of a short run importing
+the ``openai`` client, so every moment it starts earlier comes off the run's wall time.
+pytest imports this plugin about 0.1 s before any hook sees the parsed options
+(``pytest_load_initial_conftests``). When the command line alone makes the start certain
+enough (a pytest run naming suites, with ``--promptsuite-cache off`` or ``refresh``, no
+xdist, not a collect-only or help run), :func:`start_from_command_line` starts the helper
+at import. It is a guess: the ini file, ``pyproject.toml`` and conftests may still say
+otherwise, so the plugin's first hooks decide again on the real options and stop a helper
+they would not have started (:func:`take_guess`). A wrong guess costs a process that is
+killed within a fraction of a second, on the other core.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+__all__ = ["command_line_starts_helper", "names_suites", "start_from_command_line", "take_guess"]
+
+#: Options after which pytest reads a value that is not a path to collect.
+_VALUE_OPTIONS = frozenset(
+    {
+        "-k", "-m", "-o", "-c", "-p", "-W", "-r", "--rootdir", "--confcutdir", "--basetemp",
+        "--ignore", "--ignore-glob", "--deselect", "--junitxml", "--junit-xml", "--maxfail",
+        "--tb", "--log-level", "--override-ini", "--inifile", "--config-file",
+    }
+)  # fmt: skip
+#: Runs that make no model calls, or make them elsewhere (xdist workers).
+_NO_CALLS = frozenset(
+    {
+        "-h", "--help", "--version", "-V", "--co", "--collect-only", "--fixtures",
+        "--funcargs", "--markers", "--setup-plan", "-n", "--numprocesses", "--dist", "-d",
+    }
+)  # fmt: skip
+#: ``sys.argv[0]`` of ``python -m pytest`` ends with these.
+_PYTEST_MAIN = ("pytest", "__main__.py")
+_guessed = False
+
+
+def names_suites(args: Iterable[str]) -> bool:
+    """Whether the command line names suites: a ``suites`` folder or a YAML file."""
+    for arg in args:
+        path = Path(arg.split("::", 1)[0])
+        if path.suffix in (".yaml", ".yml") or "suites" in path.parts:
+            return True
+    return False
+
+
+def command_line_starts_helper(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+    """Whether ``argv`` (``sys.argv``) is a pytest run that will start the helper at once.
+
+    True only for pytest itself (``pytest ...`` or ``python -m pytest ...``, not an xdist
+    worker, not ``pytest.main`` inside another program), naming a suite, with the response
+    cache ``off`` or ``refresh`` on the command line (or ``PROMPTSUITE_CACHE``) and the
+    helper not switched off. ``PYTEST_ADDOPTS`` counts as part of the command line.
+    """
+    if not argv or "PYTEST_XDIST_WORKER" in environ:
+        return False
+    program = Path(argv[0])
+    is_pytest = program.name in ("pytest", "py.test") or program.parts[-2:] == _PYTEST_MAIN
+    if not is_pytest:
+        return False
+    try:
+        tokens = [*shlex.split(environ.get("PYTEST_ADDOPTS", "")), *argv[1:]]
+    except ValueError:
+        return False
+    ours = {"cache": environ.get("PROMPTSUITE_CACHE", ""), "model-process": "on"}
+    paths: list[str] = []
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        name, equals, value = token.partition("=")
+        if name in _NO_CALLS or (token.startswith("-n") and token[2:].isdigit()):
+            return False
+        if name.startswith("--promptsuite-") and name[len("--promptsuite-") :] in ours:
+            if not equals:
+                index += 1
+                value = tokens[index] if index < len(tokens) else ""
+            ours[name[len("--promptsuite-") :]] = value
+        elif token in _VALUE_OPTIONS:
+            index += 1  # the option's value
+        elif not token.startswith("-"):
+            paths.append(token)
+        index += 1
+    return (
+        ours["cache"] in ("off", "refresh")
+        and ours["model-process"] != "off"
+        and names_suites(paths)
+    )
+
+
+def start_from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> None:
+    """Start the helper now when :func:`command_line_starts_helper` says the run will."""
+    global _guessed
+    if not _guessed and command_line_starts_helper(argv, environ):
+        from promptsuite.models import _call_process
+
+        _guessed = _call_process.start() is not None
+
+
+def take_guess() -> bool:
+    """True once, for the first configuration after a start from the command line: it
+    must confirm the helper or stop it."""
+    global _guessed
+    guessed, _guessed = _guessed, False
+    return guessed

@@ -1,0 +1,68 @@
+"""The guess from the raw command line that starts the model-call helper at plugin import."""
+
+from __future__ import annotations
+
+import pytest
+
+from promptsuite._early import command_line_starts_helper, names_suites
+
+PYTEST = "/venv/bin/pytest"
+PYTHON_M = "/venv/lib/python3.11/site-packages/pytest/__main__.py"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [PYTEST, "suites/", "--promptsuite-cache", "off"],
+        [PYTEST, "--promptsuite-cache=refresh", "suites"],
+        [PYTHON_M, "-q", "-p", "no:cacheprovider", "suites", "--promptsuite-cache", "off"],
+        [PYTEST, "checks/echo.yaml", "--promptsuite-cache", "off", "-x", "-k", "one"],
+        [PYTEST, "suites/echo.yaml::echo[one-stub]", "--promptsuite-cache", "off"],
+        [PYTEST, "suites", "--promptsuite-model-process", "on", "--promptsuite-cache", "off"],
+    ],
+)
+def test_runs_of_suites_that_call_the_model_at_once_start_it(argv: list[str]) -> None:
+    assert command_line_starts_helper(argv, {}) is True
+
+
+@pytest.mark.parametrize(
+    ("argv", "why"),
+    [
+        ([PYTEST, "suites"], "the cache is in use: the helper starts at the first miss"),
+        ([PYTEST, "suites", "--promptsuite-cache", "replay"], "replay makes no calls"),
+        ([PYTEST, "tests/", "--promptsuite-cache", "off"], "no suite named"),
+        ([PYTEST, "--promptsuite-cache", "off"], "no path: testpaths decide, later"),
+        ([PYTEST, "-k", "suites", "tests", "--promptsuite-cache", "off"], "-k takes a value"),
+        ([PYTEST, "suites", "--promptsuite-cache", "off", "-n", "2"], "xdist workers call"),
+        ([PYTEST, "suites", "--promptsuite-cache", "off", "-n4"], "xdist, short form"),
+        ([PYTEST, "suites", "--promptsuite-cache", "off", "--dist=load"], "xdist"),
+        ([PYTEST, "suites", "--promptsuite-cache", "off", "--co"], "collect only"),
+        ([PYTEST, "suites", "--promptsuite-cache", "off", "--help"], "help"),
+        (
+            [PYTEST, "suites", "--promptsuite-cache", "off", "--promptsuite-model-process=off"],
+            "the helper is off",
+        ),
+        (["/usr/bin/my-script", "suites", "--promptsuite-cache", "off"], "not pytest"),
+        ([], "no command line"),
+    ],
+)
+def test_other_command_lines_do_not(argv: list[str], why: str) -> None:
+    assert command_line_starts_helper(argv, {}) is False, why
+
+
+def test_the_environment_counts() -> None:
+    assert command_line_starts_helper([PYTEST, "suites"], {"PROMPTSUITE_CACHE": "off"})
+    # The command line wins over the variable, as in the plugin's settings.
+    argv = [PYTEST, "suites", "--promptsuite-cache", "use"]
+    assert not command_line_starts_helper(argv, {"PROMPTSUITE_CACHE": "off"})
+    addopts = {"PYTEST_ADDOPTS": "--promptsuite-cache off"}
+    assert command_line_starts_helper([PYTEST, "suites"], addopts)
+    assert not command_line_starts_helper([PYTEST, "suites"], {"PYTEST_ADDOPTS": "-n 2"})
+    assert not command_line_starts_helper([PYTEST, "suites"], {"PYTEST_ADDOPTS": "'unclosed"})
+    worker = {"PROMPTSUITE_CACHE": "off", "PYTEST_XDIST_WORKER": "gw0"}
+    assert not command_line_starts_helper([PYTEST, "suites"], worker)
+
+
+def test_names_suites() -> None:
+    assert names_suites(["suites/"]) and names_suites(["a/suites/b"]) and names_suites(["x.yml"])
+    assert not names_suites(["tests/", "suites.py", "test_suites/"])
