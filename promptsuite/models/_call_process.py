@@ -3,10 +3,12 @@
 ``import openai`` takes 0.6-1 s and the client spends ~2.5 ms of CPU per request; in the
 pytest process both sit on the path of every case (one core: pytest's thread and the
 runner's event loop share the interpreter lock). :func:`start` launches a helper
-(:mod:`promptsuite.models._call_helper`) at ``pytest_configure``: it imports the client at
-once, while pytest collects on the other core, then makes the HTTP requests the providers
-hand it. Each request goes over its stdin as one JSON line; each answer comes back on its
-stdout as one JSON line, followed by the raw response body when there is one.
+(:mod:`promptsuite.models._call_helper`) as soon as a run's options allow (when pytest
+imports the plugin, see :mod:`promptsuite._early`, or at its first hooks): it imports the
+client at once, while pytest starts and collects on the other core, then makes the HTTP
+requests the providers hand it. Each request goes over its stdin as one JSON line; each
+answer comes back on its stdout as one JSON line, followed by the raw response body when
+there is one.
 
 The helper is still the real ``openai`` client with the same transport; it makes one
 attempt per request, and the provider in the pytest process keeps retries, backoff, error
