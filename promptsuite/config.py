@@ -7,6 +7,7 @@ variables, built-in defaults.
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import os
 import re
@@ -282,6 +283,21 @@ _MODEL_FORMS = (
     "'openai:gpt-4o-mini', or a YAML mapping such as '{provider: openai, model: llama3.2, "
     'base_url: "http://127.0.0.1:8080/v1", label: llama}\''
 )
+
+
+def add_cache_arguments(parser: argparse.ArgumentParser, runs: str) -> None:
+    """``--cache`` (a response cache mode, default ``use``) and ``--cache-path`` for a
+    command whose model calls are ``runs`` (for the help text), as every command that
+    calls models spells them."""
+    parser.add_argument(
+        "--cache",
+        default=CacheMode.USE.value,
+        choices=[mode.value for mode in CacheMode],
+        help=f"response cache mode of {runs} (default use)",
+    )
+    parser.add_argument(
+        "--cache-path", default=str(DEFAULT_CACHE_PATH), help=f"cache file ({DEFAULT_CACHE_PATH})"
+    )
 
 
 def model_option(value: Any, option: str = "model") -> ModelSpec:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from promptsuite.cache import CacheMode
-from promptsuite.config import DEFAULT_CACHE_PATH, RunSettings
+from promptsuite.config import RunSettings, add_cache_arguments
 from promptsuite.errors import ConfigError
 
 __all__ = ["add_parser", "cmd_finetune"]
@@ -80,15 +80,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-test", action="store_true", help="train and write the adapter only (no re-test)"
     )
-    parser.add_argument(
-        "--cache",
-        default="use",
-        choices=[m.value for m in CacheMode],
-        help="response cache mode of the re-test (default use)",
-    )
-    parser.add_argument(
-        "--cache-path", default=str(DEFAULT_CACHE_PATH), help=f"cache file ({DEFAULT_CACHE_PATH})"
-    )
+    add_cache_arguments(parser, "the re-test")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help=f"output folder ({DEFAULT_OUT})")
     parser.set_defaults(func=cmd_finetune)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from promptsuite.cache import CacheMode
-from promptsuite.config import DEFAULT_CACHE_PATH, RunSettings, model_option
+from promptsuite.config import RunSettings, add_cache_arguments, model_option
 from promptsuite.errors import ConfigError
 from promptsuite.models import ModelSpec
 from promptsuite.optimize._records import Candidate, OptimizationRun
@@ -97,15 +97,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-write", action="store_true", help="leave the prompt file alone (verify in memory)"
     )
-    parser.add_argument(
-        "--cache",
-        default="use",
-        choices=[m.value for m in CacheMode],
-        help="response cache mode (default use)",
-    )
-    parser.add_argument(
-        "--cache-path", default=str(DEFAULT_CACHE_PATH), help=f"cache file ({DEFAULT_CACHE_PATH})"
-    )
+    add_cache_arguments(parser, "the search and its verification")
     parser.add_argument(
         "--out", default=str(DEFAULT_OUT), help=f"folder for run outputs ({DEFAULT_OUT})"
     )

@@ -166,3 +166,19 @@ def test_a_shard_writes_its_own_results_report_and_cache(tmp_path: Path) -> None
     # Replay only reads: every shard reads the one cassette.
     replay = resolve(lookup_from({"shard": "2/3", "cache": "replay"}), {}, tmp_path, environ={})
     assert replay.settings.cache_path == shared and replay.settings.cache_seed is None
+
+
+def test_add_cache_arguments_spells_the_cache_options_of_every_command() -> None:
+    import argparse
+
+    from promptsuite.config import DEFAULT_CACHE_PATH, add_cache_arguments
+
+    parser = argparse.ArgumentParser()
+    add_cache_arguments(parser, "the re-test")
+    defaults = parser.parse_args([])
+    assert (defaults.cache, defaults.cache_path) == ("use", str(DEFAULT_CACHE_PATH))
+    given = parser.parse_args(["--cache", "replay", "--cache-path", "x.sqlite"])
+    assert (given.cache, given.cache_path) == ("replay", "x.sqlite")
+    assert "of the re-test" in parser.format_help()
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--cache", "sometimes"])
