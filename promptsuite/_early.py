@@ -18,7 +18,13 @@ import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["command_line_starts_helper", "names_suites", "start_from_command_line", "take_guess"]
+__all__ = [
+    "CACHE_MODES_STARTING_AT_ONCE",
+    "command_line_starts_helper",
+    "names_suites",
+    "start_from_command_line",
+    "take_guess",
+]
 
 #: Options after which pytest reads a value that is not a path to collect.
 _VALUE_OPTIONS = frozenset(
@@ -35,6 +41,11 @@ _NO_CALLS = frozenset(
         "--funcargs", "--markers", "--setup-plan", "-n", "--numprocesses", "--dist", "-d",
     }
 )  # fmt: skip
+#: The cache modes in which every job calls the model, so the helper starts at once
+#: (``RunSession.starts_model_process_at_once`` decides it on the parsed settings). Strings:
+#: importing ``promptsuite.cache`` here would delay the start by ~20 ms; a test checks that
+#: the two agree.
+CACHE_MODES_STARTING_AT_ONCE = frozenset({"off", "refresh"})
 #: ``sys.argv[0]`` of ``python -m pytest`` ends with these.
 _PYTEST_MAIN = ("pytest", "__main__.py")
 _guessed = False
@@ -86,7 +97,7 @@ def command_line_starts_helper(argv: Sequence[str], environ: Mapping[str, str]) 
             paths.append(token)
         index += 1
     return (
-        ours["cache"] in ("off", "refresh")
+        ours["cache"] in CACHE_MODES_STARTING_AT_ONCE
         and ours["model-process"] != "off"
         and names_suites(paths)
     )
@@ -95,7 +106,7 @@ def command_line_starts_helper(argv: Sequence[str], environ: Mapping[str, str]) 
 def start_from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> None:
     """Start the helper now when :func:`command_line_starts_helper` says the run will."""
     global _guessed
-    if not _guessed and command_line_starts_helper(argv, environ):
+    if command_line_starts_helper(argv, environ):
         from promptsuite.models import _call_process
 
         _guessed = _call_process.start() is not None

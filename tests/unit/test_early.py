@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from promptsuite._early import command_line_starts_helper, names_suites
+from promptsuite._early import (
+    CACHE_MODES_STARTING_AT_ONCE,
+    command_line_starts_helper,
+    names_suites,
+)
+from promptsuite.cache import CacheMode
+from promptsuite.config import RunSettings
+from promptsuite.session import RunSession
 
 PYTEST = "/venv/bin/pytest"
 PYTHON_M = "/venv/lib/python3.11/site-packages/pytest/__main__.py"
@@ -66,3 +73,11 @@ def test_the_environment_counts() -> None:
 def test_names_suites() -> None:
     assert names_suites(["suites/"]) and names_suites(["a/suites/b"]) and names_suites(["x.yml"])
     assert not names_suites(["tests/", "suites.py", "test_suites/"])
+
+
+@pytest.mark.parametrize("mode", list(CacheMode))
+def test_the_guess_starts_the_helper_in_the_modes_the_session_does(mode: CacheMode) -> None:
+    at_once = RunSession.starts_model_process_at_once(RunSettings(cache_mode=mode))
+    assert (mode.value in CACHE_MODES_STARTING_AT_ONCE) is at_once
+    argv = [PYTEST, "suites", "--promptsuite-cache", mode.value]
+    assert command_line_starts_helper(argv, {}) is at_once
