@@ -18,9 +18,26 @@ MAX_BUILT_SIZE = 1_000_000
 
 
 class _BoundedSandbox(ImmutableSandboxedEnvironment):
-    """The immutable sandbox, plus a cap on what ``*`` and ``**`` may build."""
+    """The immutable sandbox, plus a cap on what ``*`` and ``**`` may build, and no
+    subscription of classes.
+
+    Subscribing a class builds a typing alias (``dict['x']`` is ``dict[x]``) instead of
+    looking anything up, so ``{{ dict.foo }}`` rendered the text ``dict['foo']`` (Jinja2
+    falls back from a missing attribute to an item). Here a missing attribute or item of a
+    class is undefined: an error naming it, as for any other value.
+    """
 
     intercepted_binops = frozenset({"*", "**"})
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        if isinstance(obj, type):
+            return self.undefined(obj=obj, name=argument)
+        return super().getitem(obj, argument)
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if isinstance(obj, type) and not hasattr(obj, attribute):
+            return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         numbers = _is_number(left) and _is_number(right)

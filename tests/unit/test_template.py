@@ -37,6 +37,19 @@ def test_template_injection_cannot_reach_python_internals(payload: str) -> None:
         render(payload, {"x": 1})
 
 
+@pytest.mark.parametrize(
+    "source", ["{{ dict.foo }}", "{{ dict['foo'] }}", "{{ dict.__builtins__ }}", "{{ range.x }}"]
+)
+def test_a_missing_member_of_a_class_is_undefined_not_a_typing_alias(source: str) -> None:
+    # dict['foo'] would be the alias dict[foo]; it rendered as the text "dict['foo']".
+    with pytest.raises(TemplateError, match="has no attribute"):
+        render(source, {"x": 1})
+
+
+def test_classes_still_work_as_functions() -> None:
+    assert render("{{ dict(a=1) }} {{ range(3) | list }}", {}) == "{'a': 1} [0, 1, 2]"
+
+
 def test_variables_are_data_not_templates() -> None:
     assert render("{{ q }}", {"q": "{{ 7 * 7 }}"}) == "{{ 7 * 7 }}"
 
