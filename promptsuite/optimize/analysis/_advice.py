@@ -7,17 +7,50 @@ flattened, with the same statistics as the regression gate: a paired bootstrap C
 ("Plateau and verdicts"); everything here is pure standard-library Python, deterministic for
 a given seed.
 
-At about 500 lines it stays whole on purpose. The plateau test, the gain estimate and the
-verdict rules are one decision, and the verdict quotes the evidence of the other two. Split
-across files, the thresholds one rule relies on would sit away from the rule itself.
+The verdict is a table of rules, :data:`VERDICT_RULES`. :func:`decide` hands the
+:class:`Evidence` and the reason lines so far to each rule in turn; a rule may add lines, and
+the first rule that gives a verdict wins, so the table's order is the precedence:
+
+================================  ==========================================================
+rule                              what it adds, or the verdict it gives
+================================  ==========================================================
+``state_the_score``               the score against the target (every verdict's first line)
+``too_few_held_out_cases``        ``undecided``: under :data:`MIN_HELD_OUT` test cases
+``no_held_out_results``           ``undecided``: validation figures only
+``note_unreliable_passes``        at the target on average, not by each case's worst repeat
+``target_reached``                ``target-reached`` (reliably, when consistency is required)
+``empty_search``                  ``undecided``: no candidate besides the user's prompt
+``stopped_before_a_plateau``      ``undecided``: the optimizer stopped before a plateau
+``no_labelled_demos``             ``undecided``: no train reference, so no demo was tried
+``state_the_plateau``             the plateau's reason
+``too_early_for_a_plateau``       ``undecided``: no more candidates than the window
+``still_improving``               ``still-improving``, with the gain of another budget
+``note_resistant_cases``          the cases no prompt variant solved
+``format_failures``               ``plateau-format``: failures of the reply's format
+``count_the_labels``              the labelled cases against the fine-tuning threshold
+``count_the_missing_references``  the cases a person would have to label
+``enough_labels_to_finetune``     ``plateau-finetune``
+``collect_more_labels``           ``plateau-collect`` (always: the last rule)
+================================  ==========================================================
+
+A new kind of evidence is one rule in its place in the table (and its field in
+:class:`Evidence`).
+
+Over 500 lines on purpose, and the old reason still holds: the rules quote the plateau's
+reason and call its gain estimate, and the thresholds they test are defined beside both, so
+the file reads as one decision. The table made the module longer (a small function with its
+docstring per rule), not more tangled: the plateau statistics (:class:`Plateau`,
+:func:`detect_plateau`, :class:`GainEstimate`, :func:`estimate_gain`) and the verdict
+(:class:`Verdict`, :class:`Evidence`, the rules) meet only where a rule reads the plateau
+and calls :func:`estimate_gain`; that is the seam to cut along if the module grows further.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeAlias
 
 from promptsuite.stats import CASES_NEEDED_CAP, paired_bootstrap, required_cases
 
@@ -329,180 +362,352 @@ class SearchFacts:
     why_empty: tuple[str, ...] = ()
 
 
-def decide(
-    *,
-    plateau: Plateau,
-    final_score: float,
-    final_source: str,
-    consistent_score: float | None,
-    target: float,
-    labelled: int,
-    needs_reference: int,
-    resistant: int,
-    budget: int,
-    search: SearchFacts,
-    held_out: int = MIN_HELD_OUT,
-    failure: str | None = None,
-    failure_reasons: Sequence[str] = (),
-    min_examples: int = RECOMMENDED_MIN_EXAMPLES,
-    extra_reasons: Sequence[str] = (),
-    stopped_early: str | None = None,
-    labels_basis: str | None = None,
-) -> Verdict:
-    """Turn the figures into one of the verdicts.
+@dataclass(frozen=True)
+class FinalScore:
+    """The best candidate's score a verdict rests on.
+
+    Attributes:
+        score: The best candidate's mean score on ``source``.
+        source: ``test`` (the held-out cases, when they were run) or ``val``.
+        consistent_score: The same with each case scored by its worst repeat, when
+            consistency is required and cases were repeated; None otherwise.
+        held_out: Test cases the figures compare (at least :data:`MIN_HELD_OUT` for a
+            verdict).
+    """
+
+    score: float
+    source: str
+    consistent_score: float | None = None
+    held_out: int = MIN_HELD_OUT
+
+    def reaches(self, target: float) -> bool:
+        """Whether the score, and the worst-repeat score when there is one, meet ``target``."""
+        return self.score >= target and (
+            self.consistent_score is None or self.consistent_score >= target
+        )
+
+
+@dataclass(frozen=True)
+class LabelFacts:
+    """The labelled cases a fine-tune would learn from, and how many it needs.
+
+    Attributes:
+        labelled: Train and validation cases with a reference answer.
+        needs_reference: Cases with no reference answer.
+        min_examples: Labelled cases needed before fine-tuning is advised.
+        basis: Where ``min_examples`` comes from when it is measured (a fine-tune's learning
+            curve, :mod:`~promptsuite.optimize.analysis._learning`), in words; None for the
+            fixed default.
+    """
+
+    labelled: int
+    needs_reference: int = 0
+    min_examples: int = RECOMMENDED_MIN_EXAMPLES
+    basis: str | None = None
+
+
+@dataclass(frozen=True)
+class FailureFacts:
+    """Where prompting fails.
+
+    Attributes:
+        kind: What explains most failing held-out cases: ``format``, ``knowledge`` or None
+            (see :mod:`~promptsuite.optimize.analysis._failures`).
+        reasons: Where prompting fails, in words (tags, cases, checks).
+        resistant: Cases no candidate ever passed.
+    """
+
+    kind: str | None = None
+    reasons: tuple[str, ...] = ()
+    resistant: int = 0
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Everything a verdict rests on.
+
+    Attributes:
+        plateau: The plateau decision on the validation trajectory.
+        final: The best candidate's score (on held-out test cases when they were run).
+        target: The target score.
+        budget: The candidate budget of the run (the extension the gain estimate is for).
+        search: What the search did.
+        labels: The labelled cases, and how many fine-tuning needs.
+        failures: Where prompting fails.
+        extra_reasons: Further evidence lines (the change against the user's prompt, cost)
+            every verdict ends with.
+        stopped_early: Why the optimizer stopped before its budget, if it did.
+    """
+
+    plateau: Plateau
+    final: FinalScore
+    target: float
+    budget: int
+    search: SearchFacts
+    labels: LabelFacts
+    failures: FailureFacts = FailureFacts()
+    extra_reasons: tuple[str, ...] = ()
+    stopped_early: str | None = None
+
+    @property
+    def closing_reasons(self) -> tuple[str, ...]:
+        """The lines a verdict ends with: where prompting fails, then the extra reasons."""
+        return (*self.failures.reasons, *self.extra_reasons)
+
+
+VerdictRule: TypeAlias = Callable[[Evidence, list[str]], Verdict | None]
+"""One rule of the advice: it reads the evidence and the reason lines so far, may add lines,
+and gives the verdict or None to let the next rule speak."""
+
+
+def state_the_score(evidence: Evidence, reasons: list[str]) -> None:
+    """Every verdict opens with the score it rests on, against the target."""
+    final = evidence.final
+    reasons.append(
+        f"best {final.source} score {final.score:.3f} against a target of {evidence.target:g}"
+    )
+
+
+def too_few_held_out_cases(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """Undecided on fewer than :data:`MIN_HELD_OUT` held-out test cases: luck could explain it."""
+    final = evidence.final
+    if final.source != "test" or final.held_out >= MIN_HELD_OUT:
+        return None
+    reasons.append(
+        f"only {final.held_out} held-out test cases: too few to tell a prompt's real score from "
+        f"luck; a verdict needs at least {MIN_HELD_OUT} (add cases to the suite)"
+    )
+    return _undecided(evidence, reasons, "Undecided: too few held-out test cases to judge.")
+
+
+def no_held_out_results(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """Undecided without test results: the validation figures chose the best candidate."""
+    if evidence.final.source == "test":
+        return None
+    reasons.append(
+        "no held-out test results: a verdict needs the test split, which the search never "
+        "sees (add cases, or give the test split a larger share with --split)"
+    )
+    return _undecided(evidence, reasons, "Undecided: nothing was verified on held-out test cases.")
+
+
+def note_unreliable_passes(evidence: Evidence, reasons: list[str]) -> None:
+    """A score at the target on average, but not when each case counts its worst repeat."""
+    final = evidence.final
+    if final.score >= evidence.target and not final.reaches(evidence.target):
+        reasons.append(
+            f"passes on average but not reliably: {final.consistent_score:.3f} when each case "
+            "counts its worst repeat, below the target"
+        )
+
+
+def target_reached(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """The target met (reliably, when required): use the prompt; where it fails is left out."""
+    if not evidence.final.reaches(evidence.target):
+        return None
+    return Verdict(
+        "target-reached",
+        "Target reached by prompting: use the best prompt; fine-tuning is not needed.",
+        (*reasons, *evidence.extra_reasons),
+    )
+
+
+def empty_search(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """Undecided when the search recorded no candidate besides the user's prompt, with why."""
+    search = evidence.search
+    if search.candidates != 0:
+        return None
+    reasons.append("the search recorded no candidate besides your prompt")
+    reasons.extend(search.why_empty)
+    return _undecided(
+        evidence, reasons, "Undecided: the search found nothing to compare with your prompt."
+    )
+
+
+def stopped_before_a_plateau(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """Undecided when the optimizer stopped early, before a plateau could be judged."""
+    if evidence.stopped_early is None or evidence.plateau.decided:
+        return None
+    reasons.append(f"the optimizer stopped early: {evidence.stopped_early}")
+    return _undecided(
+        evidence,
+        reasons,
+        "Undecided: the optimizer stopped before it produced enough candidates to judge. "
+        "Try another --optimizer, or a stronger --prompt-model for instruction search.",
+    )
+
+
+def no_labelled_demos(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """Undecided when no train case had a reference answer, so no demo could be tried."""
+    search = evidence.search
+    if search.demos_tried or search.train_references != 0:
+        return None
+    reasons.append(
+        "no train case has a reference answer, so no labelled examples were tried, the "
+        "strongest lever for a small model: state `reference:` on cases (or add checks "
+        "that pin the answer, such as equals) and run again"
+    )
+    reasons.extend(search.why_empty)
+    return _undecided(
+        evidence, reasons, "Undecided: prompting was tried without labelled examples only."
+    )
+
+
+def state_the_plateau(evidence: Evidence, reasons: list[str]) -> None:
+    """From here on, every verdict quotes the plateau's reason."""
+    reasons.append(evidence.plateau.reason)
+
+
+def too_early_for_a_plateau(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """Undecided with no more candidates than the window: a larger budget would tell."""
+    if evidence.plateau.decided:
+        return None
+    return _undecided(
+        evidence,
+        reasons,
+        "Undecided: too few candidates to judge a plateau; raise --budget above "
+        f"{evidence.budget}.",
+    )
+
+
+def still_improving(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """Not plateaued: extend the search, with what another budget might gain."""
+    if evidence.plateau.plateaued:
+        return None
+    budget = evidence.budget
+    estimate = estimate_gain(evidence.plateau, evidence.final.score, evidence.target, budget)
+    reasons.append(
+        f"extending the search by {budget} candidates might gain about "
+        f"{estimate.expected:+.3f} (range {estimate.low:+.3f} to {estimate.high:+.3f}), "
+        "a linear extrapolation of the recent slope, capped; gains usually shrink"
+    )
+    if estimate.candidates_to_target is not None:
+        reasons.append(
+            f"at the recent slope the target is about {estimate.candidates_to_target} "
+            "candidates away"
+        )
+    return Verdict(
+        "still-improving",
+        "Still improving: extend the budget before deciding on fine-tuning.",
+        (*reasons, *evidence.closing_reasons),
+        gain_estimate=estimate,
+    )
+
+
+def note_resistant_cases(evidence: Evidence, reasons: list[str]) -> None:
+    """A plateau names the cases no prompt variant ever solved."""
+    resistant = evidence.failures.resistant
+    if resistant:
+        reasons.append(f"{resistant} cases were never solved by any prompt variant")
+
+
+def format_failures(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """A plateau whose failures are mostly the reply's format: fix that before fine-tuning."""
+    if evidence.failures.kind != "format":
+        return None
+    return Verdict(
+        "plateau-format",
+        "Prompting has plateaued below the target, and the failures are in the reply's "
+        "format (the right content, wrapped wrong): fix the prompt's format or add checks "
+        "that accept it before you fine-tune.",
+        (*reasons, *evidence.closing_reasons),
+    )
+
+
+def count_the_labels(evidence: Evidence, reasons: list[str]) -> None:
+    """The labelled cases, against the threshold and where it comes from."""
+    labels = evidence.labels
+    if labels.basis is None:
+        reasons.append(
+            f"{labels.labelled} train/validation cases have a reference answer; fine-tuning "
+            f"is advised from {labels.min_examples} (OpenAI requires {OPENAI_MIN_EXAMPLES} "
+            "and sees clear gains from 50-100)"
+        )
+    else:
+        reasons.append(
+            f"{labels.labelled} train/validation cases have a reference answer; {labels.basis}"
+        )
+
+
+def count_the_missing_references(evidence: Evidence, reasons: list[str]) -> None:
+    """The cases a person would have to label."""
+    needs_reference = evidence.labels.needs_reference
+    if needs_reference:
+        reasons.append(f"{needs_reference} cases need a reference answer written by a person")
+
+
+def enough_labels_to_finetune(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """A plateau with at least ``min_examples`` labelled cases: fine-tune."""
+    labels = evidence.labels
+    if labels.labelled < labels.min_examples:
+        return None
+    return Verdict(
+        "plateau-finetune",
+        f"Prompting has plateaued below the target;{_lacks_knowledge(evidence)} fine-tuning "
+        "is advised.",
+        (*reasons, *evidence.closing_reasons),
+    )
+
+
+def collect_more_labels(evidence: Evidence, reasons: list[str]) -> Verdict:
+    """A plateau with too few labelled cases: how many more to collect. Always decides."""
+    more = evidence.labels.min_examples - evidence.labels.labelled
+    return Verdict(
+        "plateau-collect",
+        f"Prompting has plateaued below the target;{_lacks_knowledge(evidence)} there are too "
+        f"few labelled cases to fine-tune: collect about {more} more.",
+        (*reasons, *evidence.closing_reasons),
+        collect_more=more,
+    )
+
+
+def _undecided(evidence: Evidence, reasons: list[str], headline: str) -> Verdict:
+    return Verdict("undecided", headline, (*reasons, *evidence.closing_reasons))
+
+
+def _lacks_knowledge(evidence: Evidence) -> str:
+    # Only reached past the format rule: any classified failure is one of knowledge.
+    if evidence.failures.kind:
+        return " the model lacks the knowledge (right shape, wrong content):"
+    return ""
+
+
+VERDICT_RULES: tuple[VerdictRule, ...] = (
+    state_the_score,
+    too_few_held_out_cases,
+    no_held_out_results,
+    note_unreliable_passes,
+    target_reached,
+    empty_search,
+    stopped_before_a_plateau,
+    no_labelled_demos,
+    state_the_plateau,
+    too_early_for_a_plateau,
+    still_improving,
+    note_resistant_cases,
+    format_failures,
+    count_the_labels,
+    count_the_missing_references,
+    enough_labels_to_finetune,
+    collect_more_labels,
+)
+"""The rules of the advice in precedence order; the last one always gives a verdict."""
+
+
+def decide(evidence: Evidence) -> Verdict:
+    """Turn the evidence into a verdict: the first that a rule of :data:`VERDICT_RULES` gives.
 
     The score behind every verdict is the held-out test score: without test results the
     verdict is ``undecided``. A search that proposed nothing, or could not try labelled
     demos, is ``undecided`` too, never "still improving", and says what would decide it.
 
     Args:
-        plateau: The plateau decision on the validation trajectory.
-        final_score: The best candidate's mean score on ``final_source`` (test when run).
-        final_source: ``test`` or ``val``.
-        consistent_score: The same with each case scored by its worst repeat, when
-            consistency is required and cases were repeated; None otherwise.
-        target: The target score.
-        labelled: Train and validation cases with a reference answer.
-        needs_reference: Cases with no reference answer.
-        resistant: Cases no candidate ever passed.
-        budget: The candidate budget of the run (the extension the gain estimate is for).
-        search: What the search did.
-        held_out: Test cases the final figures compare (at least :data:`MIN_HELD_OUT`
-            for a verdict).
-        failure: What explains most failing held-out cases: ``format``, ``knowledge`` or
-            None (see :mod:`~promptsuite.optimize.analysis._failures`).
-        failure_reasons: Where prompting fails, in words (tags, cases, checks).
-        min_examples: Labelled cases needed before fine-tuning is advised.
-        extra_reasons: Further evidence lines (cost) to append.
-        stopped_early: Why the optimizer stopped before its budget, if it did.
-        labels_basis: Where ``min_examples`` comes from when it is measured (a fine-tune's
-            learning curve, :mod:`~promptsuite.optimize.analysis._learning`), in words; None
-            for the fixed default.
+        evidence: The figures the verdict rests on.
 
     Returns:
-        The verdict.
+        The verdict: its reasons are the lines the rules added, in order, then where
+        prompting fails (except for ``target-reached``) and the extra reasons.
     """
-    score_line = f"best {final_source} score {final_score:.3f} against a target of {target:g}"
-    reasons: list[str] = [score_line]
-    evidence = (*failure_reasons, *extra_reasons)
-    if final_source == "test" and held_out < MIN_HELD_OUT:
-        reasons.append(
-            f"only {held_out} held-out test cases: too few to tell a prompt's real score from "
-            f"luck; a verdict needs at least {MIN_HELD_OUT} (add cases to the suite)"
-        )
-        return Verdict(
-            "undecided",
-            "Undecided: too few held-out test cases to judge.",
-            (*reasons, *evidence),
-        )
-    if final_source != "test":
-        reasons.append(
-            "no held-out test results: a verdict needs the test split, which the search never "
-            "sees (add cases, or give the test split a larger share with --split)"
-        )
-        return Verdict(
-            "undecided",
-            "Undecided: nothing was verified on held-out test cases.",
-            (*reasons, *evidence),
-        )
-    reached = final_score >= target
-    if reached and consistent_score is not None and consistent_score < target:
-        reached = False
-        reasons.append(
-            f"passes on average but not reliably: {consistent_score:.3f} when each case counts "
-            "its worst repeat, below the target"
-        )
-    if reached:
-        return Verdict(
-            "target-reached",
-            "Target reached by prompting: use the best prompt; fine-tuning is not needed.",
-            (*reasons, *extra_reasons),
-        )
-    if search.candidates == 0:
-        reasons.append("the search recorded no candidate besides your prompt")
-        reasons.extend(search.why_empty)
-        return Verdict(
-            "undecided",
-            "Undecided: the search found nothing to compare with your prompt.",
-            (*reasons, *evidence),
-        )
-    if stopped_early is not None and not plateau.decided:
-        reasons.append(f"the optimizer stopped early: {stopped_early}")
-        return Verdict(
-            "undecided",
-            "Undecided: the optimizer stopped before it produced enough candidates to judge. "
-            "Try another --optimizer, or a stronger --prompt-model for instruction search.",
-            (*reasons, *evidence),
-        )
-    if not search.demos_tried and search.train_references == 0:
-        reasons.append(
-            "no train case has a reference answer, so no labelled examples were tried, the "
-            "strongest lever for a small model: state `reference:` on cases (or add checks "
-            "that pin the answer, such as equals) and run again"
-        )
-        reasons.extend(search.why_empty)
-        return Verdict(
-            "undecided",
-            "Undecided: prompting was tried without labelled examples only.",
-            (*reasons, *evidence),
-        )
-    reasons.append(plateau.reason)
-    if not plateau.decided:
-        return Verdict(
-            "undecided",
-            f"Undecided: too few candidates to judge a plateau; raise --budget above {budget}.",
-            (*reasons, *evidence),
-        )
-    if not plateau.plateaued:
-        estimate = estimate_gain(plateau, final_score, target, budget)
-        reasons.append(
-            f"extending the search by {budget} candidates might gain about "
-            f"{estimate.expected:+.3f} (range {estimate.low:+.3f} to {estimate.high:+.3f}), "
-            "a linear extrapolation of the recent slope, capped; gains usually shrink"
-        )
-        if estimate.candidates_to_target is not None:
-            reasons.append(
-                f"at the recent slope the target is about {estimate.candidates_to_target} "
-                "candidates away"
-            )
-        return Verdict(
-            "still-improving",
-            "Still improving: extend the budget before deciding on fine-tuning.",
-            (*reasons, *evidence),
-            gain_estimate=estimate,
-        )
-    if resistant:
-        reasons.append(f"{resistant} cases were never solved by any prompt variant")
-    if failure == "format":
-        return Verdict(
-            "plateau-format",
-            "Prompting has plateaued below the target, and the failures are in the reply's "
-            "format (the right content, wrapped wrong): fix the prompt's format or add checks "
-            "that accept it before you fine-tune.",
-            (*reasons, *evidence),
-        )
-    if labels_basis is None:
-        reasons.append(
-            f"{labelled} train/validation cases have a reference answer; fine-tuning is advised "
-            f"from {min_examples} (OpenAI requires {OPENAI_MIN_EXAMPLES} and sees clear gains "
-            "from 50-100)"
-        )
-    else:
-        reasons.append(f"{labelled} train/validation cases have a reference answer; {labels_basis}")
-    if needs_reference:
-        reasons.append(f"{needs_reference} cases need a reference answer written by a person")
-    lacks = " the model lacks the knowledge (right shape, wrong content):" if failure else ""
-    if labelled >= min_examples:
-        return Verdict(
-            "plateau-finetune",
-            f"Prompting has plateaued below the target;{lacks} fine-tuning is advised.",
-            (*reasons, *evidence),
-        )
-    more = min_examples - labelled
-    return Verdict(
-        "plateau-collect",
-        f"Prompting has plateaued below the target;{lacks} there are too few labelled cases "
-        f"to fine-tune: collect about {more} more.",
-        (*reasons, *evidence),
-        collect_more=more,
-    )
+    reasons: list[str] = []
+    verdicts = (rule(evidence, reasons) for rule in VERDICT_RULES)
+    return next(verdict for verdict in verdicts if verdict is not None)

@@ -19,6 +19,10 @@ from promptsuite.optimize.analysis._advice import (
     DEFAULT_MARGIN,
     PLATEAU_CONFIDENCE,
     RECOMMENDED_MIN_EXAMPLES,
+    Evidence,
+    FailureFacts,
+    FinalScore,
+    LabelFacts,
     Plateau,
     SearchFacts,
     Verdict,
@@ -259,25 +263,32 @@ def analyze(
             min_examples = learning_curve.cases_needed
         else:
             basis += f"; the fixed default of {min_examples} applies"
-    verdict = decide(
+    evidence = Evidence(
         plateau=plateau,
-        final_score=final.best_score,
-        final_source=final.source,
-        consistent_score=consistent,
+        final=FinalScore(
+            score=final.best_score,
+            source=final.source,
+            consistent_score=consistent,
+            held_out=final.n_cases,
+        ),
         target=run.target,
-        labelled=labelled,
-        needs_reference=len(needs),
-        resistant=resistant,
         budget=run.budget,
         search=search_facts(run),
-        held_out=final.n_cases,
-        failure=failures.dominant,
-        failure_reasons=failures.lines(),
-        min_examples=min_examples,
+        labels=LabelFacts(
+            labelled=labelled,
+            needs_reference=len(needs),
+            min_examples=min_examples,
+            basis=basis,
+        ),
+        failures=FailureFacts(
+            kind=failures.dominant,
+            reasons=failures.lines(),
+            resistant=resistant,
+        ),
         extra_reasons=_evidence(final, cases, cost),
         stopped_early=run.metadata.get("optimizer_error"),
-        labels_basis=basis,
     )
+    verdict = decide(evidence)
     return Analysis(
         suite=run.suite,
         model=run.model,

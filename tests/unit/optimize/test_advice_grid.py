@@ -13,38 +13,24 @@ import itertools
 import json
 import os
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from promptsuite.optimize.analysis import Plateau, SearchFacts, Verdict, decide
+from promptsuite.optimize.analysis import (
+    Evidence,
+    FailureFacts,
+    FinalScore,
+    LabelFacts,
+    Plateau,
+    SearchFacts,
+    Verdict,
+    decide,
+)
 
 FIXTURE = Path(__file__).parent / "golden" / "decide_grid.json"
 TARGET = 0.9
 BUDGET = 12
-
-
-@dataclass(frozen=True)
-class Final:
-    source: str
-    held_out: int
-    score: float
-    consistent_score: float | None
-
-
-@dataclass(frozen=True)
-class Failures:
-    kind: str | None
-    reasons: tuple[str, ...]
-    extra_reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Labels:
-    labelled: int
-    needs_reference: int
-    min_examples: int
-    basis: str | None
 
 
 def plateau(decided: bool, plateaued: bool, gain: float, low: float, high: float) -> Plateau:
@@ -78,17 +64,18 @@ WHY_REFERENCES = "no train case has a reference answer (state `reference:`...)"
 WHY_BOOTSTRAP = "bootstrapped demos need the model's own passing replies, and none passed"
 EXTRA = ("against your prompt on 20 test cases: +0.100 mean score", "cost: 1.8x the tokens")
 
+#: Score, source, worst-repeat score, held-out test cases.
 FINALS = {
-    "val-above-target": Final("val", 30, 0.95, None),
-    "val-3-cases-below": Final("val", 3, 0.5, None),
-    "test-3-cases": Final("test", 3, 0.95, None),
-    "test-4-cases-below": Final("test", 4, 0.5, 0.3),
-    "test-5-cases-at-target": Final("test", 5, 0.9, 0.9),
-    "reached": Final("test", 20, 0.95, None),
-    "reached-reliably": Final("test", 20, 0.95, 0.92),
-    "reached-on-average-only": Final("test", 20, 0.95, 0.7),
-    "below": Final("test", 20, 0.6, None),
-    "below-and-unreliable": Final("test", 20, 0.6, 0.4),
+    "val-above-target": FinalScore(0.95, "val", None, 30),
+    "val-3-cases-below": FinalScore(0.5, "val", None, 3),
+    "test-3-cases": FinalScore(0.95, "test", None, 3),
+    "test-4-cases-below": FinalScore(0.5, "test", 0.3, 4),
+    "test-5-cases-at-target": FinalScore(0.9, "test", 0.9, 5),
+    "reached": FinalScore(0.95, "test", None, 20),
+    "reached-reliably": FinalScore(0.95, "test", 0.92, 20),
+    "reached-on-average-only": FinalScore(0.95, "test", 0.7, 20),
+    "below": FinalScore(0.6, "test", None, 20),
+    "below-and-unreliable": FinalScore(0.6, "test", 0.4, 20),
 }
 SEARCHES = {
     "empty-without-references": SearchFacts(0, False, 0, (WHY_REFERENCES, WHY_BOOTSTRAP)),
@@ -109,20 +96,25 @@ PLATEAUS = {
     "plateaued": plateau(True, True, 0.0, 0.0, 0.0),
     "plateaued-within-noise": plateau(True, True, 0.025, -0.01, 0.06),
 }
+#: Where prompting fails (the resistant cases are a dimension of their own), and the extra
+#: reasons.
 FAILURES = {
-    "nothing": Failures(None, (), ()),
-    "cost-only": Failures(None, (), EXTRA),
-    "format": Failures("format", ("the best prompt fails 9 test cases: 9 format",), EXTRA),
-    "knowledge": Failures("knowledge", ("the best prompt fails 9 test cases", "e.g. c001"), EXTRA),
-    "unclassified": Failures(None, ("the best prompt fails 9 test cases: 0 classified",), ()),
+    "nothing": (FailureFacts(), ()),
+    "cost-only": (FailureFacts(), EXTRA),
+    "format": (FailureFacts("format", ("the best prompt fails 9 test cases: 9 format",)), EXTRA),
+    "knowledge": (
+        FailureFacts("knowledge", ("the best prompt fails 9 test cases", "e.g. c001")),
+        EXTRA,
+    ),
+    "unclassified": (FailureFacts(None, ("the best prompt fails 9 test cases: 0 classified",)), ()),
 }
 BASIS = "a fine-tune's learning curve reaches the target at about 30 train rows"
 LABELS = {
-    "too-few": Labels(20, 0, 50, None),
-    "exactly-enough": Labels(50, 0, 50, None),
-    "enough-some-unlabelled": Labels(60, 7, 50, None),
-    "measured-too-few": Labels(12, 3, 30, BASIS),
-    "measured-enough": Labels(40, 0, 30, BASIS),
+    "too-few": LabelFacts(labelled=20, needs_reference=0, min_examples=50),
+    "exactly-enough": LabelFacts(labelled=50, needs_reference=0, min_examples=50),
+    "enough-some-unlabelled": LabelFacts(labelled=60, needs_reference=7, min_examples=50),
+    "measured-too-few": LabelFacts(labelled=12, needs_reference=3, min_examples=30, basis=BASIS),
+    "measured-enough": LabelFacts(labelled=40, needs_reference=0, min_examples=30, basis=BASIS),
 }
 RESISTANT = {"none-resistant": 0, "4-resistant": 4}
 
@@ -140,27 +132,19 @@ ROW_DIMENSIONS = 3
 
 
 def verdict_of(case: dict[str, Any]) -> Verdict:
-    final: Final = case["final"]
-    failures: Failures = case["failures"]
-    labels: Labels = case["labels"]
+    failures, extra_reasons = case["failures"]
     return decide(
-        plateau=case["plateau"],
-        final_score=final.score,
-        final_source=final.source,
-        consistent_score=final.consistent_score,
-        target=TARGET,
-        labelled=labels.labelled,
-        needs_reference=labels.needs_reference,
-        resistant=case["resistant"],
-        budget=BUDGET,
-        search=case["search"],
-        held_out=final.held_out,
-        failure=failures.kind,
-        failure_reasons=failures.reasons,
-        min_examples=labels.min_examples,
-        extra_reasons=failures.extra_reasons,
-        stopped_early=case["stop"],
-        labels_basis=labels.basis,
+        Evidence(
+            plateau=case["plateau"],
+            final=case["final"],
+            target=TARGET,
+            budget=BUDGET,
+            search=case["search"],
+            labels=case["labels"],
+            failures=replace(failures, resistant=case["resistant"]),
+            extra_reasons=extra_reasons,
+            stopped_early=case["stop"],
+        )
     )
 
 
