@@ -247,10 +247,10 @@ def test_still_improving_estimates_a_longer_search() -> None:
 
 
 def test_note_resistant_cases() -> None:
-    resistant = evidence(failures=FailureFacts(resistant=4))
+    resistant = evidence(failures=FailureFacts(resistant=1))
     assert apply("note_resistant_cases", resistant) == (
         None,
-        [PRIOR, "4 cases were never solved by any prompt variant"],
+        [PRIOR, "1 cases were never solved by any prompt variant"],
     )
     passes("note_resistant_cases", evidence(failures=FailureFacts(resistant=0)))
 
