@@ -419,10 +419,13 @@ class Record(BaseModel):
     """Base of a persisted record (and of its parts).
 
     Unknown keys are refused, so a file of another kind is named as such instead of half
-    read; each field's docstring is its description.
+    read. Each field has a docstring below it (for readers and documentation tools; pydantic
+    is not asked to copy them into descriptions, which parses every class's source on
+    import). A record's validator is built when it is first used, not on import: the
+    commands import every record, most runs use few.
     """
 
-    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 RecordT = TypeVar("RecordT", bound=BaseModel)
