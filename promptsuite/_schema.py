@@ -1,12 +1,15 @@
-"""The suite and prompt file formats, as pydantic models.
+"""The file formats, as pydantic models: suite and prompt files, and the records we write.
 
-These models are the single source of truth: the loader validates against them and the JSON
-Schemas shipped in ``promptsuite/schemas/`` (for editor completion) are generated from them.
+The suite and prompt models are the single source of truth: the loader validates against
+them and the JSON Schemas shipped in ``promptsuite/schemas/`` (for editor completion) are
+generated from them. :class:`Record` is the base of the versioned JSON records the
+optimizer and the fine-tune write; :func:`read_record` is how each is read back.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import (
     AliasChoices,
@@ -15,9 +18,12 @@ from pydantic import (
     Discriminator,
     Field,
     Tag,
+    ValidationError,
     field_validator,
 )
 
+from promptsuite._files import write_json_atomic
+from promptsuite.errors import ConfigError
 from promptsuite.stats import Reducer
 
 __all__ = [
@@ -404,3 +410,60 @@ class SuiteFile(_Strict):
         if not value:
             raise ValueError("list at least one model")
         return value
+
+
+# ---------------------------------------------------------------- the records we write
+
+
+class Record(BaseModel):
+    """Base of a persisted record (and of its parts).
+
+    Unknown keys are refused, so a file of another kind is named as such instead of half
+    read. Each field has a docstring below it (for readers and documentation tools; pydantic
+    is not asked to copy them into descriptions, which parses every class's source on
+    import). A record's validator is built when it is first used, not on import: the
+    commands import every record, most runs use few.
+    """
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
+RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+def read_record(path: Path, kind: type[RecordT], *, name: str, what: str, hint: str) -> RecordT:
+    """Read a JSON record file as ``kind`` (older versions are converted by ``kind`` itself).
+
+    Args:
+        path: The file, or the folder holding it as ``name``.
+        kind: The record's model.
+        name: The file's usual name (``optimization.json``).
+        what: The record's name in the error (``an optimization report``).
+        hint: What to pass instead, for the error.
+
+    Raises:
+        ConfigError: One line naming the file: it is missing, not JSON, or not a ``what``.
+    """
+    if path.is_dir():
+        path = path / name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror or exc}); {hint}") from None
+    try:
+        return kind.model_validate_json(text)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: not {what} ({_first_problem(exc)}); {hint}") from None
+
+
+def write_record(path: Path, record: BaseModel) -> Path:
+    """Write a record as indented JSON, atomically."""
+    return write_json_atomic(path, record.model_dump(mode="json", by_alias=True), indent=2)
+
+
+def _first_problem(error: ValidationError) -> str:
+    first = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    problem = " ".join(str(first["msg"]).split())
+    more = error.error_count() - 1
+    return (f"{where}: " if where else "") + problem + (f"; {more} more" if more else "")

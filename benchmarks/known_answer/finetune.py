@@ -19,14 +19,16 @@ on a 2-core CPU (most of it training): it is a benchmark, not a test.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from promptsuite.finetune import FinetuneRecord, read_finetune_record
+from promptsuite.optimize import mean_score
 
 HERE = Path(__file__).resolve().parent
 SUITES = ("card_intents", "queue_codes")
@@ -41,7 +43,16 @@ def run(command: list[str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def run_suite(name: str, extra: list[str], keep: Path | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Measured:
+    """One suite's fine-tune record and the wall time of both commands."""
+
+    record: FinetuneRecord
+    optimize_s: float
+    finetune_s: float
+
+
+def run_suite(name: str, extra: list[str], keep: Path | None) -> Measured:
     """Optimize, then fine-tune, one suite in a fresh folder; the fine-tune record."""
     with tempfile.TemporaryDirectory(prefix=f"finetune-{name}-") as folder:
         work = Path(folder)
@@ -54,16 +65,10 @@ def run_suite(name: str, extra: list[str], keep: Path | None) -> dict[str, Any]:
         command = [*cli, "finetune", f"suites/{name}.yaml", "--optimization", str(opt_dir)]
         finetune_s = run([*command, "--curve", *extra], work)
         [record_file] = (work / "reports" / "finetune").glob(f"{name}-*/finetune.json")
-        record: dict[str, Any] = json.loads(record_file.read_text(encoding="utf-8"))
+        record = read_finetune_record(record_file)
         if keep is not None:
             shutil.copytree(work / "reports", keep / name, dirs_exist_ok=True)
-    record["optimize_s"] = optimize_s
-    record["finetune_s"] = finetune_s
-    return record
-
-
-def mean(scores: list[dict[str, Any]]) -> float:
-    return sum(sum(c["scores"]) / len(c["scores"]) for c in scores) / len(scores)
+    return Measured(record, optimize_s, finetune_s)
 
 
 def main() -> None:
@@ -72,30 +77,32 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="copy each run's reports/ into this folder")
     parser.add_argument("extra", nargs="*", help="more options for promptsuite finetune")
     args = parser.parse_args()
-    records = [run_suite(name, args.extra, args.keep) for name in args.suite or SUITES]
+    measured = [run_suite(name, args.extra, args.keep) for name in args.suite or SUITES]
     print(
         "| suite | train / val / test | steps | s/step | train | peak RSS | your prompt | "
         "best prompt | fine-tuned | both | gain vs best prompt (95% CI) | fixed / broken | "
         "verdict | llama.cpp = transformers | labels for target | optimize + finetune |"
     )
     print("|" + "---|" * 16)
-    for r in records:
-        t, c = r["training"], r["comparisons"]["finetuned_vs_prompt"]
-        both = f"{mean(r['test']['both']):.3f}" if "both" in r["test"] else "-"
-        curve = r.get("curve") or {}
-        needed = curve.get("cases_needed")
-        rows = r["rows"]
+    for m in measured:
+        r = m.record
+        # The benchmark always re-tests: every run has these parts.
+        assert r.retest is not None and r.agreement is not None and r.judgement is not None
+        t, test, j = r.training, r.retest.test, r.judgement
+        c = j.comparisons.finetuned_vs_prompt
+        both = f"{mean_score(test['both']):.3f}" if "both" in test else "-"
+        needed = j.curve.cases_needed if j.curve is not None else None
         print(
-            f"| {r['suite']} | {rows['train']} / {rows['val']} / {rows['test']} | {t['steps']} | "
-            f"{t['step_s']:.1f} | {t['train_s']:.0f} s | {r['peak_rss_mb'] / 1024:.1f} GB | "
-            f"{mean(r['test']['baseline']):.3f} | {mean(r['test']['prompt']):.3f} | "
-            f"{mean(r['test']['finetuned']):.3f} | {both} | {c['gain']:+.3f} "
-            f"({c['ci_low']:+.3f} to {c['ci_high']:+.3f}) | {len(c['fixed'])} / "
-            f"{len(c['broken'])} | {r['verdict']} | {r['agreement']['identical']}/"
-            f"{r['agreement']['cases']} | {needed if needed is not None else 'n/a'} | "
-            f"{r['optimize_s']:.0f} s + {r['finetune_s']:.0f} s |"
+            f"| {r.suite} | {r.rows.train} / {r.rows.val} / {r.rows.test} | {t.steps} | "
+            f"{t.step_s:.1f} | {t.train_s:.0f} s | {r.peak_rss_mb / 1024:.1f} GB | "
+            f"{mean_score(test['baseline']):.3f} | {mean_score(test['prompt']):.3f} | "
+            f"{mean_score(test['finetuned']):.3f} | {both} | {c.gain:+.3f} "
+            f"({c.ci_low:+.3f} to {c.ci_high:+.3f}) | {len(c.fixed)} / "
+            f"{len(c.broken)} | {j.verdict} | {r.agreement.identical}/"
+            f"{r.agreement.cases} | {needed if needed is not None else 'n/a'} | "
+            f"{m.optimize_s:.0f} s + {m.finetune_s:.0f} s |"
         )
-        print(f"<!-- {r['suite']}: advice after the curve: {r.get('advice_after')} -->")
+        print(f"<!-- {r.suite}: advice after the curve: {j.advice_after} -->")
 
 
 if __name__ == "__main__":

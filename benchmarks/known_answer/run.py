@@ -15,13 +15,14 @@ and whether the verdict is the right one, and exits 1 if any is not.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from promptsuite.optimize import read_optimization_report
 
 HERE = Path(__file__).resolve().parent
 #: Suite -> (kind, the verdicts that are right for it).
@@ -51,21 +52,20 @@ def run_suite(name: str, model: str | None, extra: list[str]) -> dict[str, objec
         if result.returncode != 0:
             raise SystemExit(f"{name}: promptsuite optimize failed:\n{result.stderr}")
         [report] = (work / "reports" / "optimize").glob(f"{name}-*/optimization.json")
-        data = json.loads(report.read_text(encoding="utf-8"))
-    analysis, run = data["analysis"], data["run"]
-    usage = run["metadata"].get("task_model_usage", {})
-    verify = run["metadata"].get("verify", {})
+        saved = read_optimization_report(report)
+    analysis, run = saved.analysis, saved.run
+    verified = run.verification.model_calls if run.verification is not None else 0
     kind, right = EXPECTED[name]
     return {
         "suite": name,
         "kind": kind,
-        "baseline": analysis["final"]["baseline_score"],
-        "best": analysis["final"]["best_score"],
-        "source": analysis["final"]["source"],
-        "verdict": analysis["verdict"]["code"],
-        "right": analysis["verdict"]["code"] in right,
-        "candidates": len(run["candidates"]),
-        "calls": int(usage.get("calls", 0)) + int(verify.get("model_calls", 0)),
+        "baseline": analysis.final.baseline_score,
+        "best": analysis.final.best_score,
+        "source": analysis.final.source,
+        "verdict": analysis.verdict.code,
+        "right": analysis.verdict.code in right,
+        "candidates": len(run.candidates),
+        "calls": run.task_model_usage.calls + verified,
         "wall_s": wall,
     }
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 __all__ = ["TrainConfig"]
 
@@ -37,7 +36,3 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
     max_length: int = 512
-
-    def to_dict(self) -> dict[str, Any]:
-        """The configuration as JSON-ready data."""
-        return asdict(self)

@@ -16,15 +16,18 @@ import random
 import resource
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from promptsuite.finetune._config import TrainConfig
+from promptsuite.finetune._data import Chat
 from promptsuite.finetune._deps import require
 from promptsuite.finetune._gguf import write_lora_gguf
+from promptsuite.finetune._record import Training
 from promptsuite.models.local import auto_threads
+from promptsuite.optimize import Say
 
 __all__ = [
     "Base",
@@ -36,9 +39,6 @@ __all__ = [
     "release",
     "train_lora",
 ]
-
-Chat = list[dict[str, Any]]
-Say = Callable[[str], None]
 
 #: Model types whose HF -> GGUF conversion permutes the Q/K rows (llama.cpp's converter).
 _PERMUTED = frozenset({"llama", "mistral"})
@@ -59,45 +59,13 @@ class TrainOutcome:
     """What one training run did.
 
     Attributes:
-        steps: Optimizer steps taken.
-        planned_steps: Steps the epochs would take without early stopping or budget.
-        losses: Training loss of each step (mean over the batch's reply tokens).
-        val_losses: ``(step, validation loss)`` after each epoch (empty without val rows).
-        best_step: The step whose weights were kept.
-        stopped: Why training ended (``epochs``, ``early-stopping``, ``max-steps``, ``time``).
-        train_s: Seconds of training (validation included).
-        step_s: Mean seconds per optimizer step.
-        train_tokens: Tokens seen by training (all steps, prompt and reply).
-        target_tokens: Reply tokens the loss was computed on, per epoch.
-        trainable_params: LoRA parameters trained.
-        adapter_path: The GGUF adapter written.
-        adapted: Matrices the adapter changes.
-        peak_rss_mb: Peak resident memory of the process so far.
-        model: The trained peft model (for the agreement check; not persisted).
+        training: What the record keeps of it.
+        model: The trained peft model (for the agreement check; not persisted; None once
+            :func:`release` took the LoRA layers off).
     """
 
-    steps: int
-    planned_steps: int
-    losses: list[float]
-    val_losses: list[tuple[int, float]]
-    best_step: int
-    stopped: str
-    train_s: float
-    step_s: float
-    train_tokens: int
-    target_tokens: int
-    trainable_params: int
-    adapter_path: str
-    adapted: int
-    peak_rss_mb: float
+    training: Training
     model: Any = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The outcome as JSON-ready data (without the model)."""
-        data = asdict(self)
-        data.pop("model")
-        data["val_losses"] = [list(pair) for pair in self.val_losses]
-        return data
 
 
 def peak_rss_mb() -> float:
@@ -338,7 +306,7 @@ def train_lora(
         architecture=str(cfg.model_type),
         permute=str(cfg.model_type) in _PERMUTED,
     )
-    return TrainOutcome(
+    training = Training(
         steps=step,
         planned_steps=planned,
         losses=losses,
@@ -353,8 +321,8 @@ def train_lora(
         adapter_path=str(adapter_path),
         adapted=adapted,
         peak_rss_mb=round(peak_rss_mb(), 1),
-        model=model,
     )
+    return TrainOutcome(training, model)
 
 
 def lora_pairs(model: Any) -> dict[str, tuple[Any, Any]]:

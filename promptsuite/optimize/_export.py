@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,10 +74,6 @@ class ExportSummary:
     lines_validated: int
     meets_openai_minimum: bool
     collect_more: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """The summary as JSON-ready data."""
-        return asdict(self)
 
 
 # ---------------------------------------------------------------- the export

@@ -1,8 +1,9 @@
 """The optimization pipeline: search → write back → verify → apply → analyse → export → report.
 
 :func:`optimize` runs the stages in order on one loaded suite and says what each did through
-``say``; ``promptsuite optimize`` is a thin command over it. The run record is saved after
-the search and again at the end, so an analysis that fails never costs the search.
+``say``; ``promptsuite optimize`` is a thin command over it. The stages fill the typed run
+record (:class:`~promptsuite.optimize.OptimizationRun`), which is saved after the search and
+again at the end, so an analysis that fails never costs the search.
 """
 
 from __future__ import annotations
@@ -11,25 +12,24 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from promptsuite._files import write_json_atomic
+from promptsuite._schema import write_record
 from promptsuite.config import RunSettings
 from promptsuite.errors import PromptsuiteError
 from promptsuite.models import ModelSpec
-from promptsuite.optimize._export import ExportSummary, export_finetune
-from promptsuite.optimize._records import Candidate, CaseScore, OptimizationRun
+from promptsuite.optimize._export import export_finetune
+from promptsuite.optimize._page import write_optimization_report
+from promptsuite.optimize._records import Candidate, OptimizationRun, Verification, mean_score
+from promptsuite.optimize._report import OptimizationReport
+from promptsuite.optimize._retest import retest
 from promptsuite.optimize._shape import PromptShape, candidate_templates
-from promptsuite.optimize._verify import verify_on_test
 from promptsuite.optimize._writeback import NewVariant, unique_names, write_default, write_variants
-from promptsuite.optimize.analysis import Analysis, LearningCurve, analyze
+from promptsuite.optimize.analysis import LearningCurve, analyze
 from promptsuite.optimize.search import Progress, SearchOptions, run_search
 from promptsuite.suite import Suite, Variant, load_suite
 
-#: Version of the JSON optimization report (``optimization.json``).
-REPORT_VERSION = 1
-
 Say = Callable[[str], None]
+"""Where a stage says what it did, one line at a time."""
 
 
 @dataclass(frozen=True)
@@ -105,9 +105,9 @@ def optimize(
     search = options.search
     outcome = run_search(suite, search, progress=progress)
     run = outcome.run
-    if "optimizer_error" in run.metadata:
+    if run.optimizer_error is not None:
         say(
-            f"the optimizer stopped early ({run.metadata['optimizer_error']}); continuing "
+            f"the optimizer stopped early ({run.optimizer_error}); continuing "
             f"with the {len(run.candidates)} candidate(s) recorded"
         )
     result = PipelineResult(run, options.out_dir / "run.json")
@@ -121,7 +121,7 @@ def optimize(
     verify(run, verify_suite, outcome.shape.variant, result.picks, model, search.settings, say)
     if options.apply:
         apply(run, suite, result.picks, result.written, say)
-    run.metadata["wall_s"] = round(time.perf_counter() - started, 3)
+    run.wall_s = round(time.perf_counter() - started, 3)
     save_run(run, result.run_path)
     analyse(result, suite, options.out_dir, search.seed, options.learning_curve)
     return result
@@ -129,7 +129,7 @@ def optimize(
 
 def save_run(run: OptimizationRun, path: Path) -> None:
     """Save the run record atomically."""
-    write_json_atomic(path, run.to_dict(), indent=2)
+    write_record(path, run)
 
 
 def pick(
@@ -181,20 +181,22 @@ def verify(
     variants = {baseline_variant: suite.prompt.variants[baseline_variant]}
     for chosen in picks:
         variants[chosen.name] = suite.prompt.variants.get(chosen.name, chosen.variant)
-    results, counters = verify_on_test(suite, run.split, variants, model, settings)
+    retested = retest(suite, run.split, variants, {v: (model, v) for v in variants}, settings)
+    results = retested.scores
     run.test_results[0] = results[baseline_variant]
     for chosen in picks:
         run.test_results[chosen.candidate.index] = results[chosen.name]
-    run.metadata["verify"] = {**counters, "variants": list(variants)}
+    (counts,) = retested.counts
+    run.verification = Verification(
+        model_calls=counts.model_calls,
+        cache_hits=counts.cache_hits,
+        errors=counts.errors,
+        variants=list(variants),
+    )
     say(
         f"verified on {len(results[baseline_variant])} test cases with the runner "
-        f"({counters['model_calls']} model calls, {counters['cache_hits']} cache hits)"
+        f"({counts.model_calls} model calls, {counts.cache_hits} cache hits)"
     )
-
-
-def mean_score(scores: Sequence[CaseScore]) -> float:
-    """The mean case score, 0 for none."""
-    return sum(s.score for s in scores) / len(scores) if scores else 0.0
 
 
 def apply(
@@ -215,20 +217,8 @@ def apply(
         return
     assert suite.prompt.file is not None
     write_default(suite.prompt.file, winner.name)
-    run.metadata["applied"] = winner.name
+    run.applied = winner.name
     say(f"--apply: {winner.name} is now the default of {suite.prompt.file}")
-
-
-def report_data(
-    run: OptimizationRun, analysis: Analysis, export: ExportSummary | None
-) -> dict[str, Any]:
-    """The JSON optimization report: the run as recorded, its analysis, the export summary."""
-    return {
-        "version": REPORT_VERSION,
-        "run": run.to_dict(),
-        "analysis": analysis.to_dict(),
-        "export": export.to_dict() if export is not None else None,
-    }
 
 
 def analyse(
@@ -239,13 +229,12 @@ def analyse(
     learning_curve: LearningCurve | None = None,
 ) -> None:
     """Analyse the run, export the fine-tuning data and write the optimization report."""
-    from promptsuite.report import write_optimization_report
-
     run = result.run
     try:
         analysis = analyze(run, suite=suite, seed=seed, learning_curve=learning_curve)
         export = export_finetune(run, suite, out_dir, analysis=analysis, seed=seed)
-        result.report_paths = write_optimization_report(report_data(run, analysis, export), out_dir)
+        report = OptimizationReport(run=run, analysis=analysis, export=export)
+        result.report_paths = write_optimization_report(report, out_dir)
     except PromptsuiteError as exc:
         result.problem = f"analysis failed: {exc} (the run record is kept)"
         return

@@ -1,161 +1,370 @@
 """What an optimization run records: every candidate prompt, as it is evaluated.
 
-These records are the contract between the search (which produces them, ``_search.py``) and
-everything that reads them afterwards: plateau detection and the advice (``_analysis.py``),
-the fine-tuning export (``_export.py``) and the optimization report. They are plain
-dataclasses, persisted as versioned JSON (``OptimizationRun.to_dict`` / ``from_dict``).
+These records are the contract between the search (which produces them, ``search/``) and
+everything that reads them afterwards: the write-back, the verification, the analysis, the
+fine-tuning export, the optimization report and ``promptsuite finetune``. They are pydantic
+models persisted as versioned JSON (``run.json``, and the ``run`` of ``optimization.json``);
+:func:`read_run` reads a file back, and a record of an older version is converted where it
+is validated (:meth:`OptimizationRun._upgrade`), so every reader gets the current shape.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final, Literal
 
-#: Version 2 added ``CaseScore.failed_checks``; version 1 records read with it empty.
-OPTIMIZATION_VERSION = 2
+from pydantic import ConfigDict, Field, model_validator
+
+from promptsuite._schema import Record, read_record
+from promptsuite.models import GenerationParams
+
+__all__ = [
+    "OPTIMIZATION_VERSION",
+    "AutoPlan",
+    "Candidate",
+    "CaseScore",
+    "Demo",
+    "DspySearch",
+    "ModelUsage",
+    "OptimizationRun",
+    "ReferenceSummary",
+    "RepairedDemos",
+    "RunnerCounts",
+    "SearchSettings",
+    "Verification",
+    "mean",
+    "mean_score",
+    "read_run",
+]
+
+#: Version 3 typed what version 2 kept in a free-form ``metadata`` (settings, usage,
+#: timings, the verification); version 2 added ``CaseScore.failed_checks``. Versions 1 and 2
+#: are converted on reading.
+OPTIMIZATION_VERSION: Final = 3
 
 
-@dataclass(frozen=True)
-class Demo:
-    """One few-shot example of a candidate: the case's template vars and the reply shown."""
+def mean(values: Sequence[float]) -> float:
+    """The exact mean, 0 for no values."""
+    return math.fsum(values) / len(values) if values else 0.0
+
+
+class _Value(Record):
+    model_config = ConfigDict(frozen=True)
+
+
+class Demo(_Value):
+    """One few-shot example of a candidate."""
 
     vars: dict[str, Any]
+    """The case's template vars."""
     output: str
+    """The reply shown."""
 
 
-@dataclass(frozen=True)
-class CaseScore:
-    """One case's result under one candidate, over its repeats.
-
-    Attributes:
-        case_id: Suite case id.
-        split: ``train``, ``val`` or ``test``.
-        tags: The case's tags.
-        scores: Score of each repeat (0..1).
-        passes: Pass/fail of each repeat.
-        output: The first repeat's output (for the report and the export).
-        failed_checks: The checks the first repeat failed, by name (``type (metric)``).
-    """
+class CaseScore(_Value):
+    """One case's result under one candidate (or one re-tested arm), over its repeats."""
 
     case_id: str
+    """Suite case id."""
     split: str
+    """``train``, ``val`` or ``test``."""
     tags: list[str]
+    """The case's tags."""
     scores: list[float]
+    """Score of each repeat (0..1)."""
     passes: list[bool]
+    """Pass/fail of each repeat."""
     output: str = ""
-    failed_checks: list[str] = field(default_factory=list)
+    """The first repeat's output (for the report and the export)."""
+    failed_checks: list[str] = Field(default_factory=list)
+    """The checks the first repeat failed, by name (``type (metric)``)."""
 
     @property
     def score(self) -> float:
-        return sum(self.scores) / len(self.scores) if self.scores else 0.0
+        """The mean score over the repeats (0 without any)."""
+        return mean(self.scores)
 
     @property
     def passed(self) -> bool:
+        """Whether every repeat passed (and there was one)."""
         return bool(self.passes) and all(self.passes)
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """One prompt candidate, as evaluated on the validation split.
+def mean_score(scores: Sequence[CaseScore]) -> float:
+    """The mean case score, 0 for none."""
+    return mean([s.score for s in scores])
 
-    Attributes:
-        index: Order of evaluation, from 0 (0 is the user's own prompt, the baseline).
-        source: What proposed it (``baseline``, ``bootstrap``, ``copro``, ``mipro``, ``gepa``...).
-        instruction: The system instruction of the candidate.
-        demos: Its few-shot examples.
-        val_score: Mean score over the validation cases.
-        cases: Per-case results on the validation split.
-        lm_calls: Task-model calls made by the whole run so far (cache hits excluded).
-        prompt_model_calls: Prompt-model calls so far.
-        tokens: Tokens (prompt + completion) used by the run so far.
-        prompt_tokens_per_call: Mean prompt tokens of one call with this candidate.
-        elapsed_s: Seconds since the run started, when it was recorded.
-    """
+
+class Candidate(_Value):
+    """One prompt candidate, as evaluated on the validation split."""
 
     index: int
+    """Order of evaluation, from 0 (0 is the user's own prompt, the baseline)."""
     source: str
+    """What proposed it (``baseline``, ``demos``, ``bootstrap``, ``copro``, ``mipro``...)."""
     instruction: str
+    """The system instruction of the candidate."""
     demos: list[Demo]
+    """Its few-shot examples."""
     val_score: float
+    """Mean score over the validation cases."""
     cases: list[CaseScore]
+    """Per-case results on the validation split."""
     lm_calls: int = 0
+    """Task-model calls made by the whole run so far (cache hits excluded)."""
     prompt_model_calls: int = 0
+    """Prompt-model calls so far."""
     tokens: int = 0
+    """Tokens (prompt + completion) used by the run so far."""
     prompt_tokens_per_call: float = 0.0
+    """Mean prompt tokens of one call with this candidate."""
     elapsed_s: float = 0.0
+    """Seconds since the run started, when it was recorded."""
 
 
-@dataclass
-class OptimizationRun:
+class SearchSettings(_Value):
+    """What the search was asked to do, beyond the run's own fields."""
+
+    variant: str
+    """The prompt variant the search started from (the baseline)."""
+    adapter: str
+    """``suite`` (the user's template) or ``chat`` (DSPy's ChatAdapter)."""
+    fractions: tuple[float, float, float]
+    """Train, validation and test shares of the split."""
+    max_demos: int
+    """Most demos in a candidate."""
+    params: GenerationParams
+    """The suite's sampling parameters."""
+
+
+class ReferenceSummary(_Value):
+    """The train cases' reference answers: the only source of the search's demos."""
+
+    train_cases: int
+    """Train cases."""
+    with_reference: int
+    """Of those, the ones with a reference answer."""
+    stated: int
+    """References stated in the suite (``reference:``)."""
+    derived: int
+    """References derived from the case's checks."""
+    sources: dict[str, str] = Field(default_factory=dict)
+    """Case id -> where its reference came from (``stated`` or ``derived``)."""
+    missing: dict[str, str] = Field(default_factory=dict)
+    """Train case id -> why it has no reference."""
+
+
+class RepairedDemos(_Value):
+    """The model's own replies trimmed into demos, for a suite without references."""
+
+    asked: int
+    """Train cases the model was asked."""
+    kept: int
+    """Replies kept: trimmed to the checks' format, and passing them."""
+
+
+class AutoPlan(_Value):
+    """What the ``auto`` search planned to try."""
+
+    demo_kind: str
+    """How demos were chosen (``classification``, ``open``, ``repaired``...)."""
+    labels: list[str]
+    """The labels a classification task's demos cover."""
+    rules: list[str]
+    """Rules read off the checks."""
+    patterns: list[str]
+    """The instruction patterns tried."""
+    repaired: RepairedDemos | None = None
+    """The repaired demos, when the suite had no references to show."""
+
+
+class DspySearch(_Value):
+    """A DSPy optimizer's part of the search."""
+
+    version: str
+    """DSPy's version."""
+    threads: int
+    """DSPy evaluation threads."""
+    prompt_model_is_task_model: bool
+    """Whether one model both proposed and answered."""
+
+
+class ModelUsage(_Value):
+    """What one model cost the search (cache hits are free and counted apart)."""
+
+    calls: int = 0
+    """Calls made."""
+    cache_hits: int = 0
+    """Calls answered from the cache."""
+    tokens: int = 0
+    """Prompt and completion tokens of the calls made."""
+    errors: int = 0
+    """Calls that failed."""
+
+    def plus(self, other: ModelUsage) -> ModelUsage:
+        """Both usages together."""
+        return ModelUsage(
+            calls=self.calls + other.calls,
+            cache_hits=self.cache_hits + other.cache_hits,
+            tokens=self.tokens + other.tokens,
+            errors=self.errors + other.errors,
+        )
+
+
+class RunnerCounts(_Value):
+    """The runner's own counters of a re-test on the held-out split."""
+
+    model_calls: int
+    """Calls made."""
+    cache_hits: int
+    """Calls answered from the cache."""
+    errors: int
+    """Cases that errored."""
+
+
+class Verification(RunnerCounts):
+    """The verification: the chosen variants re-run on the test split."""
+
+    variants: list[str]
+    """The variants verified, the baseline first."""
+
+
+class OptimizationRun(Record):
     """A whole optimization run: settings, split, candidates, and the verified result.
 
-    Attributes:
-        suite: Suite name.
-        suite_path: Suite file.
-        prompt_path: Prompt file the variants come from / are written to.
-        model: Task model label.
-        prompt_model: Prompt-proposing model label.
-        optimizer: Optimizer name.
-        seed: Seed of the split and the search.
-        budget: Candidate budget.
-        target: Target score.
-        split: case id -> ``train`` / ``val`` / ``test``.
-        candidates: Every candidate in evaluation order.
-        test_results: Candidate index -> per-case results on the held-out test split, through
-            promptsuite's own runner (the verification).
-        written_variants: Names of variants written back into the prompt file.
-        metadata: Versions, timings, settings.
+    Built up stage by stage (the search appends candidates, the verification adds test
+    results), so it is not frozen; assignments are validated.
     """
 
+    model_config = ConfigDict(validate_assignment=True)
+
+    version: Literal[3] = OPTIMIZATION_VERSION
+    """Version of this record's shape."""
     suite: str
+    """Suite name."""
     suite_path: str
+    """Suite file."""
     prompt_path: str
+    """Prompt file the variants come from and are written to."""
     model: str
+    """Task model label."""
     prompt_model: str
+    """Prompt-proposing model label."""
     optimizer: str
+    """Optimizer name."""
     seed: int
+    """Seed of the split and the search."""
     budget: int
+    """Candidate budget."""
     target: float
+    """Target score."""
     split: dict[str, str]
-    candidates: list[Candidate] = field(default_factory=list)
-    test_results: dict[int, list[CaseScore]] = field(default_factory=dict)
-    written_variants: list[str] = field(default_factory=list)
-    metadata: dict[str, Any] = field(default_factory=dict)
+    """Case id -> ``train`` / ``val`` / ``test``."""
+    settings: SearchSettings
+    """The search's settings."""
+    references: ReferenceSummary | None = None
+    """The train cases' references (None in runs before references were recorded)."""
+    candidates: list[Candidate] = Field(default_factory=list)
+    """Every candidate in evaluation order."""
+    test_results: dict[int, list[CaseScore]] = Field(default_factory=dict)
+    """Candidate index -> per-case results on the held-out test split, through promptsuite's
+    own runner (the verification)."""
+    written_variants: list[str] = Field(default_factory=list)
+    """Names of variants written back into the prompt file."""
+    auto: AutoPlan | None = None
+    """The ``auto`` search's plan (None for a DSPy optimizer alone)."""
+    dspy: DspySearch | None = None
+    """The DSPy optimizer's part (None for ``auto`` alone)."""
+    task_model_usage: ModelUsage = ModelUsage()
+    """What the task model cost the search."""
+    prompt_model_usage: ModelUsage = ModelUsage()
+    """What the prompt model cost the search."""
+    optimizer_error: str | None = None
+    """Why the optimizer stopped early, in one line (the candidates so far are kept)."""
+    search_s: float | None = None
+    """Seconds the search took."""
+    wall_s: float | None = None
+    """Seconds the whole pipeline took, up to the analysis (None until it ends)."""
+    verification: Verification | None = None
+    """The verification's runner counters (None until it ran)."""
+    applied: str | None = None
+    """The variant made the prompt's default by ``--apply``, if any."""
 
-    def to_dict(self) -> dict[str, Any]:
-        data = {
-            key: value
-            for key, value in self.__dict__.items()
-            if key not in ("candidates", "test_results")
-        }
-        data["version"] = OPTIMIZATION_VERSION
-        data["candidates"] = [_candidate_dict(c) for c in self.candidates]
-        data["test_results"] = {
-            str(index): [dict(s.__dict__) for s in scores]
-            for index, scores in self.test_results.items()
-        }
-        return data
+    def details(self) -> dict[str, Any]:
+        """The settings, usage and timings (what version 2 kept in ``metadata``), as JSON."""
+        return self.model_dump(mode="json", include=set(_DETAILS))
 
+    @model_validator(mode="before")
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> OptimizationRun:
-        values = {k: v for k, v in data.items() if k != "version"}
-        values["candidates"] = [_candidate_from(c) for c in data.get("candidates", [])]
-        values["test_results"] = {
-            int(index): [CaseScore(**s) for s in scores]
-            for index, scores in data.get("test_results", {}).items()
-        }
-        return cls(**values)
+    def _upgrade(cls, data: Any) -> Any:
+        """Convert a record of version 1 or 2 (its ``metadata`` dict) to the typed shape."""
+        if not isinstance(data, dict) or data.get("version") not in (1, 2):
+            return data
+        values = {key: value for key, value in data.items() if key != "metadata"}
+        meta = dict(data.get("metadata") or {})
+        values["version"] = OPTIMIZATION_VERSION
+        values["settings"] = {key: meta.pop(key) for key in _SETTINGS if key in meta}
+        values["references"] = meta.pop("references", None)
+        repaired = meta.pop("repaired_demos", None)
+        if "auto" in meta:
+            values["auto"] = {**meta.pop("auto"), "repaired": repaired}
+        if "dspy_version" in meta:
+            values["dspy"] = {
+                "version": meta.pop("dspy_version"),
+                "threads": meta.pop("threads", None),
+                "prompt_model_is_task_model": meta.pop("prompt_model_is_task_model", None),
+            }
+        for key in ("task_model_usage", "prompt_model_usage"):
+            if key in meta:
+                values[key] = _usage(meta.pop(key))
+        values["verification"] = meta.pop("verify", None)
+        # Whatever is left (optimizer_error, search_s, wall_s, applied) kept its name; an
+        # unknown key fails validation, naming it.
+        values.update(meta)
+        return values
 
 
-def _candidate_dict(candidate: Candidate) -> dict[str, Any]:
-    data = dict(candidate.__dict__)
-    data["demos"] = [dict(d.__dict__) for d in candidate.demos]
-    data["cases"] = [dict(s.__dict__) for s in candidate.cases]
-    return data
+_SETTINGS = ("variant", "adapter", "fractions", "max_demos", "params")
+_DETAILS = frozenset(
+    {
+        "settings",
+        "references",
+        "auto",
+        "dspy",
+        "task_model_usage",
+        "prompt_model_usage",
+        "optimizer_error",
+        "search_s",
+        "wall_s",
+        "verification",
+        "applied",
+    }
+)
 
 
-def _candidate_from(data: dict[str, Any]) -> Candidate:
-    values = dict(data)
-    values["demos"] = [Demo(**d) for d in data.get("demos", [])]
-    values["cases"] = [CaseScore(**s) for s in data.get("cases", [])]
-    return Candidate(**values)
+def _usage(old: dict[str, Any]) -> dict[str, Any]:
+    """A version 1/2 usage: DSPy's engines counted prompt and completion tokens apart."""
+    usage: dict[str, Any] = {
+        key: old[key] for key in ("calls", "cache_hits", "errors") if key in old
+    }
+    usage["tokens"] = old.get(
+        "tokens", old.get("prompt_tokens", 0) + old.get("completion_tokens", 0)
+    )
+    return usage
+
+
+def read_run(path: Path) -> OptimizationRun:
+    """Read a run record: a run folder or its ``run.json`` (older versions are converted).
+
+    Raises:
+        ConfigError: The file is missing, not JSON, or not a run record.
+    """
+    return read_record(
+        path,
+        OptimizationRun,
+        name="run.json",
+        what="an optimization run record",
+        hint="pass the run.json that promptsuite optimize writes",
+    )

@@ -1,16 +1,13 @@
 """HTML reports of saved results: one self-contained file, rendered without a model.
 
 ``write_report("reports/latest.json", "reports/latest.html")`` renders a run's results
-file; ``promptsuite report RESULTS.json`` does the same from the command line.
-:func:`write_optimization_report` renders an optimization run's JSON report, and
-:func:`write_finetune_report` a ``promptsuite finetune`` record.
+file; ``promptsuite report RESULTS.json`` does the same from the command line. The drawing
+kit (the SVG canvas, ticks, colours, the templates' environment and assets) is public: the
+optimization and fine-tune pages (:mod:`promptsuite.optimize`, :mod:`promptsuite.finetune`)
+are drawn with it, beside their records.
 """
 
-from promptsuite.report._finetune import render_finetune_report, write_finetune_report
-from promptsuite.report._optimization import (
-    render_optimization_report,
-    write_optimization_report,
-)
+from promptsuite.report._charts import BLUE, PASS, trajectory_panel
 from promptsuite.report._render import (
     PAGE_SIZE,
     prewarm,
@@ -20,19 +17,27 @@ from promptsuite.report._render import (
     timestamped_name,
     write_report,
 )
+from promptsuite.report._svg import Canvas, esc, label_width, nice_ticks, tick_text
+from promptsuite.report._templates import asset, environment
 from promptsuite.report._view import load_baselines
 
 __all__ = [
+    "BLUE",
     "PAGE_SIZE",
+    "PASS",
+    "Canvas",
+    "asset",
+    "environment",
+    "esc",
+    "label_width",
     "load_baselines",
+    "nice_ticks",
     "prewarm",
     "read_results",
-    "render_finetune_report",
-    "render_optimization_report",
     "render_report",
     "script_json",
+    "tick_text",
     "timestamped_name",
-    "write_finetune_report",
-    "write_optimization_report",
+    "trajectory_panel",
     "write_report",
 ]

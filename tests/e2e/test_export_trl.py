@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from promptsuite.optimize._export import export_finetune
+from promptsuite.optimize import export_finetune
 from promptsuite.suite import load_suite
 from tests.unit.optimize.optimize_runs import make_run
 

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from promptsuite.finetune import read_finetune_record
+
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("embedded_model")]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -72,24 +74,26 @@ def test_a_tiny_finetune_learns_and_its_adapter_runs_in_llama_cpp(tmp_path: Path
     assert attempts.read_text(encoding="utf-8") == ""
     assert "step    6/6" in result.stderr
     [record_file] = (tmp_path / "out").glob("codes-*/finetune.json")
-    record = json.loads(record_file.read_text(encoding="utf-8"))
-    losses = record["training"]["losses"]
+    record = read_finetune_record(record_file)
+    losses = record.training.losses
     assert len(losses) == 6 and losses[-1] < losses[0] / 2
-    assert record["rows"]["train"] == 6 and set(record["rows"]["test_ids"]).isdisjoint(
-        record["rows"]["train_ids"] + record["rows"]["val_ids"]
+    assert record.rows.train == 6 and set(record.rows.test_ids).isdisjoint(
+        record.rows.train_ids + record.rows.val_ids
     )
     # Through the provider: the tuned model's test outputs are llama.cpp's, with the adapter.
-    test = record["test"]
-    assert [c["output"].strip() for c in test["finetuned"]] == ["ZX-7"] * 3
-    assert not any(c["output"].strip() == "ZX-7" for c in test["baseline"])
-    gain = record["comparisons"]["finetuned_vs_baseline"]
-    assert gain["gain"] == 1.0 and len(gain["fixed"]) == 3
+    assert record.retest is not None and record.judgement is not None
+    test = record.retest.test
+    assert [c.output.strip() for c in test["finetuned"]] == ["ZX-7"] * 3
+    assert not any(c.output.strip() == "ZX-7" for c in test["baseline"])
+    gain = record.judgement.comparisons.finetuned_vs_baseline
+    assert gain.gain == 1.0 and len(gain.fixed) == 3
     # With no optimization run the tuned model is judged against the suite's own prompt:
     # every held-out case fixed, none broken, so the interval is above zero.
-    assert record["comparisons"]["finetuned_vs_prompt"]["gain"] == 1.0
-    assert record["verdict"] == "confirmed"
-    assert record["agreement"]["cases"] == 3
-    assert record["agreement"]["identical_stripped"] == 3
+    assert record.judgement.comparisons.finetuned_vs_prompt.gain == 1.0
+    assert record.judgement.verdict == "confirmed"
+    assert record.agreement is not None
+    assert record.agreement.cases == 3
+    assert record.agreement.identical_stripped == 3
     page = (record_file.parent / "finetune.html").read_text(encoding="utf-8")
     assert "3 of 3 greedy test replies identical" in page
-    assert Path(record["adapter"]["path"]).is_file()
+    assert Path(record.adapter.path).is_file()

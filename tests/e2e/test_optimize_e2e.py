@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import json
 import os
 import shutil
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from promptsuite.config import RunSettings
-from promptsuite.optimize._records import OptimizationRun
+from promptsuite.optimize import read_optimization_report, read_run
 from promptsuite.results import CaseResult
 from promptsuite.runner import Runner, plan_jobs
 from promptsuite.suite import load_prompt, load_suite
@@ -58,18 +57,18 @@ def test_banking77_search_on_the_embedded_model_offline(tmp_path):
     assert result.returncode == 0, result.stderr
     assert attempts.read_text(encoding="utf-8") == ""
     [run_file] = (tmp_path / "reports" / "optimize").glob("banking77_intents-*/run.json")
-    run = OptimizationRun.from_dict(json.loads(run_file.read_text(encoding="utf-8")))
+    run = read_run(run_file)
     assert len(run.candidates) >= 2
     assert run.candidates[0].source == "baseline"
     assert run.candidates[1].source == "bootstrap" and run.candidates[1].demos
-    assert run.metadata["task_model_usage"]["calls"] > 0
+    assert run.task_model_usage.calls > 0
     assert len(run.test_results[0]) == sum(1 for s in run.split.values() if s == "test")
     load_prompt(tmp_path / "prompts" / "banking77_intents.yaml")  # still loads
 
     # The search scored the baseline exactly as the runner does (here from the cache).
     suite = load_suite(tmp_path / "suites" / "banking77_intents.yaml")
     val_cases = tuple(c for c in suite.cases if run.split[c.id] == "val")
-    baseline_name = run.metadata["variant"]
+    baseline_name = run.settings.variant
     val_suite = dataclasses.replace(suite, cases=val_cases, variants=(baseline_name,))
     runner = Runner(RunSettings(cache_path=tmp_path / ".promptsuite" / "cache.sqlite"))
 
@@ -111,11 +110,11 @@ def test_the_default_search_fixes_a_prompt_fixable_suite_offline(tmp_path):
     assert attempts.read_text(encoding="utf-8") == ""
     assert "references: 16 of 16 train cases (0 stated, 16 derived" in result.stderr
     [report] = (tmp_path / "reports" / "optimize").glob("order_number-*/optimization.json")
-    data = json.loads(report.read_text(encoding="utf-8"))
-    final = data["analysis"]["final"]
-    assert final["source"] == "test"
-    assert final["baseline_score"] < 0.5 <= 0.8 <= final["best_score"]
-    assert data["analysis"]["verdict"]["code"] == "target-reached"
-    run = OptimizationRun.from_dict(data["run"])
+    saved = read_optimization_report(report)
+    final = saved.analysis.final
+    assert final.source == "test"
+    assert final.baseline_score < 0.5 <= 0.8 <= final.best_score
+    assert saved.analysis.verdict.code == "target-reached"
+    run = saved.run
     assert run.optimizer == "auto" and len(run.candidates) == 9
-    assert "dspy_version" not in run.metadata  # the auto search needs no DSPy
+    assert run.dspy is None  # the auto search needs no DSPy

@@ -7,13 +7,12 @@ client (loopback stays allowed; everything else is refused and recorded).
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
+from promptsuite.optimize import OptimizationRun, read_run
 from tests.stub_server import Reply, StubServer
 from tests.unit.optimize import optimize_scripted
 from tests.unit.optimize.optimize_scripted import PROMPT, suite_text
@@ -48,7 +47,7 @@ def test_the_guard_refuses_and_records_a_public_connection():
     assert "connect ('93.184.216.34', 80)" in out.stdout
 
 
-def optimize_offline(tmp_path: Path, model: str, *args: str) -> dict[str, Any]:
+def optimize_offline(tmp_path: Path, model: str, *args: str) -> OptimizationRun:
     """Run ``promptsuite optimize`` on a suite with ``model`` under the offline guard; check
     that it succeeded and attempted no connection; return its recorded run."""
     (tmp_path / "suite.yaml").write_text(
@@ -77,14 +76,13 @@ def optimize_offline(tmp_path: Path, model: str, *args: str) -> dict[str, Any]:
     assert result.returncode == 0, result.stderr
     assert attempts.read_text(encoding="utf-8") == ""
     [run_file] = (tmp_path / "reports" / "optimize").glob("scripted-*/run.json")
-    run: dict[str, Any] = json.loads(run_file.read_text(encoding="utf-8"))
-    return run
+    return read_run(run_file)
 
 
 def test_optimize_runs_without_any_network_attempt(tmp_path):
     run = optimize_offline(tmp_path, SCRIPT, "--optimizer", "copro")
-    assert run["candidates"][0]["source"] == "baseline"
-    assert run["metadata"]["prompt_model_usage"]["calls"] > 0
+    assert run.candidates[0].source == "baseline"
+    assert run.prompt_model_usage.calls > 0
 
 
 def test_optimize_on_an_openai_compatible_endpoint(tmp_path):
@@ -97,6 +95,6 @@ def test_optimize_on_an_openai_compatible_endpoint(tmp_path):
         model = f"{{provider: openai, model: stub-model, base_url: {stub.base_url!r}}}"
         run = optimize_offline(tmp_path, model)
         requests = stub.stats().total
-    usage = run["metadata"]["task_model_usage"]
-    assert usage["calls"] + run["metadata"]["verify"]["model_calls"] == requests > 0
-    assert max(c["val_score"] for c in run["candidates"]) > run["candidates"][0]["val_score"]
+    assert run.verification is not None
+    assert run.task_model_usage.calls + run.verification.model_calls == requests > 0
+    assert max(c.val_score for c in run.candidates) > run.candidates[0].val_score

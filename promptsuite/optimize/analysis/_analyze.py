@@ -10,10 +10,10 @@ definitions are in ``docs/optimize.md``. Pure Python; no model is called.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from promptsuite.optimize._records import Candidate, OptimizationRun
+from promptsuite.optimize._records import Candidate, OptimizationRun, mean
 from promptsuite.optimize._references import reference_answers
 from promptsuite.optimize.analysis._advice import (
     DEFAULT_MARGIN,
@@ -43,7 +43,6 @@ from promptsuite.optimize.analysis._insights import (
     CaseInsight,
     TagInsight,
     case_insights,
-    mean,
     tag_insights,
 )
 from promptsuite.optimize.analysis._learning import LearningCurve
@@ -161,10 +160,6 @@ class Analysis:
     needs_reference: dict[str, str]
     min_examples: int
     seed: int
-
-    def to_dict(self) -> dict[str, Any]:
-        """The analysis as JSON-ready data."""
-        return asdict(self)
 
 
 def analyze(
@@ -285,8 +280,8 @@ def analyze(
             reasons=failures.lines(),
             resistant=resistant,
         ),
-        extra_reasons=_evidence(final, cases, cost),
-        stopped_early=run.metadata.get("optimizer_error"),
+        extra_reasons=_extra_reasons(final, cases, cost),
+        stopped_early=run.optimizer_error,
     )
     verdict = decide(evidence)
     return Analysis(
@@ -376,8 +371,7 @@ def _final_figures(
 def search_facts(run: OptimizationRun) -> SearchFacts:
     """What the search did, and what kept it from proposing candidates."""
     others = [c for c in run.candidates if c.index != 0]
-    references = run.metadata.get("references", {})
-    train_references = int(references.get("with_reference", 0))
+    train_references = run.references.with_reference if run.references else 0
     why: list[str] = []
     if train_references == 0:
         why.append(
@@ -395,8 +389,8 @@ def search_facts(run: OptimizationRun) -> SearchFacts:
             "instruction proposals need a model that can write instructions; give a capable "
             "one with --prompt-model"
         )
-    if run.metadata.get("optimizer_error"):
-        why.append(f"the optimizer stopped early: {run.metadata['optimizer_error']}")
+    if run.optimizer_error:
+        why.append(f"the optimizer stopped early: {run.optimizer_error}")
     return SearchFacts(
         candidates=len(others),
         demos_tried=any(c.demos for c in others),
@@ -405,7 +399,7 @@ def search_facts(run: OptimizationRun) -> SearchFacts:
     )
 
 
-def _evidence(
+def _extra_reasons(
     final: FinalFigures,
     cases: Sequence[CaseInsight],
     cost: CostSummary,

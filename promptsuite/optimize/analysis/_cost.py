@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from promptsuite.optimize._records import Candidate, OptimizationRun
+from promptsuite.optimize._records import Candidate, OptimizationRun, mean
 from promptsuite.optimize.analysis._advice import Verdict
-from promptsuite.optimize.analysis._insights import mean
 from promptsuite.prices import Price, cost_usd, price_for
 
 #: Model label -> USD per 1M prompt tokens, USD per 1M completion tokens.

@@ -24,8 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
-from promptsuite.optimize._records import CaseScore, OptimizationRun
-from promptsuite.optimize.analysis._insights import mean
+from promptsuite.optimize._records import CaseScore, OptimizationRun, mean
 from promptsuite.references import Reference
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from promptsuite.optimize._records import Candidate, CaseScore, OptimizationRun
+from promptsuite.optimize._records import Candidate, CaseScore, OptimizationRun, mean
 from promptsuite.stats import wilson_interval
 
 CaseStatus = Literal["resistant", "unreliable", "unstable", "solved-elsewhere", "solved"]
@@ -174,8 +174,3 @@ def tag_insights(
             )
         )
     return tuple(sorted(rows, key=lambda r: (r.ceiling, r.best_score, r.tag)))
-
-
-def mean(values: Sequence[float]) -> float:
-    """The exact mean, 0 for no values."""
-    return math.fsum(values) / len(values) if values else 0.0

@@ -12,9 +12,11 @@ estimate in place of a fixed threshold when a fine-tune record is given.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any
+from collections.abc import Sequence
+
+from pydantic import ConfigDict
+
+from promptsuite._schema import Record
 
 __all__ = ["LearningCurve", "fit_learning_curve"]
 
@@ -22,47 +24,33 @@ __all__ = ["LearningCurve", "fit_learning_curve"]
 MAX_EXTRAPOLATION = 20
 
 
-@dataclass(frozen=True)
-class LearningCurve:
-    """A fitted learning curve and what it says about the target.
+class LearningCurve(Record):
+    """A fitted learning curve and what it says about the target (a record: the fine-tune
+    saves it, the optimizer's advice reads it back)."""
 
-    Attributes:
-        points: ``(train rows, test score)`` measured.
-        intercept: ``a`` of ``score = a + b ln(rows)``.
-        slope: ``b``: the gain per doubling is ``b ln 2``.
-        target: The score aimed at.
-        rows_needed: Train rows the fit reaches the target at (None: the curve does not
-            rise, or only past :data:`MAX_EXTRAPOLATION` times the rows measured).
-        cases_needed: Labelled cases for that many train rows at the split's train share.
-        train_share: The train share of labelled cases the estimate assumes.
-        reached: The largest measurement already reaches the target.
-    """
+    model_config = ConfigDict(frozen=True)
 
     points: tuple[tuple[int, float], ...]
+    """``(train rows, test score)`` measured."""
     intercept: float
+    """``a`` of ``score = a + b ln(rows)``."""
     slope: float
+    """``b``: the gain per doubling is ``b ln 2``."""
     target: float
+    """The score aimed at."""
     rows_needed: int | None
+    """Train rows the fit reaches the target at (None: the curve does not rise, or only
+    past :data:`MAX_EXTRAPOLATION` times the rows measured)."""
     cases_needed: int | None
+    """Labelled cases for that many train rows at the split's train share."""
     train_share: float
+    """The train share of labelled cases the estimate assumes."""
     reached: bool
+    """The largest measurement already reaches the target."""
 
     def predict(self, rows: float) -> float:
         """The fitted score at ``rows`` train rows (clipped to 0..1)."""
         return min(1.0, max(0.0, self.intercept + self.slope * math.log(max(rows, 1.0))))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The curve as JSON-ready data."""
-        data = asdict(self)
-        data["points"] = [list(p) for p in self.points]
-        return data
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> LearningCurve:
-        """Read :meth:`to_dict`'s output."""
-        values = dict(data)
-        values["points"] = tuple((int(n), float(s)) for n, s in data["points"])
-        return cls(**values)
 
     def reason(self) -> str:
         """The estimate in words, for the advice."""

@@ -11,9 +11,10 @@ from promptsuite.optimize.search._options import (
     JOINING,
     OPTIMIZE_INSTALL,
     OPTIMIZERS,
+    Progress,
     SearchOptions,
 )
-from promptsuite.optimize.search._run import Progress, SearchOutcome, import_dspy, run_search
+from promptsuite.optimize.search._run import SearchOutcome, import_dspy, run_search
 from promptsuite.optimize.search._split import (
     DEFAULT_FRACTIONS,
     fractions_text,

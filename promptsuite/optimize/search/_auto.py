@@ -15,14 +15,23 @@ import asyncio
 import dataclasses
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from promptsuite.errors import OptimizeError
 from promptsuite.models import ModelSpec
-from promptsuite.optimize._records import Candidate, CaseScore, Demo, OptimizationRun
+from promptsuite.optimize._records import (
+    AutoPlan,
+    Candidate,
+    CaseScore,
+    Demo,
+    ModelUsage,
+    OptimizationRun,
+    RepairedDemos,
+    mean,
+)
+from promptsuite.optimize._retest import as_case_score
 from promptsuite.optimize._shape import PromptShape, candidate_templates
-from promptsuite.optimize._verify import as_case_score
 from promptsuite.optimize.search._calls import CandidateKey
 from promptsuite.optimize.search._derived import (
     PATTERNS,
@@ -36,13 +45,11 @@ from promptsuite.optimize.search._derived import (
     repaired_plan,
     with_pattern,
 )
-from promptsuite.optimize.search._options import SearchOptions
+from promptsuite.optimize.search._options import Progress, SearchOptions
 from promptsuite.references import Reference, passes
 from promptsuite.results import CaseResult
 from promptsuite.runner import Runner, plan_jobs
 from promptsuite.suite import Prompt, ResolvedCase, Suite, Variant
-
-Progress = Callable[[Candidate, OptimizationRun], None]
 
 _RULES_HEADING = "Rules for your reply:"
 _FAILURE_HEADING = "Most important (replies so far broke these rules):"
@@ -110,7 +117,7 @@ class AutoSearch:
             source=proposal.source,
             instruction=proposal.instruction,
             demos=list(proposal.demos),
-            val_score=sum(s.score for s in scored) / len(scored),
+            val_score=mean([s.score for s in scored]),
             cases=scored,
             lm_calls=self.runner.stats.model_calls,
             prompt_model_calls=0,
@@ -190,15 +197,18 @@ def auto_search(
             await search.score(Proposal(shape.instruction, (), "baseline"))
             plan = plan_demos(train, references, max_demos=options.max_demos, seed=options.seed)
             rules = check_rules(train, references)
+            repaired: RepairedDemos | None = None
             if not plan.main and options.max_demos > 0:
                 ruled = instruction_with(shape.instruction, rules, _RULES_HEADING)
-                plan = repaired_plan(await _repaired_demos(search, ruled, train, options))
-            run.metadata["auto"] = {
-                "demo_kind": plan.kind,
-                "labels": list(plan.labels),
-                "rules": [r.text for r in rules],
-                "patterns": [p.name for p in PATTERNS],
-            }
+                demos, repaired = await _repaired_demos(search, ruled, train, options)
+                plan = repaired_plan(demos)
+            run.auto = AutoPlan(
+                demo_kind=plan.kind,
+                labels=list(plan.labels),
+                rules=[r.text for r in rules],
+                patterns=[p.name for p in PATTERNS],
+                repaired=repaired,
+            )
             scored = 0
             limit = options.budget if budget is None else budget
             for proposal in _schedule(search, plan, rules, options, train, references):
@@ -210,11 +220,12 @@ def auto_search(
             await runner.aclose()
 
     asyncio.run(search_all())
-    run.metadata["task_model_usage"] = {
-        "calls": runner.stats.model_calls,
-        "cache_hits": runner.stats.cache_hits,
-        "tokens": search.tokens,
-    }
+    run.task_model_usage = ModelUsage(
+        calls=runner.stats.model_calls,
+        cache_hits=runner.stats.cache_hits,
+        tokens=search.tokens,
+        errors=runner.stats.errors,
+    )
 
 
 def _schedule(
@@ -265,9 +276,10 @@ def _schedule(
 
 async def _repaired_demos(
     search: AutoSearch, instruction: str, train: Sequence[ResolvedCase], options: SearchOptions
-) -> list[Demo]:
+) -> tuple[list[Demo], RepairedDemos]:
     """Demos from the model's own replies to train cases, trimmed to the checks' format and
-    kept only when the case's checks pass them (for suites without reference answers)."""
+    kept only when the case's checks pass them (for suites without reference answers); and
+    how many were asked and kept."""
     wanted = options.max_demos
     asked = list(train[: 2 * wanted])
     demos: list[Demo] = []
@@ -279,8 +291,7 @@ async def _repaired_demos(
             demos.append(Demo(vars=dict(case.vars), output=fixed))
         if len(demos) == wanted:
             break
-    search.run.metadata["repaired_demos"] = {"asked": len(asked), "kept": len(demos)}
-    return demos
+    return demos, RepairedDemos(asked=len(asked), kept=len(demos))
 
 
 def _failed_checks(scores: Sequence[CaseScore]) -> Counter[str]:

@@ -26,6 +26,7 @@ from promptsuite.models import (
     Message,
     ModelSpec,
 )
+from promptsuite.optimize._records import ModelUsage
 from promptsuite.optimize.search import _calls
 
 __all__ = ["Bridge", "EngineStats", "PromptsuiteEngine"]
@@ -88,14 +89,11 @@ class EngineStats:
                 self.prompt_tokens += generation.prompt_tokens
                 self.completion_tokens += generation.completion_tokens
 
-    def to_dict(self) -> dict[str, int]:
-        return {
-            "calls": self.calls,
-            "cache_hits": self.cache_hits,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "errors": self.errors,
-        }
+    def usage(self) -> ModelUsage:
+        """The counters as the run records them."""
+        return ModelUsage(
+            calls=self.calls, cache_hits=self.cache_hits, tokens=self.tokens, errors=self.errors
+        )
 
 
 class PromptsuiteEngine:

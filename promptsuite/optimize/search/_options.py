@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptsuite.config import RunSettings
 from promptsuite.models import ModelSpec
+from promptsuite.optimize._records import Candidate, OptimizationRun
 from promptsuite.optimize.search._split import DEFAULT_FRACTIONS
+
+Progress = Callable[[Candidate, OptimizationRun], None]
+"""Called with each candidate as the search records it, and the run so far."""
 
 #: Optimizer name -> what it searches.
 OPTIMIZERS: dict[str, str] = {

@@ -25,7 +25,16 @@ from typing import Any, TextIO
 
 from promptsuite.errors import ConfigError, MissingDependency, OptimizeError
 from promptsuite.models import ModelSpec
-from promptsuite.optimize._records import Candidate, CaseScore, Demo, OptimizationRun
+from promptsuite.optimize._records import (
+    Candidate,
+    CaseScore,
+    Demo,
+    DspySearch,
+    OptimizationRun,
+    ReferenceSummary,
+    SearchSettings,
+    mean,
+)
 from promptsuite.optimize._shape import PromptShape, shape_of
 from promptsuite.optimize.search import _calls
 from promptsuite.optimize.search._auto import auto_search
@@ -38,6 +47,7 @@ from promptsuite.optimize.search._options import (
     JOINING,
     OPTIMIZE_INSTALL,
     OPTIMIZERS,
+    Progress,
     SearchOptions,
 )
 from promptsuite.optimize.search._split import split_cases
@@ -51,9 +61,6 @@ class SearchOutcome:
 
     run: OptimizationRun
     shape: PromptShape
-
-
-Progress = Callable[[Candidate, OptimizationRun], None]
 
 
 class Recorder:
@@ -118,7 +125,7 @@ class Recorder:
             source=self.source,
             instruction=key.instruction,
             demos=key.demo_records(),
-            val_score=sum(c.score for c in cases) / len(cases),
+            val_score=mean([c.score for c in cases]),
             cases=cases,
             lm_calls=lm_calls,
             prompt_model_calls=prompt_calls,
@@ -196,14 +203,14 @@ def run_search(
         budget=options.budget,
         target=options.target,
         split=split,
-        metadata={
-            "variant": variant,
-            "adapter": options.adapter,
-            "fractions": list(options.fractions),
-            "max_demos": options.max_demos,
-            "params": suite.params.to_dict(),
-            "references": reference_summary(references, unlabelled),
-        },
+        settings=SearchSettings(
+            variant=variant,
+            adapter=options.adapter,
+            fractions=options.fractions,
+            max_demos=options.max_demos,
+            params=suite.params,
+        ),
+        references=reference_summary(references, unlabelled),
     )
     started = time.perf_counter()
     if options.optimizer == "auto":
@@ -239,23 +246,23 @@ def run_search(
             start_demos=None,
             progress=progress,
         )
-    run.metadata["search_s"] = round(time.perf_counter() - started, 3)
+    run.search_s = round(time.perf_counter() - started, 3)
     return SearchOutcome(run, shape)
 
 
 def reference_summary(
     references: Mapping[str, Reference], unlabelled: Mapping[str, str]
-) -> dict[str, Any]:
+) -> ReferenceSummary:
     """What the run records of the train cases' references: counts and each case's source."""
     sources = Counter(r.source for r in references.values())
-    return {
-        "train_cases": len(references) + len(unlabelled),
-        "with_reference": len(references),
-        "stated": sources["stated"],
-        "derived": sources["derived"],
-        "sources": {case_id: r.source for case_id, r in sorted(references.items())},
-        "missing": dict(sorted(unlabelled.items())),
-    }
+    return ReferenceSummary(
+        train_cases=len(references) + len(unlabelled),
+        with_reference=len(references),
+        stated=sources["stated"],
+        derived=sources["derived"],
+        sources={case_id: r.source for case_id, r in sorted(references.items())},
+        missing=dict(sorted(unlabelled.items())),
+    )
 
 
 def _dspy_search(
@@ -292,23 +299,27 @@ def _dspy_search(
     by_split = {
         name: [case for case in suite.cases if split[case.id] == name] for name in ("train", "val")
     }
-    run.metadata["dspy_version"] = dspy.__version__
     threads = options.threads or (1 if model.provider == "local" else 4)
+    run.dspy = DspySearch(
+        version=dspy.__version__,
+        threads=threads,
+        prompt_model_is_task_model=prompt_model == model,
+    )
     bridge = Bridge(options.settings)
     try:
         task_engine = PromptsuiteEngine(bridge, model, params=suite.params, task=True)
         prompt_engine = PromptsuiteEngine(
             bridge, prompt_model, params=None, seed=options.seed, task=False
         )
-        before = run.metadata.get("task_model_usage", {})
+        before = run.task_model_usage
 
         def usage() -> tuple[int, int, int]:
             engines = [task_engine, prompt_engine]
             tokens = sum(engine.stats.tokens for engine in engines)
             return (
-                int(before.get("calls", 0)) + task_engine.stats.calls,
+                before.calls + task_engine.stats.calls,
                 prompt_engine.stats.calls,
-                int(before.get("tokens", 0)) + tokens,
+                before.tokens + tokens,
             )
 
         recorder = Recorder(run, cases, usage, progress)
@@ -369,18 +380,9 @@ def _dspy_search(
                 # small prompt model's are often prose), and a model can fail for good
                 # mid-search; the candidates recorded so far are kept, verified and
                 # analysed, and the failure is reported with them.
-                run.metadata["optimizer_error"] = _one_line(exc)
-        task_usage = task_engine.stats.to_dict()
-        run.metadata.update(
-            {
-                "threads": threads,
-                "task_model_usage": {
-                    key: int(before.get(key, 0)) + int(value) for key, value in task_usage.items()
-                },
-                "prompt_model_usage": prompt_engine.stats.to_dict(),
-                "prompt_model_is_task_model": prompt_model == model,
-            }
-        )
+                run.optimizer_error = _one_line(exc)
+        run.task_model_usage = before.plus(task_engine.stats.usage())
+        run.prompt_model_usage = prompt_engine.stats.usage()
     finally:
         bridge.close()
 

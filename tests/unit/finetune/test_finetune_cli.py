@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from promptsuite.cli import main
+from promptsuite.commands._finetune import parse_shares
 from promptsuite.errors import ConfigError
-from promptsuite.finetune._cli import parse_shares
 
 
 def test_curve_shares_are_read_and_checked() -> None:

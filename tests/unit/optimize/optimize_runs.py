@@ -5,7 +5,15 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Sequence
 
-from promptsuite.optimize._records import Candidate, CaseScore, Demo, OptimizationRun
+from promptsuite.models import GenerationParams
+from promptsuite.optimize import (
+    Candidate,
+    CaseScore,
+    Demo,
+    OptimizationRun,
+    ReferenceSummary,
+    SearchSettings,
+)
 
 Outcome = Callable[[int, int, int], bool]
 """(candidate position, case number, repeat) -> passed."""
@@ -80,7 +88,9 @@ def make_run(
                 index=k,
                 source="baseline" if k == 0 else "mipro",
                 instruction=f"Instruction {k}",
-                demos=[Demo({"q": f"d{j}"}, f"a{j}") for j in range(min(k, 4) * with_demos)],
+                demos=[
+                    Demo(vars={"q": f"d{j}"}, output=f"a{j}") for j in range(min(k, 4) * with_demos)
+                ],
                 val_score=sum(c.score for c in cases) / len(cases),
                 cases=cases,
                 lm_calls=(k + 1) * n_cases,
@@ -102,7 +112,19 @@ def make_run(
         target=target,
         split=case_split,
         candidates=candidates,
-        metadata={"references": {"with_reference": train_references}},
+        settings=SearchSettings(
+            variant="default",
+            adapter="suite",
+            fractions=(0.4, 0.3, 0.3),
+            max_demos=4,
+            params=GenerationParams(),
+        ),
+        references=ReferenceSummary(
+            train_cases=train_references,
+            with_reference=train_references,
+            stated=0,
+            derived=train_references,
+        ),
     )
     if tested:
         test_outcome = test_outcome or outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -204,7 +205,7 @@ def test_local_models_cost_nothing_and_unknown_models_have_no_price() -> None:
 def test_a_search_that_stopped_early_is_undecided_not_still_improving() -> None:
     run = make_run(2, 30, nested([0.5, 0.5], 30), target=0.9, budget=8)
     assert analyze(run, window=3).verdict.code == "undecided"
-    run.metadata["optimizer_error"] = "ValueError: could not parse the proposed instruction"
+    run.optimizer_error = "ValueError: could not parse the proposed instruction"
     verdict = analyze(run, window=3).verdict
     assert verdict.code == "undecided"
     assert any("could not parse the proposed instruction" in r for r in verdict.reasons)
@@ -212,8 +213,8 @@ def test_a_search_that_stopped_early_is_undecided_not_still_improving() -> None:
 
 def test_the_analysis_is_json_ready_and_deterministic() -> None:
     run = make_run(10, 30, coin_flips(0.4, seed=9))
-    first = json.dumps(analyze(run, seed=1).to_dict(), sort_keys=True)
-    assert first == json.dumps(analyze(run, seed=1).to_dict(), sort_keys=True)
+    first = json.dumps(asdict(analyze(run, seed=1)), sort_keys=True)
+    assert first == json.dumps(asdict(analyze(run, seed=1)), sort_keys=True)
     assert json.loads(first)["verdict"]["code"] in {
         "target-reached",
         "still-improving",

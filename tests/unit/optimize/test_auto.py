@@ -48,9 +48,10 @@ def test_auto_is_the_default_and_labelled_demos_fix_the_hard_cases(suite, search
     assert baseline.source == "baseline" and not baseline.demos
     assert first.source == "demos"
     assert first.val_score > baseline.val_score
-    references = run.metadata["references"]
-    assert references["with_reference"] == references["train_cases"] > 0
-    assert set(references["sources"].values()) == {"derived"}
+    references = run.references
+    assert references is not None
+    assert references.with_reference == references.train_cases > 0
+    assert set(references.sources.values()) == {"derived"}
 
 
 def test_no_validation_or_test_case_ever_reaches_a_candidate(suite, search):
@@ -63,7 +64,8 @@ def test_no_validation_or_test_case_ever_reaches_a_candidate(suite, search):
         assert not any(q in candidate.instruction for q in held_out)
     labels = {c.expect[0].value for c in suite.cases if run.split[c.id] != "train"}
     train_labels = {c.expect[0].value for c in suite.cases if run.split[c.id] == "train"}
-    for rule in run.metadata["auto"]["rules"]:
+    assert run.auto is not None
+    for rule in run.auto.rules:
         assert not any(label in rule for label in labels - train_labels), rule
     test_queries = {f"Q: {c.vars['q']}" for c in suite.cases if run.split[c.id] == "test"}
     sent = {m["content"] for call in optimize_scripted.CALLS for m in call}
@@ -84,9 +86,8 @@ def test_every_candidate_is_new_and_scored_like_the_runner(suite, search):
 
 def test_rules_come_from_the_checks(suite, search):
     run = search(suite, budget=8).run
-    assert (
-        "Reply with one word only, no other words or punctuation." in run.metadata["auto"]["rules"]
-    )
+    assert run.auto is not None
+    assert "Reply with one word only, no other words or punctuation." in run.auto.rules
     assert any(c.source == "rules" for c in run.candidates)
 
 
@@ -103,8 +104,9 @@ def test_without_references_the_models_replies_are_repaired_into_demos(tmp_path,
     suite = load_suite(tmp_path / "suite.yaml")
     assert case_references(suite)[0] == {}
     run = search(suite, budget=3).run
-    assert run.metadata["references"]["with_reference"] == 0
-    assert run.metadata["repaired_demos"]["kept"] > 0
+    assert run.references is not None and run.references.with_reference == 0
+    assert run.auto is not None and run.auto.repaired is not None
+    assert run.auto.repaired.kept > 0
     repaired = next(c for c in run.candidates if c.source == "repaired demos")
     assert all(d.output.startswith("Sure") and len(d.output.split()) <= 3 for d in repaired.demos)
 
@@ -117,7 +119,7 @@ def test_a_distinct_prompt_model_adds_copro_proposals_to_the_same_search(suite, 
     assert "copro" in sources
     assert sources.index("copro") > max(i for i, s in enumerate(sources) if s != "copro")
     assert len(run.candidates) - 1 <= 8 + 1  # COPRO re-scores its start once, deduplicated
-    assert run.metadata["prompt_model_usage"]["calls"] > 0
+    assert run.prompt_model_usage.calls > 0
 
 
 @pytest.mark.parametrize("joins", ["mipro", "gepa"])
@@ -126,6 +128,6 @@ def test_mipro_or_gepa_may_join_instead(suite, search, joins):
     run = search(suite, budget=6, prompt_model=proposer, joins=joins).run
     assert run.candidates[0].source == "baseline"
     assert any(c.source == "demos" for c in run.candidates)
-    assert run.metadata["prompt_model_usage"]["calls"] > 0
+    assert run.prompt_model_usage.calls > 0
     joined = [c for c in run.candidates if c.source == joins]
     assert joined and all(c.index > 3 for c in joined)

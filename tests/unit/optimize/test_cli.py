@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from promptsuite.cli import main
-from promptsuite.optimize._records import OptimizationRun
+from promptsuite.optimize import OptimizationRun, read_run
 from promptsuite.suite import load_prompt
 from tests.unit.optimize.optimize_scripted import PROMPT, suite_text
 
@@ -28,7 +27,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def the_run(project: Path) -> OptimizationRun:
     [path] = (project / "reports" / "optimize").glob("scripted-*/run.json")
-    return OptimizationRun.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    return read_run(path)
 
 
 def test_optimize_writes_variants_verifies_them_and_reports(project, capsys):
@@ -52,13 +51,13 @@ def test_optimize_writes_variants_verifies_them_and_reports(project, capsys):
     winner = {s.case_id: s.passed for s in run.test_results[best.index]}
     assert all(winner[c] for c in test_ids if c.startswith(("easy", "hard")))
     assert list((project / "reports" / "optimize").glob("scripted-*/optimization.html"))
-    assert run.metadata["verify"]["model_calls"] > 0
+    assert run.verification is not None and run.verification.model_calls > 0
 
 
 def test_apply_makes_the_winner_the_default(project):
     assert main(["optimize", "suite.yaml", "--budget", "2", "--apply"]) == 0
     run = the_run(project)
-    assert run.metadata["applied"] == "opt-auto-1"
+    assert run.applied == "opt-auto-1"
     assert load_prompt(project / "prompt.yaml").default == "opt-auto-1"
 
 
@@ -83,7 +82,7 @@ def test_an_optimizer_that_gives_up_keeps_the_recorded_candidates(project, capsy
     assert main(["optimize", "suite.yaml", "--optimizer", "copro", "--budget", "2"]) == 0
     assert "the optimizer stopped early (AdapterParseError" in capsys.readouterr().err
     run = the_run(project)
-    assert run.metadata["optimizer_error"].startswith("AdapterParseError")
+    assert (run.optimizer_error or "").startswith("AdapterParseError")
     assert run.candidates[0].source == "baseline"
     assert 0 in run.test_results
 

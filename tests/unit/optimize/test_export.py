@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 
 from promptsuite.errors import PromptsuiteError
+from promptsuite.optimize import OptimizationRun
 from promptsuite.optimize._export import (
     export_finetune,
     reference_answers,
     validate_example,
     validate_jsonl,
 )
-from promptsuite.optimize._records import OptimizationRun
 from promptsuite.optimize.analysis import analyze
 from promptsuite.suite import Suite, load_suite
 from tests.unit.optimize.optimize_runs import make_run

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from promptsuite.commands._optimize import read_learning_curve
 from promptsuite.errors import ConfigError
-from promptsuite.optimize._cli import read_learning_curve
 from promptsuite.optimize.analysis import LearningCurve, analyze, fit_learning_curve
+
+FINETUNE_FIXTURES = Path(__file__).parents[1] / "finetune" / "fixtures"
 
 
 def test_an_exact_log_curve_is_recovered_and_solved() -> None:
@@ -30,7 +32,7 @@ def test_the_estimate_counts_labelled_cases_at_the_train_share() -> None:
     assert curve.rows_needed == 80
     assert curve.cases_needed == 200
     assert not curve.reached and "about 200 labelled cases" in curve.reason()
-    assert LearningCurve.from_dict(curve.to_dict()) == curve
+    assert LearningCurve.model_validate_json(curve.model_dump_json()) == curve
 
 
 def test_a_flat_curve_gives_no_estimate_and_a_reached_one_needs_no_more() -> None:
@@ -68,11 +70,17 @@ def test_the_advisor_uses_a_measured_curve_instead_of_the_fixed_threshold() -> N
 
 
 def test_optimize_reads_the_curve_of_a_finetune_record(tmp_path: Path) -> None:
-    curve = fit_learning_curve([(10, 0.3), (20, 0.5), (40, 0.7)], target=0.9, train_share=0.4)
-    record = tmp_path / "finetune.json"
-    record.write_text(json.dumps({"curve": {**curve.to_dict(), "labelled_now": 40}}))
-    assert read_learning_curve(str(record)) == curve
+    # A record as promptsuite finetune --curve wrote it before its parts were grouped.
+    fixture = FINETUNE_FIXTURES / "finetune_v1.json"
+    saved = json.loads(fixture.read_text(encoding="utf-8"))["curve"]
+    curve = read_learning_curve(str(fixture))
+    assert curve is not None
+    assert [list(p) for p in curve.points] == saved["points"]
+    assert (curve.cases_needed, curve.reached) == (saved["cases_needed"], saved["reached"])
     assert read_learning_curve(None) is None
+    record = tmp_path / "finetune.json"
     record.write_text(json.dumps({"training": {}}))
-    with pytest.raises(ConfigError, match=r"finetune\.json: not a fine-tune record"):
+    with pytest.raises(ConfigError, match=r"--finetune-record .*finetune\.json: not a fine-tune"):
         read_learning_curve(str(record))
+    with pytest.raises(ConfigError, match="has no learning curve"):
+        read_learning_curve(str(FINETUNE_FIXTURES / "finetune_v1_no_test.json"))

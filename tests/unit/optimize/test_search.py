@@ -10,7 +10,7 @@ import pytest
 from promptsuite.cache import CacheMode
 from promptsuite.config import RunSettings
 from promptsuite.models._registry import parse_model_spec
-from promptsuite.optimize._records import Candidate, OptimizationRun
+from promptsuite.optimize import Candidate, OptimizationRun
 from promptsuite.optimize.search import SearchOptions, SearchOutcome, run_search
 from promptsuite.suite import Suite, load_suite
 from promptsuite.template import render_messages
@@ -92,8 +92,7 @@ def test_bootstrap_trajectory_records_every_candidate_with_its_demos(suite, sear
     assert len(
         {(c.instruction, tuple((str(d.vars), d.output) for d in c.demos)) for c in run.candidates}
     ) == len(run.candidates)
-    usage = run.metadata["task_model_usage"]
-    assert usage["calls"] == len(optimize_scripted.CALLS)
+    assert run.task_model_usage.calls == len(optimize_scripted.CALLS)
 
 
 def test_the_search_never_sends_a_test_case(suite, search):
@@ -116,8 +115,8 @@ def test_baseline_messages_are_exactly_what_the_runner_renders(suite, search):
 def test_a_repeated_search_is_answered_from_the_cache(suite, search):
     first = search(suite, budget=2)
     second = search(suite, budget=2)
-    assert second.run.metadata["task_model_usage"]["calls"] == 0
-    assert second.run.metadata["task_model_usage"]["cache_hits"] > 0
+    assert second.run.task_model_usage.calls == 0
+    assert second.run.task_model_usage.cache_hits > 0
     assert [c.val_score for c in second.run.candidates] == [
         c.val_score for c in first.run.candidates
     ]
@@ -133,7 +132,7 @@ def test_instruction_optimizers_record_proposed_instructions(suite, search, opti
     assert all(c.source == optimizer for c in run.candidates[1:])
     for candidate in run.candidates:
         assert candidate.val_score == pytest.approx(expected_score(run, candidate))
-    assert run.metadata["prompt_model_usage"]["calls"] > 0
+    assert run.prompt_model_usage.calls > 0
     assert max(c.prompt_model_calls for c in run.candidates) > 0
 
 
@@ -147,5 +146,5 @@ def test_chat_adapter_records_the_same_candidates(suite, search):
 def test_cache_mode_off_calls_the_model_every_time(suite, search, tmp_path):
     settings = RunSettings(cache_mode=CacheMode.OFF, cache_path=tmp_path / "unused.sqlite")
     outcome = search(suite, budget=1, settings=settings)
-    assert outcome.run.metadata["task_model_usage"]["cache_hits"] == 0
+    assert outcome.run.task_model_usage.cache_hits == 0
     assert not (tmp_path / "unused.sqlite").exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from promptsuite.errors import ConfigError
-from promptsuite.optimize._records import Demo
+from promptsuite.optimize import Demo
 from promptsuite.optimize._shape import candidate_templates, literal, shape_of
 from promptsuite.optimize._writeback import (
     NewVariant,
@@ -60,7 +60,7 @@ def a_candidate(path: Path, instruction: str, demos: list[Demo]) -> NewVariant:
 def test_single_variant_file_is_nested_keeping_text_and_comments(tmp_path):
     path = prompt_file(tmp_path, SINGLE)
     before = load_prompt(path)
-    new = a_candidate(path, "Pick a label.", [Demo({"query": "second"}, "b")])
+    new = a_candidate(path, "Pick a label.", [Demo(vars={"query": "second"}, output="b")])
     write_variants(path, [new])
     text = path.read_text(encoding="utf-8")
     assert text.startswith("# Generated elsewhere; keep this comment.\nname: intents\n")
@@ -101,7 +101,9 @@ def test_write_default_on_a_nested_file_without_default_key(tmp_path):
 
 def test_demo_text_with_jinja_markers_is_written_literally(tmp_path):
     path = prompt_file(tmp_path, SINGLE)
-    demo = Demo({"query": "what is {{ secret }} and {% endraw %}?"}, "a {# not a comment #}")
+    demo = Demo(
+        vars={"query": "what is {{ secret }} and {% endraw %}?"}, output="a {# not a comment #}"
+    )
     new = a_candidate(path, "Label it.", [demo])
     write_variants(path, [new])
     variant = load_prompt(path).variants["opt-1"]

@@ -7,7 +7,6 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from promptsuite.report import _charts
-from promptsuite.report._optimization import heatmap_chart, red_yellow_green
 from promptsuite.report._svg import even_edges, histogram, nice_ticks
 
 NS = {"svg": "http://www.w3.org/2000/svg"}
@@ -85,23 +84,7 @@ def test_ticks_and_edges() -> None:
     assert even_edges([2.0, 2.0], 2) == [1.5, 2.0, 2.5]
 
 
-def test_trajectory_and_heatmap() -> None:
+def test_trajectory() -> None:
     root = parsed(_charts.trajectory_chart([(0, 0.5), (1, 0.4), (2, 0.7)]))
     desc = root.find("svg:desc", NS)
     assert desc is not None and "best 0.7" in (desc.text or "")
-    run = {
-        "candidates": [
-            {"index": 0, "cases": [{"case_id": HOSTILE, "scores": [0.0]}]},
-            {"index": 1, "cases": [{"case_id": HOSTILE, "scores": [1.0, 0.0]}]},
-        ]
-    }
-    svg = heatmap_chart(run, [HOSTILE, "unscored"], best_index=1)
-    heat = parsed(svg)
-    fills = {r.get("fill") for r in heat.iter("{http://www.w3.org/2000/svg}rect")}
-    assert red_yellow_green(0.0) in fills and red_yellow_green(0.5) in fills
-    assert "<script>" not in svg
-    assert (red_yellow_green(0), red_yellow_green(0.5), red_yellow_green(1)) == (
-        "#a50026",
-        "#ffffbf",
-        "#006837",
-    )

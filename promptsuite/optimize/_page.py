@@ -1,24 +1,31 @@
-"""The optimization report: one self-contained HTML page of an optimization run.
+"""The optimization report's page: one self-contained HTML file of an optimization run.
 
-Rendered, like the run report, from saved data only: the JSON report that
-``promptsuite optimize`` writes beside the page (the run record, its analysis and the
-fine-tuning export's summary). Stylesheet, chart kit and formatters are the run report's;
-charts are SVG written by :mod:`promptsuite.report._svg` and inlined in the page, every
-string from the run is escaped, and nothing is loaded from the network. It needs no
-JavaScript.
+Rendered, like the run report, from the record only (:class:`OptimizationReport`: the run,
+its analysis and the fine-tuning export's summary), with the run report's stylesheet,
+templates and chart kit (:mod:`promptsuite.report`, imported when a page is drawn): charts
+are inline SVG, every string from the run is escaped, nothing is loaded from the network and
+the page needs no JavaScript.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
-from promptsuite._files import write_json_atomic, write_text_atomic
-from promptsuite.report import _charts
-from promptsuite.report._svg import Canvas, esc, label_width
-from promptsuite.report._templates import asset, environment
+from promptsuite._files import write_text_atomic
+from promptsuite._schema import write_record
+from promptsuite.optimize._records import OptimizationRun
+from promptsuite.optimize._report import OptimizationReport
+from promptsuite.optimize.analysis import Analysis
+
+__all__ = [
+    "heatmap_chart",
+    "red_yellow_green",
+    "render_optimization_report",
+    "trajectory_chart",
+    "write_optimization_report",
+]
 
 #: Rows of the per-case heatmap; the worst cases come first, the caption says what was cut.
 MAX_HEATMAP_ROWS = 60
@@ -27,29 +34,26 @@ CASE_STATUSES = ("resistant", "unreliable", "unstable", "solved-elsewhere", "sol
 
 
 def write_optimization_report(
-    data: Mapping[str, Any], out_dir: str | Path, *, name: str = "optimization"
+    report: OptimizationReport, out_dir: str | Path, *, name: str = "optimization"
 ) -> list[Path]:
-    """Write ``{name}.json`` (the data) and ``{name}.html`` (the page) into ``out_dir``.
-
-    Args:
-        data: The JSON report: ``{"version", "run", "analysis", "export"}``.
-        out_dir: Folder to write into (created if missing).
-        name: File name stem.
+    """Write ``{name}.json`` (the record) and ``{name}.html`` (the page) into ``out_dir``.
 
     Returns:
         The paths written: the HTML page, then the JSON file.
     """
     out = Path(out_dir)
-    json_path = write_json_atomic(out / f"{name}.json", data, indent=2)
-    html_path = write_text_atomic(out / f"{name}.html", render_optimization_report(data))
+    json_path = write_record(out / f"{name}.json", report)
+    html_path = write_text_atomic(out / f"{name}.html", render_optimization_report(report))
     return [html_path, json_path]
 
 
-def render_optimization_report(data: Mapping[str, Any]) -> str:
-    """The HTML page of a JSON optimization report."""
+def render_optimization_report(report: OptimizationReport) -> str:
+    """The HTML page of an optimization report."""
     from markupsafe import Markup
 
-    run, analysis = data["run"], data["analysis"]
+    from promptsuite.report import asset, environment
+
+    run, analysis = report.run, report.analysis
     rows, cut = _heatmap_rows(run, analysis)
     heatmap_title = (
         f"Per-case scores across candidates ({len(rows)} of {len(rows) + cut} cases, worst first)"
@@ -58,7 +62,7 @@ def render_optimization_report(data: Mapping[str, Any]) -> str:
     )
     charts = [
         ("Score trajectory", Markup(trajectory_chart(analysis))),
-        (heatmap_title, Markup(heatmap_chart(run, rows, analysis["best_index"]))),
+        (heatmap_title, Markup(heatmap_chart(run, rows, analysis.best_index))),
     ]
     return str(
         environment()
@@ -66,69 +70,63 @@ def render_optimization_report(data: Mapping[str, Any]) -> str:
         .render(
             run=run,
             a=analysis,
-            export=data.get("export"),
+            export=report.export,
             charts=charts,
             css=Markup(asset("report.css") + asset("optimization.css")),
             status_counts=[
-                (s, sum(1 for c in analysis["cases"] if c["status"] == s)) for s in CASE_STATUSES
+                (s, sum(1 for c in analysis.cases if c.status == s)) for s in CASE_STATUSES
             ],
-            metadata=json.dumps(run["metadata"], indent=2, sort_keys=True, default=str),
+            metadata=json.dumps(run.details(), indent=2, sort_keys=True),
         )
     )
 
 
-def trajectory_chart(analysis: Mapping[str, Any]) -> str:
+def trajectory_chart(analysis: Analysis) -> str:
     """Each candidate's validation score, the best so far, the target, window and plateau."""
-    points = analysis["trajectory"]
-    xs = [float(p["index"]) for p in points]
-    scores = [float(p["val_score"]) for p in points]
-    target = float(analysis["target"])
-    plateau = analysis["plateau"]
-    legend = [
-        (_charts.BLUE, "candidate"),
-        (_charts.PASS, "best so far"),
-        (_TARGET, f"target {target:g}"),
-    ]
-    described = ", ".join(f"{p['index']}: {p['val_score']:.3g}" for p in points)
+    from promptsuite.report import BLUE, PASS, Canvas, trajectory_panel
+
+    points = analysis.trajectory
+    xs = [float(p.index) for p in points]
+    scores = [p.val_score for p in points]
+    target = analysis.target
+    plateau = analysis.plateau
+    legend = [(BLUE, "candidate"), (PASS, "best so far"), (_TARGET, f"target {target:g}")]
+    described = ", ".join(f"{p.index}: {p.val_score:.3g}" for p in points)
     canvas = Canvas(
         720,
         300,
         "Score trajectory",
         f"Validation score per candidate: {described}; target {target:g}",
     )
-    plot = _charts.trajectory_panel(
-        canvas, xs, scores, [float(p["best_score"]) for p in points], (-0.02, 1.02)
-    )
+    plot = trajectory_panel(canvas, xs, scores, [p.best_score for p in points], (-0.02, 1.02))
     plot.polyline(
         [(plot.xlim[0], target), (plot.xlim[1], target)],
         f'stroke="{_TARGET}" stroke-dasharray="5 3"',
     )
-    if plateau["decided"] and plateau["start_index"] is not None and len(xs) > plateau["window"]:
+    if plateau.decided and plateau.start_index is not None and len(xs) > plateau.window:
         low_y, high_y = plot.ylim
         plot.rect(
-            xs[-plateau["window"] - 1], low_y, xs[-1], high_y, 'fill="#90a4ae" fill-opacity="0.15"'
+            xs[-plateau.window - 1], low_y, xs[-1], high_y, 'fill="#90a4ae" fill-opacity="0.15"'
         )
-        legend.append(("#90a4ae", f"last {plateau['window']} candidates"))
-    if plateau["plateau_point"] is not None:
-        at = float(plateau["plateau_point"])
+        legend.append(("#90a4ae", f"last {plateau.window} candidates"))
+    if plateau.plateau_point is not None:
+        at = float(plateau.plateau_point)
         plot.polyline(
             [(at, plot.ylim[0]), (at, plot.ylim[1])], 'stroke="#e65100" stroke-dasharray="2 2"'
         )
-        legend.append(("#e65100", f"plateau from candidate {plateau['plateau_point']}"))
+        legend.append(("#e65100", f"plateau from candidate {plateau.plateau_point}"))
     canvas.legend(
         plot.left + plot.width - 170, plot.top + plot.height - 12 - 11 * len(legend), legend
     )
     return canvas.render("opt-trajectory")
 
 
-def heatmap_chart(run: Mapping[str, Any], case_ids: Sequence[str], best_index: int) -> str:
+def heatmap_chart(run: OptimizationRun, case_ids: Sequence[str], best_index: int) -> str:
     """Cases (rows) by candidates (columns), coloured by score; blank where not scored."""
-    columns = [c["index"] for c in run["candidates"]]
-    lookup = {
-        (c["index"], s["case_id"]): _mean(s["scores"])
-        for c in run["candidates"]
-        for s in c["cases"]
-    }
+    from promptsuite.report import Canvas, esc, label_width
+
+    columns = [c.index for c in run.candidates]
+    lookup = {(c.index, s.case_id): s.score for c in run.candidates for s in c.cases}
     rows = len(case_ids)
     left = min(240.0, 12 + max((label_width(c, 6) for c in case_ids), default=0.0))
     row_height = 12.0
@@ -193,11 +191,7 @@ def red_yellow_green(score: float) -> str:
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
-def _heatmap_rows(run: Mapping[str, Any], analysis: Mapping[str, Any]) -> tuple[list[str], int]:
-    scored = {s["case_id"] for c in run["candidates"] for s in c["cases"]}
-    ordered = [c["case_id"] for c in analysis["cases"] if c["case_id"] in scored]
+def _heatmap_rows(run: OptimizationRun, analysis: Analysis) -> tuple[list[str], int]:
+    scored = {s.case_id for c in run.candidates for s in c.cases}
+    ordered = [c.case_id for c in analysis.cases if c.case_id in scored]
     return ordered[:MAX_HEATMAP_ROWS], max(0, len(ordered) - MAX_HEATMAP_ROWS)
-
-
-def _mean(values: Sequence[float]) -> float:
-    return sum(values) / len(values) if values else 0.0

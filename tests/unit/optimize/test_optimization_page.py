@@ -1,17 +1,24 @@
-"""The optimization report: self-contained, escaped, deterministic, and the JSON twin."""
+"""The optimization report's page: self-contained, escaped, deterministic, and the record."""
 
 from __future__ import annotations
 
 import json
 import subprocess
-from dataclasses import replace
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any
 
-from promptsuite.optimize import Analysis, ExportSummary, OptimizationRun, analyze
-from promptsuite.optimize._pipeline import report_data
-from promptsuite.report import render_optimization_report, write_optimization_report
+from promptsuite.optimize import (
+    Analysis,
+    ExportSummary,
+    OptimizationReport,
+    OptimizationRun,
+    analyze,
+    read_optimization_report,
+    render_optimization_report,
+    write_optimization_report,
+)
+from promptsuite.optimize._page import heatmap_chart, red_yellow_green
 from tests.system_tools import debian_tool
 from tests.unit.optimize.optimize_runs import make_run, nested
 
@@ -28,8 +35,8 @@ def hostile_run() -> OptimizationRun:
         tags=lambda i: ["t<b>", f"g{i % 2}"],
     )
     first = run.candidates[1]
-    run.candidates[1] = replace(first, instruction=HOSTILE, source="</td><td>")
-    run.metadata = {"note": HOSTILE}
+    run.candidates[1] = first.model_copy(update={"instruction": HOSTILE, "source": "</td><td>"})
+    run.applied = HOSTILE
     return run
 
 
@@ -54,33 +61,36 @@ def summary() -> ExportSummary:
     )
 
 
-def data(run: OptimizationRun, analysis: Analysis) -> dict[str, Any]:
-    return report_data(run, analysis, None)
+def data(run: OptimizationRun, analysis: Analysis) -> OptimizationReport:
+    return OptimizationReport(run=run, analysis=analysis)
 
 
 def page(run: OptimizationRun) -> str:
     """The page of a run, rendered from its JSON report as the pipeline writes it."""
-    return render_optimization_report(json.loads(json.dumps(data(run, analyze(run, window=3)))))
+    saved = data(run, analyze(run, window=3)).model_dump_json()
+    return render_optimization_report(OptimizationReport.model_validate_json(saved))
 
 
 def test_writes_html_and_json(tmp_path: Path) -> None:
     run = hostile_run()
     analysis = analyze(run, window=3)
-    html_path, json_path = write_optimization_report(
-        report_data(run, analysis, summary()), tmp_path
-    )
+    report = OptimizationReport(run=run, analysis=analysis, export=summary())
+    html_path, json_path = write_optimization_report(report, tmp_path)
     assert (html_path.name, json_path.name) == ("optimization.html", "optimization.json")
-    data = json.loads(json_path.read_text(encoding="utf-8"))
-    assert data["version"] == 1
-    assert data["analysis"]["verdict"]["code"] == analysis.verdict.code
-    assert data["export"]["n_train"] == 42
-    assert OptimizationRun.from_dict(data["run"]).candidates[1].instruction == HOSTILE
+    assert json.loads(json_path.read_text(encoding="utf-8"))["version"] == 2
+    saved = read_optimization_report(tmp_path)
+    assert saved == report
+    assert saved.analysis.verdict.code == analysis.verdict.code
+    assert saved.export is not None and saved.export.n_train == 42
+    assert saved.run.candidates[1].instruction == HOSTILE
 
 
 def test_the_page_shows_the_verdict_trajectory_heatmap_cost_and_dataset() -> None:
     run = hostile_run()
     analysis = analyze(run, window=3, prices={"local": (1.0, 2.0)})
-    html = render_optimization_report(report_data(run, analysis, summary()))
+    html = render_optimization_report(
+        OptimizationReport(run=run, analysis=analysis, export=summary())
+    )
     assert analysis.verdict.headline in html
     assert "plateau from candidate" in html  # the plateau point is drawn on the trajectory
     assert html.count("<svg") == 2
@@ -98,6 +108,7 @@ def test_untrusted_text_is_escaped_and_nothing_is_fetched() -> None:
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in html
     assert "&lt;/td&gt;&lt;td&gt;" in html
     assert "t&lt;b&gt;" in html
+    assert "&#34;applied&#34;: &#34;&lt;script&gt;" in html  # the run's details
     tags = Tags()
     tags.feed(html)
     assert not {"script", "img", "link", "iframe", "object"} & tags.names
@@ -146,3 +157,25 @@ def test_a_real_browser_renders_the_page(tmp_path: Path) -> None:
     assert "Where prompting fails" in dom
     assert dom.count("<svg") == 2
     assert "<script" not in dom
+
+
+def test_the_heatmap_colours_each_scored_case_and_escapes_its_id() -> None:
+    run = make_run(2, 1, lambda k, i, r: k == 1, tested=False)
+    hostile = (
+        run.candidates[1]
+        .cases[0]
+        .model_copy(update={"case_id": HOSTILE, "scores": [1.0, 0.0], "passes": [True, False]})
+    )
+    run.candidates[1] = run.candidates[1].model_copy(update={"cases": [hostile]})
+    run.candidates[0] = run.candidates[0].model_copy(
+        update={"cases": [hostile.model_copy(update={"scores": [0.0]})]}
+    )
+    svg = heatmap_chart(run, [HOSTILE, "unscored"], best_index=1)
+    fills = {r.get("fill") for r in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}rect")}
+    assert red_yellow_green(0.0) in fills and red_yellow_green(0.5) in fills
+    assert "<script>" not in svg
+    assert (red_yellow_green(0), red_yellow_green(0.5), red_yellow_green(1)) == (
+        "#a50026",
+        "#ffffbf",
+        "#006837",
+    )

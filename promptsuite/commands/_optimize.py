@@ -1,26 +1,36 @@
-"""``promptsuite optimize``: the command over :func:`promptsuite.optimize._pipeline.optimize`."""
+"""``promptsuite optimize``: the command over :func:`promptsuite.optimize.optimize`.
+
+It sits above both the optimizer and the fine-tune, so ``--finetune-record`` reads a
+fine-tune record with the fine-tune's own reader.
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import json
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from promptsuite.cache import CacheMode
 from promptsuite.config import RunSettings, add_cache_arguments, model_option
 from promptsuite.errors import ConfigError
 from promptsuite.models import ModelSpec
-from promptsuite.optimize._records import Candidate, OptimizationRun
+from promptsuite.optimize import (
+    Candidate,
+    OptimizationRun,
+    PipelineOptions,
+    ReferenceSummary,
+    mean_score,
+    optimize,
+)
 from promptsuite.optimize.analysis import LearningCurve
 from promptsuite.optimize.search import (
     DEFAULT_FRACTIONS,
     DEFAULT_TARGET,
     JOINING,
     OPTIMIZERS,
+    SearchOptions,
     fractions_text,
     parse_fractions,
 )
@@ -111,8 +121,6 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     """Run ``promptsuite optimize``; returns the exit code."""
-    from promptsuite.optimize._pipeline import PipelineOptions, mean_score, optimize
-    from promptsuite.optimize.search import SearchOptions
     from promptsuite.suite import load_suite
 
     stream = out or sys.stderr
@@ -144,7 +152,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
 
     def progress(candidate: Candidate, run: OptimizationRun) -> None:
         if candidate.index == 0:
-            for line in reference_lines(run.metadata.get("references", {})):
+            for line in reference_lines(run.references):
                 say(line)
         best = max(c.val_score for c in run.candidates)
         say(
@@ -180,8 +188,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     run = result.run
     baseline = run.candidates[0]
     best = min(run.candidates, key=lambda c: (-c.val_score, c.index))
-    task = run.metadata.get("task_model_usage", {})
-    proposer = run.metadata.get("prompt_model_usage", {})
+    task, proposer = run.task_model_usage, run.prompt_model_usage
     say(f"candidates: {len(run.candidates)} (baseline + {len(run.candidates) - 1})")
     say(
         f"validation: baseline {baseline.val_score:.3f}, best {best.val_score:.3f} "
@@ -195,9 +202,9 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         )
     )
     say(
-        f"model calls: task {task.get('calls', 0)} (+{task.get('cache_hits', 0)} cached), "
-        f"prompt model {proposer.get('calls', 0)} (+{proposer.get('cache_hits', 0)} cached); "
-        f"wall time {run.metadata.get('wall_s', 0):.0f}s"
+        f"model calls: task {task.calls} (+{task.cache_hits} cached), "
+        f"prompt model {proposer.calls} (+{proposer.cache_hits} cached); "
+        f"wall time {run.wall_s or 0.0:.0f}s"
     )
     if result.problem:
         say(result.problem)
@@ -210,16 +217,16 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     return 0
 
 
-def reference_lines(references: dict[str, Any]) -> list[str]:
+def reference_lines(references: ReferenceSummary | None) -> list[str]:
     """Which train cases have a reference answer, and where it came from (the demos' source)."""
-    if not references:
+    if references is None:
         return []
     lines = [
-        f"references: {references['with_reference']} of {references['train_cases']} train "
-        f"cases ({references['stated']} stated, {references['derived']} derived from their "
+        f"references: {references.with_reference} of {references.train_cases} train "
+        f"cases ({references.stated} stated, {references.derived} derived from their "
         "checks); only these become demos, never a validation or test case"
     ]
-    missing: dict[str, str] = references.get("missing", {})
+    missing = references.missing
     if missing:
         case_id, why = next(iter(missing.items()))
         lines.append(f"  {len(missing)} train cases have none, e.g. {case_id}: {why}")
@@ -230,20 +237,23 @@ def read_learning_curve(path: str | None) -> LearningCurve | None:
     """The learning curve of a ``promptsuite finetune`` record, or None without a path.
 
     Raises:
-        ConfigError: The file is missing, not JSON, or has no learning curve.
+        ConfigError: The file is missing, not a fine-tune record, or has no learning curve.
     """
     if path is None:
         return None
+    from promptsuite.finetune import read_finetune_record
+
     try:
-        record = json.loads(Path(path).read_text(encoding="utf-8"))
-        data = record["curve"]
-        fields = {f.name for f in dataclasses.fields(LearningCurve)}
-        return LearningCurve.from_dict({k: v for k, v in data.items() if k in fields})
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        record = read_finetune_record(Path(path))
+    except ConfigError as exc:
+        raise ConfigError(f"--finetune-record {exc}") from None
+    judgement = record.judgement
+    if judgement is None or judgement.curve is None:
         raise ConfigError(
-            f"--finetune-record {path}: not a fine-tune record with a learning curve ({exc}); "
-            "pass the finetune.json of a `promptsuite finetune --curve` run"
-        ) from None
+            f"--finetune-record {path}: the fine-tune record has no learning curve; pass the "
+            "finetune.json of a `promptsuite finetune --curve` run"
+        )
+    return judgement.curve
 
 
 def _model_arg(text: str, option: str = "--model") -> ModelSpec:

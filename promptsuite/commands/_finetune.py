@@ -1,4 +1,4 @@
-"""``promptsuite finetune``: the command over :func:`promptsuite.finetune._run.finetune`."""
+"""``promptsuite finetune``: the command over :func:`promptsuite.finetune.finetune`."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ DEFAULT_CURVE = (0.25, 0.5)
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``promptsuite finetune`` on the CLI's subcommands."""
-    from promptsuite.finetune._config import TrainConfig
+    from promptsuite.finetune import TrainConfig
 
     d = TrainConfig()
     parser = commands.add_parser(
@@ -106,8 +106,7 @@ def cmd_finetune(
     args: argparse.Namespace, *, out: TextIO | None = None, argv: Sequence[str] | None = None
 ) -> int:
     """Run ``promptsuite finetune``; returns the exit code."""
-    from promptsuite.finetune._config import TrainConfig
-    from promptsuite.finetune._run import FinetuneOptions, finetune
+    from promptsuite.finetune import FinetuneOptions, TrainConfig, finetune
     from promptsuite.optimize.search import parse_fractions
     from promptsuite.suite import load_suite
 
