@@ -17,7 +17,6 @@ from promptsuite.report._render import (
     read_results,
     render_report,
     script_json,
-    timestamped_name,
     write_report,
 )
 from promptsuite.report._view import load_baselines
@@ -31,7 +30,6 @@ __all__ = [
     "render_optimization_report",
     "render_report",
     "script_json",
-    "timestamped_name",
     "write_finetune_report",
     "write_optimization_report",
     "write_report",

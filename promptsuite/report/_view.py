@@ -75,7 +75,6 @@ class View:
     tags: list[str]
     suites: list[str]
     totals: dict[str, Any]
-    trajectory: list[tuple[int, float]]
     models: list[dict[str, Any]]
 
 
@@ -139,7 +138,6 @@ def build_view(
         tags=sorted({t for c in cases for t in c.tags}),
         suites=sorted({c.suite for c in cases}),
         totals=_totals(cases, groups),
-        trajectory=_trajectory(results.metadata),
         models=_models(cases, prices),
     )
 
@@ -318,17 +316,6 @@ def _sum_known(values: Iterable[float | None]) -> float | None:
             return None
         total += value
     return total
-
-
-def _trajectory(metadata: Mapping[str, Any]) -> list[tuple[int, float]]:
-    """``metadata.optimization.candidates`` (index, val_score) of an optimization run."""
-    optimization = metadata.get("optimization")
-    candidates = optimization.get("candidates") if isinstance(optimization, Mapping) else None
-    points = []
-    for number, candidate in enumerate(candidates or []):
-        if isinstance(candidate, Mapping) and isinstance(candidate.get("val_score"), int | float):
-            points.append((int(candidate.get("index", number)), float(candidate["val_score"])))
-    return points
 
 
 def _models(
