@@ -21,18 +21,17 @@ from pathlib import Path
 from typing import Any
 
 from promptsuite._format import MISSING, count, usd
-from promptsuite.config import GateInconclusive
 from promptsuite.console import (
     GATE_HEADERS,
     SUMMARY_HEADERS,
-    Outcome,
+    PytestOutcome,
     case_outcome,
     gate_rows,
     repeat_line,
     summary_rows,
 )
 from promptsuite.errors import PromptsuiteError
-from promptsuite.gate import Baseline, BaselineEntry, GateResult, entry_key
+from promptsuite.gate import Baseline, BaselineEntry, GateInconclusive, GateResult, entry_key
 from promptsuite.prices import Price
 from promptsuite.results import CaseResult, RunResults, call_counts, sample_rows
 
@@ -167,7 +166,7 @@ def write_step_summary(
 
 
 def _headline(
-    cases: Sequence[CaseResult], outcomes: Mapping[str, Outcome], failing_gates: Sequence[Any]
+    cases: Sequence[CaseResult], outcomes: Mapping[str, PytestOutcome], failing_gates: Sequence[Any]
 ) -> str:
     regressions = sum(
         c.baseline_status == "regression" and outcomes[c.test_id] == "failed" for c in cases
@@ -190,7 +189,7 @@ def _plural(n: int, noun: str) -> str:
     return "" if n == 0 else f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _counts(outcomes: Mapping[str, Outcome], gates: Sequence[GateResult]) -> str:
+def _counts(outcomes: Mapping[str, PytestOutcome], gates: Sequence[GateResult]) -> str:
     tally = Counter(outcomes.values())
     parts = [
         f"{tally['passed']} passed" if tally["passed"] else "",
@@ -200,8 +199,8 @@ def _counts(outcomes: Mapping[str, Outcome], gates: Sequence[GateResult]) -> str
     ]
     text = f"**{len(outcomes)} cases**: {', '.join(p for p in parts if p) or 'none ran'}"
     if gates:
-        verdicts = Counter(g.verdict.verdict for g in gates)
-        text += "; **gates**: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
+        decisions = Counter(g.verdict.decision for g in gates)
+        text += "; **gates**: " + ", ".join(f"{n} {d}" for d, n in sorted(decisions.items()))
     return text
 
 

@@ -321,7 +321,7 @@ class GateItem(_PlainItem):
         result = self.result = gate(
             self.baseline, [session.result(job) for job in self.jobs], margin=config.gate_margin
         )
-        self.user_properties.append(("promptsuite_gate", result.verdict.verdict))
+        self.user_properties.append(("promptsuite_gate", result.verdict.decision))
         self.user_properties.append(
             ("promptsuite_gate_mean_diff", f"{result.verdict.mean_diff:.4f}")
         )

@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptsuite.config import GateInconclusive
 from promptsuite.errors import ConfigError, PromptsuiteError
-from promptsuite.gate import GateResult
+from promptsuite.gate import GateInconclusive, GateResult
 from promptsuite.prices import Price
 from promptsuite.results import CaseResult, RunResults, call_counts
 from promptsuite.session import (
@@ -181,9 +180,8 @@ def _merged_gates(
     settings: Mapping[str, Any],
 ) -> tuple[list[GateResult], list[str]]:
     """Each suite gate over all of its cases, in collection order; and why the run fails."""
-    from promptsuite.gate import Baseline, baseline_path, gate
+    from promptsuite.gate import DEFAULT_GATE_MARGIN, Baseline, baseline_path, gate
     from promptsuite.results import group_by_variant
-    from promptsuite.stats import DEFAULT_GATE_MARGIN
 
     margin = float(settings.get("gate_margin") or DEFAULT_GATE_MARGIN)
     inconclusive: GateInconclusive = (

@@ -1,4 +1,9 @@
-"""Regression gating: committed baselines, and a paired gate of each run against them."""
+"""Regression gating: committed baselines, and a paired gate of each run against them.
+
+``_baseline`` reads and writes the baselines, ``_decision`` decides pass, fail or
+inconclusive from paired per-case scores, ``_gate`` pairs a suite's results with its
+baseline and asks for that decision.
+"""
 
 from promptsuite.gate._baseline import (
     BASELINE_DIR,
@@ -13,17 +18,29 @@ from promptsuite.gate._baseline import (
     messages_digest,
     updated,
 )
+from promptsuite.gate._decision import (
+    DEFAULT_GATE_MARGIN,
+    GateDecision,
+    GateInconclusive,
+    GateVerdict,
+    compare_paired,
+)
 from promptsuite.gate._gate import GateResult, gate
 
 __all__ = [
     "BASELINE_DIR",
+    "DEFAULT_GATE_MARGIN",
     "Baseline",
     "BaselineEntry",
     "BaselineRepeat",
     "CaseComparison",
+    "GateDecision",
+    "GateInconclusive",
     "GateResult",
+    "GateVerdict",
     "baseline_path",
     "compare_case",
+    "compare_paired",
     "digest",
     "entry_key",
     "gate",

@@ -38,18 +38,18 @@ def test_pairs_only_cases_in_both_and_leaves_errors_out() -> None:
     outcome = gate(before, now)
     assert (outcome.suite, outcome.model, outcome.variant) == ("s", "bot", "default")
     assert outcome.verdict.n_cases == 18
-    assert outcome.verdict.verdict == "pass"
+    assert outcome.verdict.decision == "pass"
     assert outcome.failure() is None
 
 
 def test_a_regression_fails_and_an_inconclusive_gate_follows_the_policy() -> None:
     before = baseline_of([result(f"c{i}", 1.0) for i in range(20)])
     regressed = gate(before, [result(f"c{i}", 0.0 if i < 10 else 1.0) for i in range(20)])
-    assert regressed.verdict.verdict == "fail"
+    assert regressed.verdict.decision == "fail"
     assert regressed.failure() == f"suite gate: {regressed.verdict.reason}"
     # Half the cases lose 0.1, half nothing: a mean drop of the margin itself, with spread.
     unsure = gate(before, [result(f"c{i}", 0.9 if i % 2 else 1.0) for i in range(20)])
-    assert unsure.verdict.verdict == "inconclusive"
+    assert unsure.verdict.decision == "inconclusive"
     assert unsure.failure("pass") is None
     assert unsure.failure("fail") is not None
 
@@ -57,7 +57,7 @@ def test_a_regression_fails_and_an_inconclusive_gate_follows_the_policy() -> Non
 def test_the_results_file_form_round_trips() -> None:
     outcome = gate(baseline_of([result("c0", 1.0)]), [result("c0", 1.0)])
     data = outcome.to_dict()
-    assert data["suite"] == "s" and data["verdict"] == outcome.verdict.verdict
+    assert data["suite"] == "s" and data["verdict"] == outcome.verdict.decision
     assert GateResult.from_dict(data) == outcome
 
 
