@@ -10,11 +10,14 @@ from promptsuite.gate._baseline import (
     Baseline,
     BaselineEntry,
     BaselineRepeat,
+    BaselineSource,
     CaseComparison,
+    baseline_entry,
     baseline_path,
     compare_case,
     digest,
     entry_key,
+    load_baselines,
     messages_digest,
     updated,
 )
@@ -25,7 +28,7 @@ from promptsuite.gate._decision import (
     GateVerdict,
     compare_paired,
 )
-from promptsuite.gate._gate import GateResult, gate
+from promptsuite.gate._gate import GateResult, gate, recorded_gates, sorted_gates
 
 __all__ = [
     "BASELINE_DIR",
@@ -33,17 +36,22 @@ __all__ = [
     "Baseline",
     "BaselineEntry",
     "BaselineRepeat",
+    "BaselineSource",
     "CaseComparison",
     "GateDecision",
     "GateInconclusive",
     "GateResult",
     "GateVerdict",
+    "baseline_entry",
     "baseline_path",
     "compare_case",
     "compare_paired",
     "digest",
     "entry_key",
     "gate",
+    "load_baselines",
     "messages_digest",
+    "recorded_gates",
+    "sorted_gates",
     "updated",
 ]

@@ -17,7 +17,7 @@ from promptsuite.gate._decision import (
     GateVerdict,
     compare_paired,
 )
-from promptsuite.results import CaseResult
+from promptsuite.results import CaseResult, RunResults
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,16 @@ class GateResult:
             str(data["variant"]),
             GateVerdict.from_dict(fields),
         )
+
+
+def sorted_gates(gates: Iterable[GateResult]) -> list[GateResult]:
+    """The gates in the results file's order: by suite, model and prompt variant."""
+    return sorted(gates, key=lambda g: (g.suite, g.model, g.variant))
+
+
+def recorded_gates(run: RunResults) -> list[GateResult]:
+    """The gates a results file recorded (its ``metadata.gates``)."""
+    return [GateResult.from_dict(g) for g in run.metadata.get("gates") or ()]
 
 
 def gate(

@@ -19,11 +19,9 @@ from promptsuite.report._render import (
     script_json,
     write_report,
 )
-from promptsuite.report._view import load_baselines
 
 __all__ = [
     "PAGE_SIZE",
-    "load_baselines",
     "prewarm",
     "read_results",
     "render_finetune_report",

@@ -21,9 +21,10 @@ from typing import Any
 
 from promptsuite._files import write_text_atomic
 from promptsuite.errors import ConfigError, PromptsuiteError
+from promptsuite.gate import BaselineSource, load_baselines
 from promptsuite.prices import Price
 from promptsuite.report._templates import asset, environment
-from promptsuite.report._view import BaselineSource, View, build_view, load_baselines
+from promptsuite.report._view import View, build_view
 from promptsuite.results import RunResults, load
 
 #: Matrix rows per page, in the server-rendered first page and in the script's pages.
