@@ -364,10 +364,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_report_commands(commands)
     _add_ci_commands(commands)
     _add_import_command(commands)
-    from promptsuite.optimize._cli import add_parser as add_optimize_command
+    from promptsuite.optimize import add_parser as add_optimize_command
 
     add_optimize_command(commands)
-    from promptsuite.finetune._cli import add_parser as add_finetune_command
+    from promptsuite.finetune import add_parser as add_finetune_command
 
     add_finetune_command(commands)
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ Importing this package is cheap: torch and transformers load only when a trainin
 (``pip install "promptsuite[finetune]"``; see ``docs/finetune.md``).
 """
 
+from promptsuite.finetune._cli import add_parser
 from promptsuite.finetune._compare import compare_arms, per_tag, verdict_of
 from promptsuite.finetune._config import TrainConfig
 from promptsuite.finetune._data import Rows, chat_rows, subsample
@@ -27,6 +28,7 @@ __all__ = [
     "FinetuneOptions",
     "Rows",
     "TrainConfig",
+    "add_parser",
     "chat_rows",
     "compare_arms",
     "finetune",

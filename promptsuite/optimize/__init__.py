@@ -16,6 +16,7 @@
 DSPy is imported only when a search runs; importing this package stays cheap.
 """
 
+from promptsuite.optimize._cli import add_parser
 from promptsuite.optimize._export import (
     ExportSummary,
     export_finetune,
@@ -55,6 +56,7 @@ __all__ = [
     "PipelineResult",
     "SearchOptions",
     "SearchOutcome",
+    "add_parser",
     "analyze",
     "export_finetune",
     "optimize",
