@@ -12,6 +12,11 @@ While jobs run, Ctrl-C (SIGINT) and SIGTERM (what CI runners and ``timeout`` sen
 every pending job at once, so no new model call starts, and then interrupt pytest with a
 ``KeyboardInterrupt``, so it still writes the results of every case it reported. The
 previous handlers are back after the first signal: a second SIGTERM kills at once.
+
+At a little over 500 lines the module stays whole: the records the plugin hands to
+finishing (:class:`SuiteFiles`, :class:`ShardPlan`) and what finishing returns
+(:class:`FinishedRun`) are read together with :meth:`RunSession.finish`, and
+``promptsuite merge`` reuses them.
 """
 
 from __future__ import annotations
@@ -423,14 +428,7 @@ class RunSession:
         elif config.baseline_missing == "warn":
             missing = suites.without_baseline(cases)
         return FinishedRun(
-            run,
-            tuple(gates),
-            latest,
-            report_path,
-            problem,
-            baselines_written=recorded,
-            missing_baselines=missing,
-            baselines=baselines,
+            run, tuple(gates), latest, report_path, problem, recorded, missing, baselines=baselines
         )
 
     def _write_report(
