@@ -63,8 +63,10 @@ def answer(messages, params):
 
 
 @dataclass(frozen=True)
-class Outcome:
-    verdict: str
+class GateRun:
+    """One run's gate, as its results file recorded it, and how long the run took."""
+
+    decision: str
     mean_diff: float
     cases_needed: int
     seconds: float
@@ -155,11 +157,11 @@ def run_pytest(folder: Path, *extra: str) -> tuple[dict[str, object], float]:
     return data, elapsed
 
 
-def gate_outcome(data: dict[str, object], seconds: float) -> Outcome:
+def gate_run(data: dict[str, object], seconds: float) -> GateRun:
     metadata = data["metadata"]
     assert isinstance(metadata, dict)
     (gate,) = metadata["gates"]
-    return Outcome(gate["verdict"], gate["mean_diff"], gate["cases_needed"], seconds)
+    return GateRun(gate["verdict"], gate["mean_diff"], gate["cases_needed"], seconds)
 
 
 def calibrate(
@@ -170,7 +172,7 @@ def calibrate(
     temperature: float = 0.8,
     n_cases: int = 40,
     ab_runs: int | None = None,
-) -> dict[str, list[Outcome]]:
+) -> dict[str, list[GateRun]]:
     """Record a baseline at seed 0, then ``runs`` A/A and ``ab_runs`` (default ``runs``)
     A/B runs, each with its own seed."""
     with tempfile.TemporaryDirectory(prefix="promptsuite-cal-") as tmp:
@@ -188,30 +190,30 @@ def calibrate(
 
         write(0, False)
         run_pytest(folder, "--promptsuite-update-baseline")
-        outcomes: dict[str, list[Outcome]] = {"A/A": [], "A/B": []}
+        outcomes: dict[str, list[GateRun]] = {"A/A": [], "A/B": []}
         plan = (("A/A", False, runs), ("A/B", True, runs if ab_runs is None else ab_runs))
         for label, damaged, count in plan:
             for seed in range(1, count + 1):
                 write(seed, damaged)
-                outcomes[label].append(gate_outcome(*run_pytest(folder)))
+                outcomes[label].append(gate_run(*run_pytest(folder)))
         return outcomes
 
 
-def report(outcomes: dict[str, list[Outcome]]) -> str:
+def report(outcomes: dict[str, list[GateRun]]) -> str:
     from tabulate import tabulate
 
     rows = []
     for label, results in outcomes.items():
-        verdicts = Counter(o.verdict for o in results)
+        decisions = Counter(o.decision for o in results)
         n = len(results)
         rows.append(
             [
                 label,
                 n,
-                verdicts["fail"],
-                verdicts["inconclusive"],
-                verdicts["pass"],
-                f"{verdicts['fail'] / n:.0%}",
+                decisions["fail"],
+                decisions["inconclusive"],
+                decisions["pass"],
+                f"{decisions['fail'] / n:.0%}",
                 f"{statistics.median(o.mean_diff for o in results):+.3f}",
                 f"{statistics.median(o.seconds for o in results):.1f} s",
             ]

@@ -1,8 +1,8 @@
 """The gate's calibration by simulation: false alarms and detections of a seeded noise model.
 
 Pure statistics, no pytest and no model: each trial draws a suite of cases with known pass
-probabilities, samples two runs of it and asks :func:`promptsuite.stats.compare_paired` for
-a verdict. ``docs/statistics.md`` quotes the table this prints; the end-to-end calibration
+probabilities, samples two runs of it and asks :func:`promptsuite.gate.compare_paired` for
+a decision. ``docs/statistics.md`` quotes the table this prints; the end-to-end calibration
 through real pytest runs is ``benchmarks/gate_calibration.py``.
 
 Usage::
@@ -17,7 +17,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from promptsuite.stats import CaseSummary, Verdict, compare_paired, reduce_repeats
+from promptsuite.gate import GateDecision, compare_paired
+from promptsuite.stats import CaseSummary, reduce_repeats
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def simulate_calibration(
             summaries.append(reduce_repeats(passes, [float(x) for x in passes], "mean"))
         return summaries
 
-    def gate(base: list[CaseSummary], cur: list[CaseSummary], trial: int) -> Verdict:
+    def gate(base: list[CaseSummary], cur: list[CaseSummary], trial: int) -> GateDecision:
         return compare_paired(
             [s.score for s in base],
             [s.score for s in cur],
@@ -93,10 +94,10 @@ def simulate_calibration(
             margin=margin,
             resamples=resamples,
             seed=trial,
-        ).verdict
+        ).decision
 
-    aa: list[Verdict] = []
-    ab: list[Verdict] = []
+    aa: list[GateDecision] = []
+    ab: list[GateDecision] = []
     for trial in range(trials):
         probabilities = [rng.random() for _ in range(n_cases)]
         dropped = [max(0.0, p - drop) for p in probabilities]

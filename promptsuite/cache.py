@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from promptsuite.errors import ConfigError
-from promptsuite.models._base import GenerateRequest, Generation
+from promptsuite.models import GenerateRequest, Generation
 
 #: Bump when the key recipe changes, so old entries are never misread.
 KEY_VERSION = 1

@@ -184,12 +184,14 @@ def _add_report_commands(commands: Any) -> None:
 
 def _cmd_summary(args: argparse.Namespace) -> int:
     from promptsuite.config import prices_table, read_pyproject_table
-    from promptsuite.report import load_baselines, read_results
+    from promptsuite.gate import load_baselines, recorded_gates
+    from promptsuite.report import read_results
 
     results = read_results(args.results)
     root = Path(args.root or ".")
     prices = {**prices_table(read_pyproject_table(root).get("prices", {}))}
     prices.update(_parse_prices(args.price))
+    gates = recorded_gates(results)
     if args.format == "markdown":
         from promptsuite.markdown import markdown_summary
 
@@ -197,6 +199,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         print(
             markdown_summary(
                 results,
+                gates=gates,
                 baselines=baselines,
                 prices=prices,
                 limit=args.max_chars,
@@ -206,9 +209,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         )
         return 0
     from promptsuite.console import RunSummary, summary_lines
-    from promptsuite.gate import GateResult
 
-    gates = [GateResult.from_dict(g) for g in results.metadata.get("gates") or ()]
     for line in summary_lines(RunSummary(results.cases, gates, results_path=args.results)):
         print(line.text)
     return 0
@@ -259,7 +260,12 @@ def _merge_results(args: argparse.Namespace) -> bool:
     for failure in finished.failures:
         print(f"FAILED {failure}")
     problem = write_step_summary(
-        run, root=root, prices=prices, results_path=str(out), report_path=report_path
+        run,
+        gates=finished.gates,
+        baselines=finished.baselines,
+        prices=prices,
+        results_path=str(out),
+        report_path=report_path,
     )
     if problem:
         print(problem, file=sys.stderr)

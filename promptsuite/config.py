@@ -19,17 +19,16 @@ from typing import Any, Literal, cast, get_args
 
 from promptsuite.cache import CacheMode
 from promptsuite.errors import ConfigError
+from promptsuite.gate import DEFAULT_GATE_MARGIN, GateInconclusive
 from promptsuite.models import ModelSpec, create_provider, parse_model_spec
 from promptsuite.prices import Price
-from promptsuite.stats import DEFAULT_GATE_MARGIN, REDUCERS, Reducer
+from promptsuite.stats import REDUCERS, Reducer
 
 DEFAULT_CONCURRENCY = 16
 DEFAULT_CACHE_PATH = Path(".promptsuite") / "cache.sqlite"
 
 BaselineMissing = Literal["warn", "fail"]
 """What a suite without a baseline does: say so in the summary, or fail its gate."""
-GateInconclusive = Literal["pass", "fail"]
-"""What an inconclusive gate does: pass with a warning, or fail."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from promptsuite.results import (
     transcript_line,
 )
 
-Outcome = Literal["passed", "failed", "xfailed", "error"]
+PytestOutcome = Literal["passed", "failed", "xfailed", "error"]
 """How pytest reports a case: a pass, a failure, a known failure (xfail) or an error."""
 
 SUMMARY_HEADERS = (
@@ -168,19 +168,19 @@ def gate_rows(gates: Iterable[GateResult]) -> list[list[Any]]:
                 g.suite,
                 g.model,
                 g.variant,
-                v.verdict,
+                v.decision,
                 v.n_cases,
                 signed(v.mean_diff),
                 f"[{signed(v.ci_low)}, {signed(v.ci_high)}]",
                 f"{v.pass_to_fail}/{v.fail_to_pass}",
                 f"{v.p_value_mcnemar:.3g}",
-                v.cases_needed if v.verdict == "inconclusive" else "",
+                v.cases_needed if v.decision == "inconclusive" else "",
             ]
         )
     return rows
 
 
-def case_outcome(result: CaseResult, *, update_baseline: bool = False) -> Outcome:
+def case_outcome(result: CaseResult, *, update_baseline: bool = False) -> PytestOutcome:
     """How the pytest plugin reports a finished case, from its saved result.
 
     An error is an error; with no baseline (or a case new to it) a failing case fails; a

@@ -17,22 +17,28 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from promptsuite._format import MISSING, count, usd
-from promptsuite.config import GateInconclusive
 from promptsuite.console import (
     GATE_HEADERS,
     SUMMARY_HEADERS,
-    Outcome,
+    PytestOutcome,
     case_outcome,
     gate_rows,
     repeat_line,
     summary_rows,
 )
 from promptsuite.errors import PromptsuiteError
-from promptsuite.gate import Baseline, BaselineEntry, GateResult, entry_key
+from promptsuite.gate import (
+    Baseline,
+    BaselineEntry,
+    GateInconclusive,
+    GateResult,
+    baseline_entry,
+    recorded_gates,
+    sorted_gates,
+)
 from promptsuite.prices import Price
 from promptsuite.results import CaseResult, RunResults, call_counts, sample_rows
 
@@ -58,6 +64,7 @@ class _Section:
 def markdown_summary(
     run: RunResults,
     *,
+    gates: Sequence[GateResult] | None = None,
     baselines: Mapping[str, Baseline] | None = None,
     prices: Mapping[str, Price] | None = None,
     limit: int = COMMENT_LIMIT,
@@ -67,7 +74,9 @@ def markdown_summary(
     """The run's verdict in Markdown, at most ``limit`` characters long.
 
     Args:
-        run: The run's results (its ``metadata.gates`` are the gate verdicts).
+        run: The run's results.
+        gates: The suite gates' results; None takes those the results recorded
+            (``metadata.gates``).
         baselines: The suites' baselines by suite name, for the regressions' "before".
         prices: Per-model prices overriding :data:`promptsuite.prices.DEFAULT_PRICES`.
         limit: Most characters to return; details are cut first, the verdict never.
@@ -79,7 +88,7 @@ def markdown_summary(
     inconclusive: GateInconclusive = (
         "fail" if settings.get("gate_inconclusive") == "fail" else "pass"
     )
-    gates = [GateResult.from_dict(g) for g in run.metadata.get("gates") or ()]
+    gates = sorted_gates(recorded_gates(run) if gates is None else gates)
     cases = sorted(run.cases, key=lambda c: c.test_id)
     outcomes = {c.test_id: case_outcome(c, update_baseline=updating) for c in cases}
     failing_gates = [g for g in gates if g.failure(inconclusive) is not None]
@@ -102,7 +111,7 @@ def markdown_summary(
         _Section(
             "Regressions",
             [
-                _regression(c, _entry(c, found))
+                _regression(c, baseline_entry(found, c))
                 for c in cases
                 if c.baseline_status == "regression" and outcomes[c.test_id] == "failed"
             ],
@@ -133,7 +142,8 @@ def markdown_summary(
 def write_step_summary(
     run: RunResults,
     *,
-    root: Path,
+    gates: Sequence[GateResult] | None = None,
+    baselines: Mapping[str, Baseline] | None = None,
     prices: Mapping[str, Price] | None = None,
     results_path: str | None = None,
     report_path: str | None = None,
@@ -141,7 +151,8 @@ def write_step_summary(
 ) -> str | None:
     """Append the run's summary to the file ``$GITHUB_STEP_SUMMARY`` names, when it is set.
 
-    GitHub Actions shows that file on the job's page.
+    GitHub Actions shows that file on the job's page. The arguments are
+    :func:`markdown_summary`'s; the finished run hands over the gates and baselines it holds.
 
     Returns:
         Why it could not be written, if it could not (the run itself is not affected).
@@ -149,12 +160,11 @@ def write_step_summary(
     target = (os.environ if environ is None else environ).get("GITHUB_STEP_SUMMARY")
     if not target:
         return None
-    from promptsuite.report import load_baselines
-
     try:
         text = markdown_summary(
             run,
-            baselines=load_baselines(run, None, root),
+            gates=gates,
+            baselines=baselines,
             prices=prices,
             results_path=results_path,
             report_path=report_path,
@@ -167,7 +177,7 @@ def write_step_summary(
 
 
 def _headline(
-    cases: Sequence[CaseResult], outcomes: Mapping[str, Outcome], failing_gates: Sequence[Any]
+    cases: Sequence[CaseResult], outcomes: Mapping[str, PytestOutcome], failing_gates: Sequence[Any]
 ) -> str:
     regressions = sum(
         c.baseline_status == "regression" and outcomes[c.test_id] == "failed" for c in cases
@@ -190,7 +200,7 @@ def _plural(n: int, noun: str) -> str:
     return "" if n == 0 else f"{n} {noun}{'' if n == 1 else 's'}"
 
 
-def _counts(outcomes: Mapping[str, Outcome], gates: Sequence[GateResult]) -> str:
+def _counts(outcomes: Mapping[str, PytestOutcome], gates: Sequence[GateResult]) -> str:
     tally = Counter(outcomes.values())
     parts = [
         f"{tally['passed']} passed" if tally["passed"] else "",
@@ -200,8 +210,8 @@ def _counts(outcomes: Mapping[str, Outcome], gates: Sequence[GateResult]) -> str
     ]
     text = f"**{len(outcomes)} cases**: {', '.join(p for p in parts if p) or 'none ran'}"
     if gates:
-        verdicts = Counter(g.verdict.verdict for g in gates)
-        text += "; **gates**: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items()))
+        decisions = Counter(g.verdict.decision for g in gates)
+        text += "; **gates**: " + ", ".join(f"{n} {d}" for d, n in sorted(decisions.items()))
     return text
 
 
@@ -228,11 +238,6 @@ def _table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> str:
     if len(rows) > len(shown):
         lines.append(f"\n… and {len(rows) - len(shown)} more rows (see the HTML report)")
     return "\n".join(lines)
-
-
-def _entry(case: CaseResult, baselines: Mapping[str, Baseline]) -> BaselineEntry | None:
-    baseline = baselines.get(case.suite)
-    return baseline.entries.get(entry_key(case)) if baseline else None
 
 
 def _regression(case: CaseResult, entry: BaselineEntry | None) -> str:

@@ -36,11 +36,12 @@ from promptsuite.config import (  # noqa: E402
     resolve,
 )
 from promptsuite.errors import CaseError, CaseFailed, GateFailed, PromptsuiteError  # noqa: E402
+from promptsuite.gate import GateResult  # noqa: E402
 from promptsuite.results import CaseResult  # noqa: E402
-from promptsuite.session import FinishedRun, RunSession, ShardPlan  # noqa: E402
+from promptsuite.session import FinishedRun, RunSession, ShardPlan, SuiteFiles  # noqa: E402
 
 if TYPE_CHECKING:
-    from promptsuite.gate import Baseline, GateResult
+    from promptsuite.gate import Baseline
     from promptsuite.runner import Job
 
 _CONFIG_KEY = pytest.StashKey[PluginConfig]()
@@ -56,14 +57,16 @@ _PLAN_OUTPUT = "promptsuite_shard_plan"
 
 @dataclass(eq=False)  # a plugin object: pluggy keeps plugins in sets, by identity
 class _RunState:
-    """What the controller gathers from the reports, and what finishing the run wrote.
+    """What collection loaded, what the controller gathers from the reports, and what
+    finishing the run wrote.
 
     Registered as a plugin so it sees every report, on the xdist controller too.
     """
 
     started: float = field(default_factory=time.time)
+    suites: SuiteFiles = field(default_factory=SuiteFiles)
     collected: list[CaseResult | dict[str, Any]] = field(default_factory=list)
-    gates: list[dict[str, Any]] = field(default_factory=list)
+    gates: list[GateResult | dict[str, Any]] = field(default_factory=list)
     plan: ShardPlan | None = None
     finished: FinishedRun | None = None
     step_summary_problem: str | None = None
@@ -184,6 +187,7 @@ class SuiteCollector(pytest.File):
         except PromptsuiteError as exc:
             yield SuiteLoadErrorItem.from_parent(self, name="<load>", error=exc)
             return
+        self.config.stash[_STATE_KEY].suites.add(suite, baseline)
         # Tags become markers (for -m); registering them keeps --strict-markers happy.
         for tag in sorted({tag for case in suite.cases for tag in case.tags}):
             self.config.addinivalue_line("markers", f"{tag}: promptsuite case tag")
@@ -321,7 +325,7 @@ class GateItem(_PlainItem):
         result = self.result = gate(
             self.baseline, [session.result(job) for job in self.jobs], margin=config.gate_margin
         )
-        self.user_properties.append(("promptsuite_gate", result.verdict.verdict))
+        self.user_properties.append(("promptsuite_gate", result.verdict.decision))
         self.user_properties.append(
             ("promptsuite_gate_mean_diff", f"{result.verdict.mean_diff:.4f}")
         )
@@ -415,7 +419,8 @@ def pytest_runtest_makereport(
         payload = item.result.to_dict() if _is_worker(item.config) else item.result
         setattr(report, _CASE_ATTR, payload)
     if isinstance(item, GateItem) and item.result is not None and call.when == "call":
-        setattr(report, _GATE_ATTR, item.result.to_dict())
+        gate_payload = item.result.to_dict() if _is_worker(item.config) else item.result
+        setattr(report, _GATE_ATTR, gate_payload)
     return report
 
 
@@ -427,8 +432,6 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             if state.plan is not None:
                 config.workeroutput[_PLAN_OUTPUT] = state.plan.to_dict()  # type: ignore[attr-defined]
         elif state.collected or (state.plan is not None and state.plan.planned):
-            from promptsuite.gate import GateResult
-
             # A shard writes its results file even when it got no case, so merging finds
             # every shard.
             state.finished = config.stash[_SESSION_KEY].finish(
@@ -436,11 +439,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                     c if isinstance(c, CaseResult) else CaseResult.from_dict(c)
                     for c in state.collected
                 ],
-                [GateResult.from_dict(g) for g in state.gates],
+                [g if isinstance(g, GateResult) else GateResult.from_dict(g) for g in state.gates],
                 config.stash[_CONFIG_KEY],
                 root=config.rootpath,
                 started=state.started,
                 plan=state.plan,
+                # An xdist controller collects nothing: its workers did.
+                suites=state.suites if _runs_jobs(config) else None,
             )
             from promptsuite.console import shown
             from promptsuite.markdown import write_step_summary
@@ -448,7 +453,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
             root, finished = config.rootpath, state.finished
             state.step_summary_problem = write_step_summary(
                 finished.run,
-                root=root,
+                gates=finished.gates,
+                baselines=finished.baselines,
                 prices=config.stash[_CONFIG_KEY].prices,
                 results_path=shown(finished.results_path, root),
                 report_path=shown(finished.report_path, root) if finished.report_path else None,

@@ -4,12 +4,19 @@ The pytest plugin hands every selected job to :meth:`RunSession.start` right aft
 collection, so all model calls run concurrently (bounded by the runner) on a background event
 loop while pytest walks its items in order and waits for each item's own result. At the end
 :meth:`RunSession.finish` writes what the run leaves behind: the results file, the HTML
-report and, when asked, the baselines.
+report and, when asked, the baselines, from what the run already holds: the results and
+gates as the items produced them, and the suite files' case ids and baselines as collection
+loaded them (:class:`SuiteFiles`).
 
 While jobs run, Ctrl-C (SIGINT) and SIGTERM (what CI runners and ``timeout`` send) cancel
 every pending job at once, so no new model call starts, and then interrupt pytest with a
 ``KeyboardInterrupt``, so it still writes the results of every case it reported. The
 previous handlers are back after the first signal: a second SIGTERM kills at once.
+
+At a little over 500 lines the module stays whole: the records the plugin hands to
+finishing (:class:`SuiteFiles`, :class:`ShardPlan`) and what finishing returns
+(:class:`FinishedRun`) are read together with :meth:`RunSession.finish`, and
+``promptsuite merge`` reuses them.
 """
 
 from __future__ import annotations
@@ -37,11 +44,12 @@ from promptsuite._files import copy_atomic
 from promptsuite.cache import CacheMode
 from promptsuite.config import PluginConfig, RunSettings, Shard
 from promptsuite.errors import PromptsuiteError
-from promptsuite.gate import GateResult
+from promptsuite.gate import Baseline, GateResult, baseline_path, sorted_gates, updated
 from promptsuite.results import CaseResult, RunResults, call_counts
 
 if TYPE_CHECKING:
     from promptsuite.runner import Job, Runner
+    from promptsuite.suite import Suite
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,8 @@ class FinishedRun:
         missing_baselines: Suite files that ran without a baseline (nothing gated them).
         failures: Why the run fails beyond its items: for a merged run, each failing gate
             and each suite without a baseline when one is required.
+        baselines: The committed baselines the run was compared with, by suite name (as
+            they were before ``--promptsuite-update-baseline`` rewrote them).
     """
 
     run: RunResults
@@ -68,6 +78,81 @@ class FinishedRun:
     baselines_written: tuple[Path, ...] = ()
     missing_baselines: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
+    baselines: Mapping[str, Baseline] = field(default_factory=dict)
+
+
+@dataclass
+class SuiteFiles:
+    """A run's suite files as loaded, by the suite path the run's results name them by.
+
+    Collection fills it as it loads each suite file, so finishing the run neither parses a
+    suite again nor re-reads a baseline. ``promptsuite merge``, and an xdist controller
+    (its workers did the collecting), start from the files instead: :meth:`read`.
+
+    Attributes:
+        case_ids: Every case id of each suite file: a refreshed baseline keeps only these.
+        baselines: Each suite file's committed baseline; None when it has none.
+    """
+
+    case_ids: dict[str, frozenset[str]] = field(default_factory=dict)
+    baselines: dict[str, Baseline | None] = field(default_factory=dict)
+
+    def add(self, suite: Suite, baseline: Baseline | None) -> None:
+        """Record a suite file as collection loaded it, with its committed baseline."""
+        self.case_ids[suite.path] = frozenset(case.id for case in suite.cases)
+        self.baselines[suite.path] = baseline
+
+    @classmethod
+    def read(cls, root: Path, suite_paths: Iterable[str], *, case_ids: bool) -> SuiteFiles:
+        """Load the committed baselines of suite files, and their case ids when asked.
+
+        Args:
+            root: The project root (relative suite paths start here).
+            suite_paths: The suite files, as a run's results name them.
+            case_ids: Also load each suite file for its case ids (refreshing a baseline
+                needs them).
+        """
+        from promptsuite.suite import load_suite
+
+        files = cls()
+        for suite_path in sorted(set(suite_paths)):
+            files.baselines[suite_path] = Baseline.load(baseline_path(suite_path, root))
+            if case_ids:
+                suite = load_suite(root / suite_path, display=suite_path)
+                files.case_ids[suite_path] = frozenset(case.id for case in suite.cases)
+        return files
+
+    def baselines_by_name(self, cases: Iterable[CaseResult]) -> dict[str, Baseline]:
+        """The committed baselines of the cases' suite files, by suite name (as the report
+        and the Markdown summary look them up)."""
+        found: dict[str, Baseline] = {}
+        for suite_path in cases_by_suite_file(cases):
+            baseline = self.baselines.get(suite_path)
+            if baseline is not None:
+                found[baseline.suite or Path(suite_path).stem] = baseline
+        return found
+
+    def write_baselines(self, root: Path, cases: Iterable[CaseResult]) -> list[Path]:
+        """Write the baseline of each suite file the cases ran, pruning the entries of
+        cases that left the file."""
+        written = []
+        for suite_path, results in cases_by_suite_file(cases).items():
+            existing = self.baselines.get(suite_path)
+            fresh = updated(existing, results[0].suite, results, self.case_ids[suite_path])
+            written.append(fresh.write(baseline_path(suite_path, root)))
+        return written
+
+    def without_baseline(self, cases: Iterable[CaseResult]) -> tuple[str, ...]:
+        """The suite files the cases ran that have no committed baseline."""
+        return tuple(p for p in cases_by_suite_file(cases) if self.baselines.get(p) is None)
+
+
+def cases_by_suite_file(cases: Iterable[CaseResult]) -> dict[str, list[CaseResult]]:
+    """The cases grouped by suite file (as the results name it), in suite path order."""
+    by_suite: dict[str, list[CaseResult]] = {}
+    for case in cases:
+        by_suite.setdefault(case.suite_path, []).append(case)
+    return dict(sorted(by_suite.items()))
 
 
 @dataclass(frozen=True)
@@ -296,6 +381,7 @@ class RunSession:
         root: Path,
         started: float,
         plan: ShardPlan | None = None,
+        suites: SuiteFiles | None = None,
     ) -> FinishedRun:
         """Write the run's results file, its HTML report and, when asked, the baselines.
 
@@ -311,9 +397,14 @@ class RunSession:
             root: The project root (relative suite paths start here).
             started: When the run started (seconds since the epoch).
             plan: The shard's plan, when the run is one shard of a larger one.
+            suites: The suite files as collection loaded them; None reads them from disk
+                (an xdist controller collected nothing).
         """
+        updating = config.update_baseline and plan is None
+        if suites is None:
+            suites = SuiteFiles.read(root, (c.suite_path for c in cases), case_ids=updating)
         metadata = run_metadata(config, cases, root=root, started=started)
-        metadata["gates"] = [g.to_dict() for g in sorted(gates, key=_gate_order)]
+        metadata["gates"] = [g.to_dict() for g in sorted_gates(gates)]
         if plan is not None:
             metadata["shard"] = plan.to_dict()
         run = RunResults(cases=list(cases), metadata=metadata)
@@ -322,23 +413,31 @@ class RunSession:
         written = run.write(config.results_dir / "runs" / f"results-{stamp}-{os.getpid()}.json")
         name = f"{plan.shard.name}.json" if plan is not None else "latest.json"
         latest = copy_atomic(written, config.results_dir / name)
+        baselines = suites.baselines_by_name(cases)
         report_path, problem = None, None
         if config.report is not None:
             try:
-                report_path = self._write_report(run, config, root, written)
+                report_path = self._write_report(run, config, root, written, baselines)
             except (PromptsuiteError, OSError) as exc:
                 problem = f"no HTML report written: {exc}"
-        baselines: tuple[Path, ...] = ()
+        recorded: tuple[Path, ...] = ()
         missing: tuple[str, ...] = ()
         if config.update_baseline:
-            if plan is None:
-                baselines = tuple(_update_baselines(root, cases))
+            if updating:
+                recorded = tuple(suites.write_baselines(root, cases))
         elif config.baseline_missing == "warn":
-            missing = _without_baseline(root, cases)
-        return FinishedRun(run, tuple(gates), latest, report_path, problem, baselines, missing)
+            missing = suites.without_baseline(cases)
+        return FinishedRun(
+            run, tuple(gates), latest, report_path, problem, recorded, missing, baselines=baselines
+        )
 
     def _write_report(
-        self, run: RunResults, config: PluginConfig, root: Path, results_file: Path
+        self,
+        run: RunResults,
+        config: PluginConfig,
+        root: Path,
+        results_file: Path,
+        baselines: Mapping[str, Baseline],
     ) -> Path:
         """Render the HTML report of the run, plus a timestamped copy beside the results file."""
         assert config.report is not None
@@ -351,7 +450,12 @@ class RunSession:
         # as SVG text (no plotting library to import), this takes tens of milliseconds for
         # hundreds of cases, less than a child process takes to start.
         written: Path = write_report(
-            run, config.report, root=root, prices=config.prices, copy_to=copy
+            run,
+            config.report,
+            baselines=baselines,
+            root=root,
+            prices=config.prices,
+            copy_to=copy,
         )
         return written
 
@@ -378,10 +482,6 @@ class RunSession:
             self._thread.join(timeout=30)
         self._loop = None
         self.stop_model_process()
-
-
-def _gate_order(gate: GateResult) -> tuple[str, str, str]:
-    return gate.suite, gate.model, gate.variant
 
 
 def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
@@ -427,44 +527,3 @@ def _git_commit(root: Path) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _suite_files(root: Path, cases: Iterable[CaseResult]) -> dict[str, list[CaseResult]]:
-    by_suite: dict[str, list[CaseResult]] = {}
-    for case in cases:
-        by_suite.setdefault(case.suite_path, []).append(case)
-    return dict(sorted(by_suite.items()))
-
-
-def _under(root: Path, suite_path: str) -> Path:
-    path = Path(suite_path)
-    return path if path.is_absolute() else root / path
-
-
-def _update_baselines(root: Path, cases: Iterable[CaseResult]) -> list[Path]:
-    """Write each run suite's baseline, pruning cases that left the suite file."""
-    from promptsuite.gate import Baseline, baseline_path, updated
-    from promptsuite.suite import load_suite
-
-    written = []
-    for suite_path, results in _suite_files(root, cases).items():
-        path = _under(root, suite_path)
-        suite = load_suite(path, display=suite_path)
-        target = baseline_path(path)
-        fresh = updated(Baseline.load(target), suite.name, results, {c.id for c in suite.cases})
-        written.append(fresh.write(target))
-    return written
-
-
-def _without_baseline(root: Path, cases: Iterable[CaseResult]) -> tuple[str, ...]:
-    """The suite files of the run that have no committed baseline."""
-    from promptsuite.gate import baseline_path
-
-    return tuple(
-        suite_path
-        for suite_path in _suite_files(root, cases)
-        if not baseline_path(_under(root, suite_path)).is_file()
-    )
-
-
-#: Settings the shards of one run may differ in: they change how fast it runs, not what.

@@ -14,21 +14,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptsuite.config import GateInconclusive
 from promptsuite.errors import ConfigError, PromptsuiteError
-from promptsuite.gate import GateResult
-from promptsuite.prices import Price
-from promptsuite.results import CaseResult, RunResults, call_counts
-from promptsuite.session import (
-    FinishedRun,
-    ShardPlan,
-    _gate_order,
-    _suite_files,
-    _under,
-    _update_baselines,
-    _without_baseline,
+from promptsuite.gate import (
+    DEFAULT_GATE_MARGIN,
+    GateInconclusive,
+    GateResult,
+    gate,
+    sorted_gates,
 )
+from promptsuite.prices import Price
+from promptsuite.results import CaseResult, RunResults, call_counts, group_by_variant
+from promptsuite.session import FinishedRun, ShardPlan, SuiteFiles, cases_by_suite_file
 
+#: Settings the shards of one run may differ in: they change how fast it runs, not what.
 _FREE_SETTINGS = frozenset({"concurrency", "cache_mode"})
 
 
@@ -74,23 +72,33 @@ def merge_shards(
     positions = {k: v for shard in shards for k, v in shard.plan.positions.items()}
     settings = dict(shards[0].run.metadata.get("settings", {}))
     updating = bool(settings.get("update_baseline"))
-    gates, failures = ([], []) if updating else _merged_gates(cases, positions, root, settings)
+    suites = SuiteFiles.read(root, (c.suite_path for c in cases), case_ids=updating)
+    gates, failures = ([], []) if updating else _merged_gates(cases, positions, suites, settings)
     run = RunResults(cases=cases, metadata=_merged_metadata(shards, cases, gates))
     run.write(out)
+    baselines = suites.baselines_by_name(cases)
     report_path, problem = None, None
     if report is not None:
         from promptsuite.report import write_report
 
         try:
-            report_path = write_report(run, report, root=root, prices=prices)
+            report_path = write_report(run, report, baselines=baselines, root=root, prices=prices)
         except (PromptsuiteError, OSError) as exc:
             problem = f"no HTML report written: {exc}"
-    baselines = tuple(_update_baselines(root, cases)) if updating else ()
+    recorded = tuple(suites.write_baselines(root, cases)) if updating else ()
     missing: tuple[str, ...] = ()
     if not updating and settings.get("baseline_missing", "warn") == "warn":
-        missing = _without_baseline(root, cases)
+        missing = suites.without_baseline(cases)
     return FinishedRun(
-        run, tuple(gates), out, report_path, problem, baselines, missing, tuple(failures)
+        run,
+        tuple(gates),
+        out,
+        report_path,
+        problem,
+        baselines_written=recorded,
+        missing_baselines=missing,
+        failures=tuple(failures),
+        baselines=baselines,
     )
 
 
@@ -177,21 +185,17 @@ def _check_same_settings(first: _ShardFile, shard: _ShardFile) -> None:
 def _merged_gates(
     cases: Sequence[CaseResult],
     positions: Mapping[str, int],
-    root: Path,
+    suites: SuiteFiles,
     settings: Mapping[str, Any],
 ) -> tuple[list[GateResult], list[str]]:
     """Each suite gate over all of its cases, in collection order; and why the run fails."""
-    from promptsuite.gate import Baseline, baseline_path, gate
-    from promptsuite.results import group_by_variant
-    from promptsuite.stats import DEFAULT_GATE_MARGIN
-
     margin = float(settings.get("gate_margin") or DEFAULT_GATE_MARGIN)
     inconclusive: GateInconclusive = (
         "fail" if settings.get("gate_inconclusive") == "fail" else "pass"
     )
     gates, failures = [], []
-    for suite_path, members in _suite_files(root, cases).items():
-        baseline = Baseline.load(baseline_path(_under(root, suite_path)))
+    for suite_path, members in cases_by_suite_file(cases).items():
+        baseline = suites.baselines[suite_path]
         if baseline is None:
             if settings.get("baseline_missing") == "fail":
                 failures.append(
@@ -205,7 +209,7 @@ def _merged_gates(
             failure = result.failure(inconclusive)
             if failure is not None:
                 failures.append(f"{suite_path} [{result.model}, {result.variant}]: {failure}")
-    return sorted(gates, key=_gate_order), failures
+    return sorted_gates(gates), failures
 
 
 def _merged_metadata(

@@ -1,20 +1,18 @@
 """Statistics: repeats reduced to one verdict per case, and paired comparisons of two runs.
 
-The gate compares the current run with the committed baseline on the same cases. Cases are
-the unit of analysis: repeats of a case are reduced to one summary first
-(:func:`reduce_repeats`), then the per-case scores of the two runs are compared as pairs
-(:func:`compare_paired`). The reasoning, and what each verdict means, is written out in
-``docs/statistics.md``; the approach follows Miller (2024), "Adding Error Bars to Evals: A
-Statistical Approach to Language Model Evaluations" (arXiv:2411.00640).
+Cases are the unit of analysis: repeats of a case are reduced to one summary first
+(:func:`reduce_repeats`, with a Wilson interval of its pass rate), then the per-case scores
+of two runs are compared as pairs: a paired bootstrap of the mean difference
+(:func:`paired_bootstrap`), the exact McNemar test of the pass/fail flips
+(:func:`mcnemar_exact`) and the cases a decision would need (:func:`required_cases`). The
+approach follows Miller (2024), "Adding Error Bars to Evals: A Statistical Approach to
+Language Model Evaluations" (arXiv:2411.00640), and is written out in
+``docs/statistics.md``.
 
 Everything here is pure standard-library Python, deterministic for a given seed, and knows
-nothing about pytest or models; the runner, the gate, the report and the optimizer all use
-it. The gate's calibration simulation lives beside its benchmark
-(``benchmarks/gate_simulation.py``).
-
-At about 500 lines this module stays whole on purpose: reducers, intervals, the paired
-tests and the bootstrap share one vocabulary (scores, pairs, seeds) and are read together
-when a verdict is questioned; split by function they would import each other in a ring.
+nothing about pytest or models; the runner, the report, the gate
+(:mod:`promptsuite.gate`, which decides a suite's pass, fail or inconclusive from these) and
+the optimizer all use it.
 """
 
 from __future__ import annotations
@@ -27,15 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, get_args
 
-Verdict = Literal["pass", "fail", "inconclusive"]
-"""The gate's answer: non-inferior, regressed beyond the margin, or undecided."""
-
 Reducer = Literal["all-pass", "mean", "any-pass"]
 """How :func:`reduce_repeats` turns a case's repeats into one verdict and score."""
 #: Every reducer name, the default first.
 REDUCERS: tuple[Reducer, ...] = get_args(Reducer)
-#: The score drop the suite gate tolerates unless told otherwise.
-DEFAULT_GATE_MARGIN = 0.05
 
 #: Beyond this many cases, an estimate of ``cases_needed`` is reported as this cap: the
 #: observed difference sits so close to the margin that more data will not settle it.
@@ -97,48 +90,6 @@ class BootstrapResult:
     seed: int
 
 
-@dataclass(frozen=True)
-class GateVerdict:
-    """The outcome of comparing a run with its baseline on the same cases.
-
-    Attributes:
-        verdict: ``pass`` when the whole confidence interval of the mean score change lies
-            above ``-margin`` (non-inferior); ``fail`` when it lies wholly below ``-margin``
-            (a regression larger than the margin); ``inconclusive`` otherwise.
-        mean_diff: Mean per-case score change, ``current - baseline``.
-        ci_low: Lower bound of the bootstrap confidence interval of ``mean_diff``; with
-            no cases, -1.0 (the interval then says nothing, like Wilson's (0, 1)).
-        ci_high: Upper bound of the bootstrap confidence interval of ``mean_diff``; with
-            no cases, 1.0.
-        sd_diff: Sample standard deviation of the per-case score changes.
-        n_cases: Number of paired cases.
-        pass_to_fail: Cases that passed in the baseline and fail now.
-        fail_to_pass: Cases that failed in the baseline and pass now.
-        p_value_mcnemar: Two-sided exact McNemar p-value of the flips; evidence reported
-            alongside the verdict, not part of it.
-        margin: The tolerated drop in mean score.
-        confidence: Two-sided confidence level of the interval.
-        cases_needed: For ``inconclusive``, the estimated number of cases at which the
-            interval would be narrow enough to decide (capped at ``CASES_NEEDED_CAP``);
-            None for the other verdicts and when it cannot be estimated.
-        reason: One line a person can read in a CI log.
-    """
-
-    verdict: Verdict
-    mean_diff: float
-    ci_low: float
-    ci_high: float
-    sd_diff: float
-    n_cases: int
-    pass_to_fail: int
-    fail_to_pass: int
-    p_value_mcnemar: float
-    margin: float
-    confidence: float
-    cases_needed: int | None
-    reason: str
-
-
 def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for a binomial proportion.
 
@@ -156,7 +107,7 @@ def wilson_interval(successes: int, trials: int, confidence: float = 0.95) -> tu
     Raises:
         ValueError: If the counts or the confidence are out of range.
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     if trials < 0 or not 0 <= successes <= max(trials, 0):
         raise ValueError(f"need 0 <= successes <= trials, got {successes} of {trials}")
     if trials == 0:
@@ -284,7 +235,7 @@ def paired_bootstrap(
         ValueError: If the runs are empty or differ in length, a score is not finite, or
             ``resamples`` or ``confidence`` is out of range.
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, got {resamples}")
     diffs = _differences(baseline, current)
@@ -331,7 +282,7 @@ def required_cases(sd: float, half_width: float, confidence: float = 0.95) -> in
     Raises:
         ValueError: If ``sd`` is negative.
     """
-    _check_confidence(confidence)
+    check_confidence(confidence)
     if sd < 0:
         raise ValueError(f"sd must be non-negative, got {sd}")
     if sd == 0:
@@ -340,115 +291,6 @@ def required_cases(sd: float, half_width: float, confidence: float = 0.95) -> in
         return CASES_NEEDED_CAP
     estimate = (_z(confidence) * sd / half_width) ** 2
     return CASES_NEEDED_CAP if estimate >= CASES_NEEDED_CAP else max(1, math.ceil(estimate))
-
-
-def compare_paired(
-    baseline: Sequence[float],
-    current: Sequence[float],
-    baseline_pass: Sequence[bool],
-    current_pass: Sequence[bool],
-    *,
-    margin: float = DEFAULT_GATE_MARGIN,
-    confidence: float = 0.95,
-    seed: int = 0,
-    resamples: int = 10_000,
-) -> GateVerdict:
-    """Decide whether the current run regressed against the baseline on the same cases.
-
-    The verdict comes from a paired bootstrap CI of the mean per-case score change:
-
-    * ``pass``: the CI's lower bound is above ``-margin``; any drop is within the margin
-      (non-inferiority, a one-sided test at level ``(1 - confidence) / 2``).
-    * ``fail``: the CI's upper bound is below ``-margin``; the score dropped by more than
-      the margin.
-    * ``inconclusive``: the CI contains ``-margin``; ``cases_needed`` estimates how many
-      cases would decide it, from the observed spread of the differences.
-
-    The exact McNemar p-value of the pass/fail flips is reported as supporting evidence.
-
-    Args:
-        baseline: Per-case scores of the baseline (repeats already reduced).
-        current: Per-case scores of the current run, same cases in the same order.
-        baseline_pass: Per-case pass/fail of the baseline.
-        current_pass: Per-case pass/fail of the current run.
-        margin: The tolerated drop in mean score; must be positive.
-        confidence: Two-sided confidence level of the CI.
-        seed: Seed of the bootstrap; fixed so a re-run gives the same verdict.
-        resamples: Number of bootstrap resamples.
-
-    Returns:
-        The verdict with the figures behind it.
-
-    Raises:
-        ValueError: If the four sequences differ in length, a score is not finite, or a
-            setting is out of range.
-    """
-    _check_confidence(confidence)
-    if not margin > 0:
-        raise ValueError(
-            f"margin must be positive, got {margin}; use a small margin such as 0.01 "
-            "to demand near-equality"
-        )
-    lengths = {len(baseline), len(current), len(baseline_pass), len(current_pass)}
-    if len(lengths) > 1:
-        raise ValueError(
-            "baseline and current must cover the same cases: got "
-            f"{len(baseline)} baseline scores, {len(current)} current scores, "
-            f"{len(baseline_pass)} baseline pass flags, {len(current_pass)} current pass flags"
-        )
-    pass_to_fail = sum(
-        1 for was, now in zip(baseline_pass, current_pass, strict=True) if was and not now
-    )
-    fail_to_pass = sum(
-        1 for was, now in zip(baseline_pass, current_pass, strict=True) if now and not was
-    )
-    p_value = mcnemar_exact(pass_to_fail, fail_to_pass)
-    if not baseline:
-        return GateVerdict(
-            verdict="inconclusive",
-            mean_diff=0.0,
-            ci_low=-1.0,
-            ci_high=1.0,
-            sd_diff=0.0,
-            n_cases=0,
-            pass_to_fail=0,
-            fail_to_pass=0,
-            p_value_mcnemar=1.0,
-            margin=margin,
-            confidence=confidence,
-            cases_needed=None,
-            reason="inconclusive: no cases to compare with the baseline",
-        )
-    boot = paired_bootstrap(
-        baseline, current, resamples=resamples, confidence=confidence, seed=seed
-    )
-    verdict: Verdict
-    cases_needed: int | None = None
-    if boot.ci_low > -margin:
-        verdict = "pass"
-    elif boot.ci_high < -margin:
-        verdict = "fail"
-    else:
-        verdict = "inconclusive"
-        half_width = abs(boot.mean_diff + margin)
-        # The bootstrap CI and the normal approximation disagree slightly; since these
-        # cases did not decide it, at least one more is needed whatever the formula says.
-        cases_needed = max(boot.n_cases + 1, required_cases(boot.sd_diff, half_width, confidence))
-    return GateVerdict(
-        verdict=verdict,
-        mean_diff=boot.mean_diff,
-        ci_low=boot.ci_low,
-        ci_high=boot.ci_high,
-        sd_diff=boot.sd_diff,
-        n_cases=boot.n_cases,
-        pass_to_fail=pass_to_fail,
-        fail_to_pass=fail_to_pass,
-        p_value_mcnemar=p_value,
-        margin=margin,
-        confidence=confidence,
-        cases_needed=cases_needed,
-        reason=_reason(verdict, boot, margin, pass_to_fail, fail_to_pass, p_value, cases_needed),
-    )
 
 
 def _differences(baseline: Sequence[float], current: Sequence[float]) -> list[float]:
@@ -477,31 +319,7 @@ def _z(confidence: float) -> float:
     return statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
 
 
-def _check_confidence(confidence: float) -> None:
+def check_confidence(confidence: float) -> None:
+    """Raise a ValueError unless ``confidence`` lies strictly between 0 and 1."""
     if not 0 < confidence < 1:
         raise ValueError(f"confidence must be strictly between 0 and 1, got {confidence}")
-
-
-def _reason(
-    verdict: Verdict,
-    boot: BootstrapResult,
-    margin: float,
-    pass_to_fail: int,
-    fail_to_pass: int,
-    p_value: float,
-    cases_needed: int | None,
-) -> str:
-    interval = (
-        f"mean score change {boot.mean_diff:+.3f} over {boot.n_cases} cases, "
-        f"{boot.confidence:.0%} CI [{boot.ci_low:+.3f}, {boot.ci_high:+.3f}]"
-    )
-    flips = f"flips: {pass_to_fail} pass->fail, {fail_to_pass} fail->pass (McNemar p={p_value:.3g})"
-    if verdict == "pass":
-        return f"pass: {interval} stays above the -{margin:g} margin; {flips}"
-    if verdict == "fail":
-        return f"fail: regression, {interval} lies below the -{margin:g} margin; {flips}"
-    need = f"{cases_needed}" if cases_needed != CASES_NEEDED_CAP else f"over {CASES_NEEDED_CAP}"
-    return (
-        f"inconclusive: {interval} straddles the -{margin:g} margin; "
-        f"about {need} cases would decide it; {flips}"
-    )

@@ -10,7 +10,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from promptsuite.errors import TemplateError
-from promptsuite.models._base import Message
+from promptsuite.models import Message
 
 #: Largest string, list or number a template may build with ``*`` or ``**``: enough for any
 #: prompt, and far from what would exhaust memory (``{{ 'a' * 10**10 }}``).

@@ -103,7 +103,7 @@ def _validator(schema_json: str) -> Any:
     )
 
 
-def _schema_errors(schema: dict[str, Any], data: Any, limit: int = 3) -> str:
+def schema_errors(schema: dict[str, Any], data: Any, limit: int = 3) -> str:
     """The first few validation errors with their paths, on one line; "" when valid."""
     validator = _validator(json.dumps(schema, sort_keys=True))
     errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.path])
@@ -115,7 +115,8 @@ def _schema_errors(schema: dict[str, Any], data: Any, limit: int = 3) -> str:
     return f"{count}: {shown}{more}"
 
 
-def _schema_problems(schema: Any, field: str) -> Iterator[Problem]:
+def schema_problems(schema: Any, field: str) -> Iterator[Problem]:
+    """What is wrong with a JSON Schema written under ``field``: not a mapping, or invalid."""
     if not isinstance(schema, dict):
         yield field, "a JSON Schema must be a mapping, e.g. {type: object, required: [id]}"
         return
@@ -176,7 +177,7 @@ def _optional_schema(spec: CheckSpec) -> Iterator[Problem]:
         yield field, str(err)
         return
     if schema is not None:
-        yield from _schema_problems(schema, field)
+        yield from schema_problems(schema, field)
 
 
 @check("is-json", "value", "schema", validate=_optional_schema)
@@ -190,7 +191,7 @@ def is_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
         hint = " (JSON inside other text: use contains-json)" if "{" in ctx.output else ""
         return Finding.of(False, expected, f"not JSON{hint}: {quote(ctx.output)}")
     if schema is not None:
-        errors = _schema_errors(schema, data)
+        errors = schema_errors(schema, data)
         if errors:
             return Finding.of(False, expected, errors)
     return Finding.of(True, expected, f"got {quote(json.dumps(data))}")
@@ -204,7 +205,7 @@ def contains_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
     expected = "contain JSON" + (" matching the schema" if schema is not None else "")
     first_errors = ""
     for data in json_candidates(ctx.output):
-        errors = "" if schema is None else _schema_errors(schema, data)
+        errors = "" if schema is None else schema_errors(schema, data)
         if not errors:
             return Finding.of(True, expected, f"found {quote(json.dumps(data))}")
         first_errors = first_errors or errors
@@ -217,9 +218,9 @@ def _need_schema(spec: CheckSpec) -> Iterator[Problem]:
     if spec.json_schema is not None and has_value(spec):
         yield "value", "give the JSON Schema in value or in schema, not both"
     elif spec.json_schema is not None:
-        yield from _schema_problems(spec.json_schema, "schema")
+        yield from schema_problems(spec.json_schema, "schema")
     elif has_value(spec):
-        yield from _schema_problems(spec.value, "value")
+        yield from schema_problems(spec.value, "value")
     else:
         yield "schema", "json-schema needs a JSON Schema in schema (or value)"
 
@@ -235,7 +236,7 @@ def json_schema(spec: CheckSpec, ctx: CheckContext) -> Finding:
     found, data = parse_json_output(ctx.output)
     if not found:
         return Finding.of(False, expected, f"not JSON: {quote(ctx.output)}")
-    errors = _schema_errors(schema, data)
+    errors = schema_errors(schema, data)
     return Finding.of(not errors, expected, errors or f"valid: {quote(json.dumps(data))}")
 
 

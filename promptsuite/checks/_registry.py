@@ -124,7 +124,7 @@ class CheckType:
 
 
 @dataclass(frozen=True)
-class Outcome:
+class ScoredOutput:
     """A case's checks on one output, combined.
 
     Attributes:
@@ -269,7 +269,7 @@ async def score(
     ctx: CheckContext,
     threshold: float | None,
     transform: str | None = None,
-) -> Outcome:
+) -> ScoredOutput:
     """Run a case's checks on one output, in order, and combine them (:func:`outcome`).
 
     Args:
@@ -287,7 +287,7 @@ async def score(
         ctx = replace(ctx, output=output)
     results = tuple([await evaluate(spec, ctx) for spec in specs])
     passed, value = outcome(results, threshold)
-    return Outcome(passed, value, results)
+    return ScoredOutput(passed, value, results)
 
 
 def check_problems(spec: CheckSpec) -> Iterator[Problem]:

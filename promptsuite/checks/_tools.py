@@ -15,7 +15,7 @@ from typing import Any
 
 from promptsuite._schema import CheckSpec
 from promptsuite.checks._common import quote
-from promptsuite.checks._json import _schema_errors, _schema_problems, json_equal
+from promptsuite.checks._json import json_equal, schema_errors, schema_problems
 from promptsuite.checks._registry import CheckContext, Finding, Problem, check, has_value
 from promptsuite.errors import CheckError
 from promptsuite.models import ToolCall
@@ -89,7 +89,7 @@ def _args_problems(spec: CheckSpec) -> Iterator[Problem]:
         extra = ", ".join(sorted(set(value) - {"name", "arguments"}))
         yield "value", f"unknown key(s) {extra}; expected name and arguments"
     if spec.json_schema is not None:
-        yield from _schema_problems(spec.json_schema, "schema")
+        yield from schema_problems(spec.json_schema, "schema")
 
 
 def _match_args(spec: CheckSpec, ctx: CheckContext, exact: bool) -> Finding:
@@ -116,7 +116,7 @@ def _match_args(spec: CheckSpec, ctx: CheckContext, exact: bool) -> Finding:
                 why = why or f"got {_shown(call)}"
                 continue
         if spec.json_schema is not None:
-            errors = _schema_errors(spec.json_schema, arguments)
+            errors = schema_errors(spec.json_schema, arguments)
             if errors:
                 why = why or f"{_shown(call)}: {errors}"
                 continue
@@ -181,7 +181,7 @@ def tool_args_valid(spec: CheckSpec, ctx: CheckContext) -> Finding:
             return Finding.of(False, expected, f"{_shown(call)}: arguments are not a JSON object")
         parameters = function.get("parameters")
         if isinstance(parameters, dict):
-            errors = _schema_errors(parameters, arguments)
+            errors = schema_errors(parameters, arguments)
             if errors:
                 return Finding.of(False, expected, f"{_shown(call)}: {errors}")
     seen = _calls_seen(ctx) if ctx.tool_calls else "no tool calls"

@@ -3,28 +3,38 @@
 A baseline lives in ``<suite folder>/__baselines__/<suite file stem>.json`` and holds, per
 case x model x prompt variant, every repeat's pass/fail, score, output digest, tokens and
 latency, plus the backend and a digest of the rendered prompt it was recorded with.
+:func:`load_baselines` finds the baselines of a saved run for the report and the Markdown
+summary.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from promptsuite._files import write_json_atomic
 from promptsuite.errors import ConfigError
-from promptsuite.results import BaselineStatus, CaseResult
+from promptsuite.results import BaselineStatus, CaseResult, RunResults
 
 BASELINE_VERSION = 1
 BASELINE_DIR = "__baselines__"
 
 
-def baseline_path(suite_file: Path) -> Path:
-    """Where the baseline of a suite file lives."""
-    return suite_file.parent / BASELINE_DIR / f"{suite_file.stem}.json"
+def baseline_path(suite_file: str | Path, root: Path | None = None) -> Path:
+    """Where the baseline of a suite file lives.
+
+    Args:
+        suite_file: The suite file, as a path or as a run's results name it (``suite_path``).
+        root: What a relative ``suite_file`` is relative to (default: the current directory).
+    """
+    path = Path(suite_file)
+    if root is not None and not path.is_absolute():
+        path = root / path
+    return path.parent / BASELINE_DIR / f"{path.stem}.json"
 
 
 def entry_key(result: CaseResult) -> str:
@@ -168,11 +178,48 @@ class Baseline:
         )
 
 
+#: Where a saved run's baselines come from: baseline files or folders of them, or the
+#: baselines themselves by suite name.
+BaselineSource = Sequence[str | Path] | Mapping[str, Baseline]
+
+
+def baseline_entry(baselines: Mapping[str, Baseline], result: CaseResult) -> BaselineEntry | None:
+    """The entry that recorded ``result`` in its suite's baseline (baselines by suite name)."""
+    baseline = baselines.get(result.suite)
+    return baseline.entries.get(entry_key(result)) if baseline else None
+
+
+def load_baselines(
+    results: RunResults, source: BaselineSource | None, root: Path
+) -> dict[str, Baseline]:
+    """Baselines by suite name: given ones, or (``None``) those beside each suite file.
+
+    Args:
+        results: The run; its cases' ``suite_path`` locate the baselines when none are given.
+        source: Baseline files or folders of them, a ready mapping, or None to discover.
+        root: What relative suite paths are relative to.
+    """
+    if isinstance(source, Mapping):
+        return dict(source)
+    if source is None:
+        paths = [baseline_path(p, root) for p in sorted({c.suite_path for c in results.cases})]
+    else:
+        paths = []
+        for item in map(Path, source):
+            paths.extend(sorted(item.glob("*.json")) if item.is_dir() else [item])
+    found: dict[str, Baseline] = {}
+    for path in paths:
+        baseline = Baseline.load(path)
+        if baseline is not None:
+            found[baseline.suite or path.stem] = baseline
+    return found
+
+
 def updated(
     existing: Baseline | None,
     suite: str,
     results: Iterable[CaseResult],
-    case_ids: set[str],
+    case_ids: Collection[str],
 ) -> Baseline:
     """A refreshed baseline: results that ran replace their entries, entries of cases that
     no longer exist are pruned, and errored results (no verdict) keep the old entry."""

@@ -1,7 +1,7 @@
 """The suite gate: this run against the committed baseline, per suite x model x prompt.
 
 Pairs each case result with its baseline entry (cases in both, errored results left out)
-and asks :func:`promptsuite.stats.compare_paired` whether the suite regressed.
+and asks :func:`~promptsuite.gate._decision.compare_paired` whether the suite regressed.
 """
 
 from __future__ import annotations
@@ -10,10 +10,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from promptsuite.config import GateInconclusive
 from promptsuite.gate._baseline import Baseline, entry_key
-from promptsuite.results import CaseResult
-from promptsuite.stats import DEFAULT_GATE_MARGIN, GateVerdict, compare_paired
+from promptsuite.gate._decision import (
+    DEFAULT_GATE_MARGIN,
+    GateInconclusive,
+    GateVerdict,
+    compare_paired,
+)
+from promptsuite.results import CaseResult, RunResults
 
 
 @dataclass(frozen=True)
@@ -36,10 +40,10 @@ class GateResult:
         """Why this gate fails the run, or None when it does not.
 
         Args:
-            inconclusive: Whether an inconclusive verdict passes or fails.
+            inconclusive: Whether an inconclusive decision passes or fails.
         """
-        outcome = self.verdict.verdict
-        if outcome == "fail" or (outcome == "inconclusive" and inconclusive == "fail"):
+        decision = self.verdict.decision
+        if decision == "fail" or (decision == "inconclusive" and inconclusive == "fail"):
             return f"suite gate: {self.verdict.reason}"
         return None
 
@@ -49,7 +53,7 @@ class GateResult:
             "suite": self.suite,
             "model": self.model,
             "variant": self.variant,
-            **self.verdict.__dict__,
+            **self.verdict.to_dict(),
         }
 
     @classmethod
@@ -57,8 +61,21 @@ class GateResult:
         """Read :meth:`to_dict`'s form."""
         fields = {k: v for k, v in data.items() if k not in ("suite", "model", "variant")}
         return cls(
-            str(data["suite"]), str(data["model"]), str(data["variant"]), GateVerdict(**fields)
+            str(data["suite"]),
+            str(data["model"]),
+            str(data["variant"]),
+            GateVerdict.from_dict(fields),
         )
+
+
+def sorted_gates(gates: Iterable[GateResult]) -> list[GateResult]:
+    """The gates in the results file's order: by suite, model and prompt variant."""
+    return sorted(gates, key=lambda g: (g.suite, g.model, g.variant))
+
+
+def recorded_gates(run: RunResults) -> list[GateResult]:
+    """The gates a results file recorded (its ``metadata.gates``)."""
+    return [GateResult.from_dict(g) for g in run.metadata.get("gates") or ()]
 
 
 def gate(

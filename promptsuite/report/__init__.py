@@ -14,12 +14,10 @@ from promptsuite.report._render import (
     read_results,
     render_report,
     script_json,
-    timestamped_name,
     write_report,
 )
 from promptsuite.report._svg import Canvas, esc, label_width, nice_ticks, tick_text
 from promptsuite.report._templates import asset, environment
-from promptsuite.report._view import load_baselines
 
 __all__ = [
     "BLUE",
@@ -30,14 +28,12 @@ __all__ = [
     "environment",
     "esc",
     "label_width",
-    "load_baselines",
     "nice_ticks",
     "prewarm",
     "read_results",
     "render_report",
     "script_json",
     "tick_text",
-    "timestamped_name",
     "trajectory_panel",
     "write_report",
 ]

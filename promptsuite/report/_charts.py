@@ -1,8 +1,9 @@
 """The run report's charts, as inline SVG written by :mod:`promptsuite.report._svg`.
 
-Four charts: the pass rate per group with its 95% interval, the score distribution, the
-latency and token distributions, and an optimization run's trajectory. Each says in its
-``<desc>`` what it plots, with the figures, for readers who cannot see it.
+Three charts: the pass rate per group with its 95% interval, the score distribution, and
+the latency and token distributions. Each says in its ``<desc>`` what it plots, with the
+figures, for readers who cannot see it. The trajectory's axes (:func:`trajectory_panel`)
+are shared with the optimization report, which draws its score trajectory on them.
 """
 
 from __future__ import annotations
@@ -127,27 +128,6 @@ def cost_chart(groups: Sequence[GroupStats]) -> str:
     _histograms(canvas, 100 + width, width, token_edges, token_counts, ("tokens per call", ""))
     _legend(canvas, groups)
     return canvas.render("latency")
-
-
-def trajectory_chart(points: Sequence[tuple[int, float]]) -> str:
-    """Score of each optimization candidate in evaluation order, and the best so far."""
-    steps = [float(p[0]) for p in points]
-    scores = [p[1] for p in points]
-    best = [max(scores[: i + 1]) for i in range(len(scores))]
-    canvas = Canvas(
-        _WIDTH,
-        260,
-        "Optimization trajectory",
-        "Validation score per candidate: "
-        + ", ".join(f"{p[0]}: {p[1]:.3g}" for p in points)
-        + (f"; best {max(scores):.3g}" if scores else ""),
-    )
-    plot = trajectory_panel(canvas, steps, scores, best, (0.0, 1.0))
-    canvas.legend(plot.left + plot.width - 90, plot.top + plot.height - 30, _LINES)
-    return canvas.render("trajectory")
-
-
-_LINES = ((BLUE, "candidate"), (PASS, "best so far"))
 
 
 def trajectory_panel(

@@ -13,7 +13,6 @@ and a Content-Security-Policy allows no network access and runs only the page's 
 from __future__ import annotations
 
 import base64
-import datetime as _dt
 import hashlib
 import json
 from collections.abc import Mapping
@@ -22,9 +21,10 @@ from typing import Any
 
 from promptsuite._files import write_text_atomic
 from promptsuite.errors import ConfigError, PromptsuiteError
+from promptsuite.gate import BaselineSource, load_baselines
 from promptsuite.prices import Price
 from promptsuite.report._templates import asset, environment
-from promptsuite.report._view import BaselineSource, View, build_view, load_baselines
+from promptsuite.report._view import View, build_view
 from promptsuite.results import RunResults, load
 
 #: Matrix rows per page, in the server-rendered first page and in the script's pages.
@@ -120,12 +120,6 @@ def read_results(path: str | Path) -> RunResults:
         ) from None
 
 
-def timestamped_name(when: _dt.datetime | None = None) -> str:
-    """``report-<UTC time>.html``, in the same form as the results files' names."""
-    moment = when or _dt.datetime.now(_dt.UTC)
-    return f"report-{moment.astimezone(_dt.UTC).strftime('%Y%m%dT%H%M%S%fZ')}.html"
-
-
 def script_json(data: Any) -> str:
     """JSON that is safe inside a ``<script>`` element: no string can end the element or
     start an HTML comment, and line separators cannot break older JavaScript parsers."""
@@ -160,8 +154,6 @@ def _render(view: View) -> str:
             ("Score distribution", _charts.score_chart(stats)),
             ("Latency and tokens per call", _charts.cost_chart(stats)),
         ]
-    if view.trajectory:
-        charts.append(("Optimization trajectory", _charts.trajectory_chart(view.trajectory)))
     strings = _Strings()
     data = {
         "columns": view.columns,

@@ -1,4 +1,4 @@
-"""What the report shows, computed from a results file: groups, matrix rows and cells.
+"""What the report shows, computed from a run and its baselines: groups, matrix rows and cells.
 
 Plain data only (dicts and dataclasses of str/float/bool), so the template renders the
 first page from it and the same cells go into the page's JSON data island for the rest.
@@ -10,16 +10,14 @@ import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from promptsuite.gate import (
     Baseline,
     BaselineEntry,
-    baseline_path,
+    baseline_entry,
     compare_case,
     digest,
-    entry_key,
     messages_digest,
 )
 from promptsuite.prices import Price, cost_usd, price_for
@@ -38,8 +36,6 @@ SEVERITY = ("regression", "error", "fail", "known-failure", "flaky", "improved",
 #: Outputs longer than this are not diffed (difflib is quadratic in the worst case).
 MAX_DIFF_CHARS = 20_000
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
-
-BaselineSource = Sequence[str | Path] | Mapping[str, Baseline]
 
 
 @dataclass(frozen=True)
@@ -75,36 +71,7 @@ class View:
     tags: list[str]
     suites: list[str]
     totals: dict[str, Any]
-    trajectory: list[tuple[int, float]]
     models: list[dict[str, Any]]
-
-
-def load_baselines(
-    results: RunResults, source: BaselineSource | None, root: Path
-) -> dict[str, Baseline]:
-    """Baselines by suite name: given ones, or (``None``) those beside each suite file.
-
-    Args:
-        results: The run; its cases' ``suite_path`` locate the baselines when none are given.
-        source: Baseline files or folders of them, a ready mapping, or None to discover.
-        root: What relative suite paths are relative to.
-    """
-    if isinstance(source, Mapping):
-        return dict(source)
-    if source is None:
-        paths = [
-            baseline_path(_under(root, p)) for p in sorted({c.suite_path for c in results.cases})
-        ]
-    else:
-        paths = []
-        for item in map(Path, source):
-            paths.extend(sorted(item.glob("*.json")) if item.is_dir() else [item])
-    found: dict[str, Baseline] = {}
-    for path in paths:
-        baseline = Baseline.load(path)
-        if baseline is not None:
-            found[baseline.suite or path.stem] = baseline
-    return found
 
 
 def build_view(
@@ -115,7 +82,7 @@ def build_view(
 ) -> View:
     """Compute the report's content from a run and its baselines."""
     cases = sorted(results.cases, key=lambda c: (c.suite, c.case_id, c.model, c.variant))
-    cells = {id(c): _cell(c, _entry(c, baselines), prices) for c in cases}
+    cells = {id(c): _cell(c, baseline_entry(baselines, c), prices) for c in cases}
     columns = sorted({f"{c.model} | {c.variant}" for c in cases})
     by_row: dict[tuple[str, str], dict[str, Any]] = {}
     for case in cases:
@@ -139,19 +106,8 @@ def build_view(
         tags=sorted({t for c in cases for t in c.tags}),
         suites=sorted({c.suite for c in cases}),
         totals=_totals(cases, groups),
-        trajectory=_trajectory(results.metadata),
         models=_models(cases, prices),
     )
-
-
-def _under(root: Path, suite_path: str) -> Path:
-    path = Path(suite_path)
-    return path if path.is_absolute() else root / path
-
-
-def _entry(case: CaseResult, baselines: Mapping[str, Baseline]) -> BaselineEntry | None:
-    baseline = baselines.get(case.suite)
-    return baseline.entries.get(entry_key(case)) if baseline else None
 
 
 def _cell(
@@ -318,17 +274,6 @@ def _sum_known(values: Iterable[float | None]) -> float | None:
             return None
         total += value
     return total
-
-
-def _trajectory(metadata: Mapping[str, Any]) -> list[tuple[int, float]]:
-    """``metadata.optimization.candidates`` (index, val_score) of an optimization run."""
-    optimization = metadata.get("optimization")
-    candidates = optimization.get("candidates") if isinstance(optimization, Mapping) else None
-    points = []
-    for number, candidate in enumerate(candidates or []):
-        if isinstance(candidate, Mapping) and isinstance(candidate.get("val_score"), int | float):
-            points.append((int(candidate.get("index", number)), float(candidate["val_score"])))
-    return points
 
 
 def _models(

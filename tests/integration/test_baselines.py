@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 
 import pytest
@@ -138,6 +139,71 @@ def test_an_unreadable_baseline_is_a_clear_error(pytester: pytest.Pytester) -> N
     result = run(pytester)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*unreadable baseline*--promptsuite-update-baseline*"])
+
+
+#: A conftest that changes what collection read, once it has read it: finishing the run must
+#: use what was collected, not the files as they are by the end.
+AFTER_COLLECTION = """
+from pathlib import Path
+
+
+def pytest_collection_finish(session):
+    suites = Path(str(session.config.rootpath)) / "suites"
+{action}
+"""
+ONLY_OTHER = """prompt: {user: "{{ q }}"}
+models: [{provider: scripted, label: bot}]
+cases: [{id: other, vars: {q: x}}]
+"""
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        '    (suites / "s.yaml").unlink()',
+        f"    (suites / 's.yaml').write_text({ONLY_OTHER!r})",
+    ],
+    ids=["suite-deleted", "suite-rewritten"],
+)
+def test_updating_a_baseline_uses_the_suite_as_collected(
+    pytester: pytest.Pytester, action: str
+) -> None:
+    write_suite(pytester)
+    run(pytester, "--promptsuite-update-baseline")
+    pytester.makeconftest(AFTER_COLLECTION.format(action=action))
+    result = run(pytester, "--promptsuite-update-baseline", "-k", "ca")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["baseline written: suites/__baselines__/s.json"])
+    # cb and cc did not run but were in the suite as collected: their entries stay.
+    entries = baseline(pytester)["entries"]
+    assert isinstance(entries, dict)
+    assert sorted(entries) == ["ca[bot|default]", "cb[bot|default]", "cc[bot|default]"]
+
+
+def test_the_report_and_the_step_summary_use_the_baseline_as_collected(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_suite(pytester)
+    run(pytester, "--promptsuite-update-baseline")
+    write_suite(pytester, a="omega")
+    pytester.makeconftest(
+        AFTER_COLLECTION.format(action='    (suites / "__baselines__" / "s.json").unlink()')
+    )
+    step_summary = pytester.path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step_summary))
+    result = run(pytester)
+    result.assert_outcomes(passed=2, failed=1, xfailed=1)
+    assert not (pytester.path / "suites" / "__baselines__" / "s.json").exists()
+    assert "no baseline for" not in result.stdout.str()
+    summary = step_summary.read_text()
+    assert "suites/s.yaml::ca[bot]</code>: score 1.00 → 0.00" in summary
+    assert "**before** (baseline):\n\n```text\nalpha\n```" in summary
+    html = (pytester.path / "reports" / "latest.html").read_text()
+    island = re.search(r'<script type="application/json" id="report-data">(.*?)</script>', html)
+    assert island is not None
+    cells = [c for row in json.loads(island[1])["rows"] for c in row["x"].values()]
+    regressed = next(c for c in cells if c["id"] == "suites/s.yaml::ca[bot]")
+    assert regressed["b"] == "regression" and regressed["bs"]["p"] is True
 
 
 def test_baselines_work_under_xdist(pytester: pytest.Pytester) -> None:

@@ -15,8 +15,8 @@ from benchmarks.gate_calibration import calibrate
 
 def test_same_prompt_rarely_alarms_and_a_damaged_prompt_is_caught() -> None:
     outcomes = calibrate("scripted", runs=20, ab_runs=5)
-    same = Counter(o.verdict for o in outcomes["A/A"])
-    damaged = Counter(o.verdict for o in outcomes["A/B"])
+    same = Counter(o.decision for o in outcomes["A/A"])
+    damaged = Counter(o.decision for o in outcomes["A/B"])
     assert sum(same.values()) == 20 and sum(damaged.values()) == 5
     # False-alarm rate <= 5%: at most one of 20 A/A runs may fail the gate.
     assert same["fail"] <= 1, same

@@ -147,16 +147,31 @@ def test_the_step_summary_is_appended_only_when_github_asks(tmp_path: Path) -> N
     run = run_of([case("a", [True])])
     target = tmp_path / "step-summary.md"
     target.write_text("earlier step\n")
-    assert write_step_summary(run, root=tmp_path, environ={}) is None
+    assert write_step_summary(run, environ={}) is None
     assert target.read_text() == "earlier step\n"
     env = {"GITHUB_STEP_SUMMARY": str(target)}
-    assert write_step_summary(run, root=tmp_path, environ=env, results_path="r.json") is None
+    assert write_step_summary(run, environ=env, results_path="r.json") is None
     written = target.read_text()
     assert written.startswith("earlier step\n" + MARKER) and "results: `r.json`" in written
-    problem = write_step_summary(
-        run, root=tmp_path, environ={"GITHUB_STEP_SUMMARY": str(tmp_path / "no" / "dir")}
-    )
+    problem = write_step_summary(run, environ={"GITHUB_STEP_SUMMARY": str(tmp_path / "no" / "dir")})
     assert problem is not None and problem.startswith("GITHUB_STEP_SUMMARY not written:")
+
+
+def test_the_step_summary_uses_the_gates_and_baselines_the_run_holds(tmp_path: Path) -> None:
+    # Nothing on disk and no gates in the metadata: what is shown comes from the arguments.
+    before = case("refund", [True], output="Sorry! Please send your order number.")
+    now = case("refund", [False], output="I cannot help.", status="regression")
+    baseline = Baseline("s", {entry_key(before): BaselineEntry.from_result(before)})
+    verdict = gate(baseline, [now])
+    target = tmp_path / "step-summary.md"
+    env = {"GITHUB_STEP_SUMMARY": str(target)}
+    run = run_of([now])
+    assert write_step_summary(run, gates=[verdict], baselines={"s": baseline}, environ=env) is None
+    written = target.read_text()
+    assert "**before** (baseline):\n\n```text\nSorry! Please send your order number." in written
+    assert "### Gate failures (1)" in written and "**gates**: 1 fail" in written
+    assert markdown_summary(run, gates=[verdict], baselines={"s": baseline}) + "\n" == written
+    assert "Gate failures" not in markdown_summary(run)  # the metadata recorded no gate
 
 
 def test_the_summary_command_reads_a_results_file_and_its_baselines(

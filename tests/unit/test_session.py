@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from promptsuite.config import PluginConfig, RunSettings
-from promptsuite.gate import Baseline, baseline_path
+from promptsuite.gate import Baseline, BaselineEntry, baseline_path, entry_key
 from promptsuite.results import CaseResult, RepeatResult, load
-from promptsuite.session import RunSession
+from promptsuite.session import RunSession, SuiteFiles
 
 SUITE = """\
 prompt: {user: "{{ q }}"}
@@ -45,11 +45,18 @@ def config(tmp_path: Path, **options: object) -> PluginConfig:
     )
 
 
-def finish(tmp_path: Path, cases: list[CaseResult], **options: object):  # type: ignore[no-untyped-def]
+def finish(  # type: ignore[no-untyped-def]
+    tmp_path: Path, cases: list[CaseResult], suites: SuiteFiles | None = None, **options: object
+):
     session = RunSession(RunSettings(cache_path=tmp_path / "cache.sqlite"))
     try:
         return session.finish(
-            cases, [], config(tmp_path, **options), root=tmp_path, started=time.time()
+            cases,
+            [],
+            config(tmp_path, **options),
+            root=tmp_path,
+            started=time.time(),
+            suites=suites,
         )
     finally:
         session.close()
@@ -84,3 +91,48 @@ def test_a_report_that_cannot_be_written_costs_only_a_warning(tmp_path: Path) ->
     assert finished.report_problem is not None
     assert finished.report_problem.startswith("no HTML report written:")
     assert finished.results_path.is_file()
+
+
+def test_finish_uses_the_suite_files_as_collection_loaded_them(tmp_path: Path) -> None:
+    # No suite file and no baseline on disk: the case ids and the old baseline come from
+    # collection. "other" is still in the suite (kept), "gone" left it (pruned).
+    old = Baseline(
+        "s",
+        {
+            entry_key(r): BaselineEntry.from_result(r)
+            for r in (result("other", "suites/s.yaml"), result("gone", "suites/s.yaml"))
+        },
+    )
+    suites = SuiteFiles(
+        case_ids={"suites/s.yaml": frozenset({"kept", "other"})},
+        baselines={"suites/s.yaml": old},
+    )
+    cases = [result("kept", "suites/s.yaml")]
+    finished = finish(tmp_path, cases, suites, update_baseline=True)
+    target = tmp_path / "suites" / "__baselines__" / "s.json"
+    assert finished.baselines_written == (target,)
+    recorded = Baseline.load(target)
+    assert recorded is not None
+    assert sorted(recorded.entries) == ["kept[bot|default]", "other[bot|default]"]
+    assert finished.baselines == {"s": old}  # what the run was compared with, for its summary
+
+    target.unlink()  # a baseline held from collection counts, whatever is on disk now
+    warned = finish(tmp_path, cases, suites)
+    assert warned.missing_baselines == () and warned.baselines == {"s": old}
+    none_held = SuiteFiles(case_ids=suites.case_ids, baselines={"suites/s.yaml": None})
+    assert finish(tmp_path, cases, none_held).missing_baselines == ("suites/s.yaml",)
+
+
+def test_suite_files_read_from_disk_give_the_same_as_collection(tmp_path: Path) -> None:
+    suite = tmp_path / "suites" / "s.yaml"
+    suite.parent.mkdir()
+    suite.write_text(SUITE, encoding="utf-8")
+    recorded = Baseline("s", {"kept[bot|default]": BaselineEntry.from_result(result("kept", "x"))})
+    recorded.write(baseline_path(suite))
+    read = SuiteFiles.read(tmp_path, ["suites/s.yaml", "suites/s.yaml"], case_ids=True)
+    assert read.case_ids == {"suites/s.yaml": frozenset({"kept"})}
+    assert read.baselines == {"suites/s.yaml": recorded}
+    assert SuiteFiles.read(tmp_path, ["suites/s.yaml"], case_ids=False).case_ids == {}
+    assert SuiteFiles.read(tmp_path, ["suites/t.yaml"], case_ids=False).baselines == {
+        "suites/t.yaml": None
+    }

@@ -205,16 +205,6 @@ def test_costs_use_prices_and_local_is_free() -> None:
     assert all(c["c"] is not None for c in priced)
 
 
-def test_optimization_trajectory_chart() -> None:
-    run = synthetic_run(4)
-    run.metadata["optimization"] = {
-        "candidates": [{"index": i, "val_score": s} for i, s in enumerate((0.5, 0.4, 0.7))]
-    }
-    html = render_report(run, baselines=[])
-    assert "Optimization trajectory" in html
-    assert html.count("<svg") == 4
-
-
 def test_write_report_writes_the_page_and_its_copy(tmp_path: Path) -> None:
     results = synthetic_run(4).write(tmp_path / "latest.json")
     out = write_report(

@@ -82,9 +82,3 @@ def test_ticks_and_edges() -> None:
     assert nice_ticks(3, 3) == [3]
     assert even_edges([], 2) == [0.0, 0.5, 1.0]
     assert even_edges([2.0, 2.0], 2) == [1.5, 2.0, 2.5]
-
-
-def test_trajectory() -> None:
-    root = parsed(_charts.trajectory_chart([(0, 0.5), (1, 0.4), (2, 0.7)]))
-    desc = root.find("svg:desc", NS)
-    assert desc is not None and "best 0.7" in (desc.text or "")
