@@ -5,28 +5,19 @@ called. See ``docs/optimize.md`` for the definitions and the calibration.
 """
 
 from promptsuite.optimize.analysis._advice import (
-    DEFAULT_MARGIN,
     MIN_HELD_OUT,
-    MIN_WINDOW,
     OPENAI_MIN_EXAMPLES,
-    PLATEAU_CONFIDENCE,
     RECOMMENDED_MIN_EXAMPLES,
     VERDICT_RULES,
     Evidence,
     FailureFacts,
     FinalScore,
-    GainEstimate,
     LabelFacts,
-    Plateau,
     SearchFacts,
     Verdict,
     VerdictCode,
     VerdictRule,
-    best_so_far,
     decide,
-    default_window,
-    detect_plateau,
-    estimate_gain,
 )
 from promptsuite.optimize.analysis._analyze import (
     Analysis,
@@ -49,6 +40,17 @@ from promptsuite.optimize.analysis._failures import (
 )
 from promptsuite.optimize.analysis._insights import CaseInsight, CaseStatus, TagInsight
 from promptsuite.optimize.analysis._learning import LearningCurve, fit_learning_curve
+from promptsuite.optimize.analysis._plateau import (
+    DEFAULT_MARGIN,
+    MIN_WINDOW,
+    PLATEAU_CONFIDENCE,
+    GainEstimate,
+    Plateau,
+    best_so_far,
+    default_window,
+    detect_plateau,
+    estimate_gain,
+)
 
 __all__ = [
     "CHARS_PER_TOKEN",

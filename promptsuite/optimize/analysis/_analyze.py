@@ -16,20 +16,14 @@ from typing import TYPE_CHECKING
 from promptsuite.optimize._records import Candidate, OptimizationRun, mean
 from promptsuite.optimize._references import reference_answers
 from promptsuite.optimize.analysis._advice import (
-    DEFAULT_MARGIN,
-    PLATEAU_CONFIDENCE,
     RECOMMENDED_MIN_EXAMPLES,
     Evidence,
     FailureFacts,
     FinalScore,
     LabelFacts,
-    Plateau,
     SearchFacts,
     Verdict,
-    best_so_far,
     decide,
-    default_window,
-    detect_plateau,
 )
 from promptsuite.optimize.analysis._cost import (
     DEFAULT_CALL_VOLUME,
@@ -46,6 +40,14 @@ from promptsuite.optimize.analysis._insights import (
     tag_insights,
 )
 from promptsuite.optimize.analysis._learning import LearningCurve
+from promptsuite.optimize.analysis._plateau import (
+    DEFAULT_MARGIN,
+    PLATEAU_CONFIDENCE,
+    Plateau,
+    best_so_far,
+    default_window,
+    detect_plateau,
+)
 from promptsuite.stats import mcnemar_exact, paired_bootstrap, wilson_interval
 
 if TYPE_CHECKING:
