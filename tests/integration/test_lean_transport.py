@@ -11,7 +11,7 @@ import pytest
 
 from promptsuite.errors import TransportError
 from promptsuite.models import GenerateRequest, Message, ModelSpec
-from promptsuite.models.openai_provider import OpenAIProvider, http_client
+from promptsuite.models.openai.provider import OpenAIProvider, http_client
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[bool]]
 

@@ -1,4 +1,4 @@
-"""The model-call helper process's side (see :mod:`promptsuite.models._call_process`).
+"""The model-call helper process's side (see :mod:`promptsuite.models.openai._process`).
 
 It imports the ``openai`` client at once, then reads one JSON request per line on stdin and
 makes one attempt for each, concurrently; each answer is one JSON line on stdout (``n``: the
@@ -20,7 +20,7 @@ from typing import Any
 
 async def _serve() -> None:
     from promptsuite.errors import PromptsuiteError
-    from promptsuite.models.openai_provider import new_client
+    from promptsuite.models.openai.provider import new_client
 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2**24)

@@ -1,14 +1,13 @@
-"""The ``openai`` calls in a helper process, so the client's import and CPU use another core.
+"""The pytest process's handle on one model-call helper process.
 
 ``import openai`` takes 0.6-1 s and the client spends ~2.5 ms of CPU per request; in the
 pytest process both sit on the path of every case (one core: pytest's thread and the
-runner's event loop share the interpreter lock). :func:`start` launches a helper
-(:mod:`promptsuite.models._call_helper`) as soon as a run's options allow (when pytest
-imports the plugin, see :mod:`promptsuite._early`, or at its first hooks): it imports the
-client at once, while pytest starts and collects on the other core, then makes the HTTP
-requests the providers hand it. Each request goes over its stdin as one JSON line; each
-answer comes back on its stdout as one JSON line, followed by the raw response body when
-there is one.
+runner's event loop share the interpreter lock). A :class:`CallProcess` launches the helper
+(:mod:`promptsuite.models.openai._child`), which imports the client at once, while pytest
+starts and collects on the other core, then makes the HTTP requests the providers hand it.
+Each request goes over its stdin as one JSON line; each answer comes back on its stdout as
+one JSON line, followed by the raw response body when there is one. When it starts and
+which loop uses it is :class:`~promptsuite.models.openai.CallHelper`'s business.
 
 The helper is still the real ``openai`` client with the same transport; it makes one
 attempt per request, and the provider in the pytest process keeps retries, backoff, error
@@ -33,24 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
-__all__ = [
-    "CallProcess",
-    "CallProcessGone",
-    "Outcome",
-    "astop",
-    "bind",
-    "ready",
-    "start",
-    "start_on_demand",
-    "stop",
-]
-
-_PROCESS: CallProcess | None = None
-#: A loop allowed to start the helper with its first request (:func:`start_on_demand`).
-_ON_DEMAND: asyncio.AbstractEventLoop | None = None
-_ON_DEMAND_ARMED = False
-#: How long a request waits for a starting helper before it runs in this process instead.
-READY_TIMEOUT_S = 30.0
+__all__ = ["CallProcess", "CallProcessGone", "Outcome"]
 
 
 @dataclass(frozen=True)
@@ -82,7 +64,7 @@ class CallProcessGone(Exception):
 class CallProcess:
     """The pytest process's handle on the helper.
 
-    Only the event loop it is bound to (:func:`bind`: the run's own loop) sends it
+    Only the event loop it is bound to (:meth:`bind`: the run's own loop) sends it
     requests; from any other loop (a test's, a second run's) :meth:`usable` is False and
     requests run in-process.
     """
@@ -91,7 +73,7 @@ class CallProcess:
         # Closed in close(); it holds the helper's last words if it dies.
         self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
         self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "promptsuite.models._call_helper"],
+            [sys.executable, "-m", "promptsuite.models.openai._child"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=self._stderr,
@@ -117,14 +99,13 @@ class CallProcess:
         if self._attaching is None:
             self._attaching = asyncio.get_running_loop().create_task(self._connect())
 
-    async def wait_ready(self, timeout: float | None = None) -> bool:
+    async def wait_ready(self, timeout: float) -> bool:
         """Wait until the helper has imported the client and listens (or is gone), for
-        ``timeout`` seconds at most (:data:`READY_TIMEOUT_S`)."""
+        ``timeout`` seconds at most."""
         await self._attach()
         if self._ready_event is not None and not self._ready:
-            limit = READY_TIMEOUT_S if timeout is None else timeout
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ready_event.wait(), limit)
+                await asyncio.wait_for(self._ready_event.wait(), timeout)
         return self._ready and self._gone is None
 
     def attached_to(self, loop: asyncio.AbstractEventLoop) -> bool:
@@ -288,76 +269,3 @@ def _outcome(answer: Mapping[str, Any], content: bytes) -> Outcome:
         body=answer.get("body"),
         error_type=str(answer.get("error_type", "")),
     )
-
-
-def start() -> CallProcess | None:
-    """Start the helper for this process (once); None when it could not start."""
-    global _PROCESS
-    if _PROCESS is None:
-        with contextlib.suppress(OSError):
-            _PROCESS = CallProcess()
-    return _PROCESS
-
-
-def start_on_demand() -> None:
-    """Start the helper only when the run's loop makes its first request (a run whose
-    answers all come from the response cache then never starts it)."""
-    global _ON_DEMAND_ARMED
-    _ON_DEMAND_ARMED = True
-
-
-def bind(loop: asyncio.AbstractEventLoop) -> None:
-    """Let the helper take requests from ``loop`` (the run's loop): the running one, or
-    the one :func:`start_on_demand` starts."""
-    global _ON_DEMAND
-    if _PROCESS is not None:
-        _PROCESS.bind(loop)
-    elif _ON_DEMAND_ARMED:
-        _ON_DEMAND = loop
-
-
-async def ready(timeout: float | None = None) -> CallProcess | None:
-    """The helper to send the running loop's request to, once it is ready.
-
-    While the helper imports the client the request waits for it: importing the client in
-    this process too would take as long and hold the interpreter lock the run's other work
-    needs. None when there is no helper for this loop, it died, or it was not ready within
-    ``timeout`` seconds (:data:`READY_TIMEOUT_S`; then the request runs in this process).
-    """
-    process = _started_here()
-    if process is None or not process.waitable():
-        return None
-    if not process.usable() and not await process.wait_ready(timeout):
-        return None
-    return process
-
-
-def _started_here() -> CallProcess | None:
-    """The helper, started now if the running loop armed a start on demand."""
-    global _ON_DEMAND, _ON_DEMAND_ARMED
-    if _PROCESS is None and _ON_DEMAND is not None:
-        loop, _ON_DEMAND = _ON_DEMAND, None
-        _ON_DEMAND_ARMED = False
-        if loop is asyncio.get_running_loop() and start() is not None:
-            bind(loop)
-    return _PROCESS
-
-
-async def astop() -> None:
-    """Stop the helper from the loop that used it (or any loop, if none did)."""
-    global _PROCESS
-    process = _PROCESS
-    if process is None:
-        return
-    if process.attached_to(asyncio.get_running_loop()):
-        _PROCESS = None
-        await process.aclose()
-
-
-def stop() -> None:
-    """Stop the helper, if one runs (and forget a start on demand)."""
-    global _PROCESS, _ON_DEMAND, _ON_DEMAND_ARMED
-    _ON_DEMAND, _ON_DEMAND_ARMED = None, False
-    process, _PROCESS = _PROCESS, None
-    if process is not None:
-        process.close()

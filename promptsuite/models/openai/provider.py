@@ -29,7 +29,6 @@ from promptsuite.errors import (
     RateLimited,
     TransportError,
 )
-from promptsuite.models import _call_process
 from promptsuite.models._base import (
     GenerateRequest,
     Generation,
@@ -38,6 +37,8 @@ from promptsuite.models._base import (
     token_logprobs,
     tool_calls_of,
 )
+from promptsuite.models.openai._helper import call_helper
+from promptsuite.models.openai._process import CallProcessGone, Outcome
 
 if TYPE_CHECKING:
     import openai
@@ -233,7 +234,7 @@ class OpenAIProvider(Provider):
         self, path: str, body: dict[str, Any], parse: Callable[[bytes, float], _Parsed]
     ) -> _Parsed:
         """One attempt: in the model-call process when one runs, else in this one."""
-        helper = await _call_process.ready()
+        helper = await call_helper.ready()
         if helper is not None:
             try:
                 outcome = await helper.post(
@@ -246,14 +247,12 @@ class OpenAIProvider(Provider):
                     path=path,
                     body=body,
                 )
-            except _call_process.CallProcessGone as gone:
+            except CallProcessGone as gone:
                 raise _RetryableFailure(TransportError, str(gone)) from None
             return self._from_outcome(outcome, parse)
         return await self._attempt_here(self._client_for_running_loop(), path, body, parse)
 
-    def _from_outcome(
-        self, outcome: _call_process.Outcome, parse: Callable[[bytes, float], _Parsed]
-    ) -> _Parsed:
+    def _from_outcome(self, outcome: Outcome, parse: Callable[[bytes, float], _Parsed]) -> _Parsed:
         """What :meth:`_attempt_here` makes of the same result, from the helper's report."""
         if outcome.kind == "ok":
             return parse(outcome.content, outcome.latency_s)
@@ -415,7 +414,7 @@ def http_client(base_url: str, timeout: float, transport: str) -> Any:
     endpoints (local servers), the SDK's default (None) for ``https://``."""
     if urlsplit(base_url).scheme != "http" or transport == "httpx":
         return None
-    from promptsuite.models._transport import LeanTransport, httpx
+    from promptsuite.models.openai._transport import LeanTransport, httpx
 
     return httpx.AsyncClient(transport=LeanTransport(), timeout=timeout, follow_redirects=True)
 
