@@ -11,7 +11,8 @@ import pytest
 
 from promptsuite.errors import TransportError
 from promptsuite.models import GenerateRequest, Message, ModelSpec
-from promptsuite.models.openai.provider import OpenAIProvider, http_client
+from promptsuite.models.openai._client import http_client
+from promptsuite.models.openai.provider import OpenAIProvider
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter, int], Awaitable[bool]]
 

@@ -29,32 +29,11 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import IO, Any
 
-__all__ = ["CallProcess", "CallProcessGone", "Outcome"]
+from promptsuite.models.openai._client import AttemptReport
 
-
-@dataclass(frozen=True)
-class Outcome:
-    """One attempt's result, as the helper saw it.
-
-    Attributes:
-        kind: ``ok``, ``timeout``, ``connection`` (reason in ``detail``), ``status`` (an HTTP
-            error: ``status``, ``headers``, ``body``) or ``error`` (``detail`` is the message
-            of a promptsuite error, such as a missing key; ``error_type`` its class).
-        content: The response body (``ok``).
-        latency_s: Wall time of the attempt in the helper (``ok``).
-    """
-
-    kind: str
-    content: bytes = b""
-    latency_s: float = 0.0
-    detail: str = ""
-    status: int = 0
-    headers: Mapping[str, str] | None = None
-    body: object = None
-    error_type: str = ""
+__all__ = ["CallProcess", "CallProcessGone"]
 
 
 class CallProcessGone(Exception):
@@ -80,7 +59,7 @@ class CallProcess:
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: asyncio.WriteTransport | None = None
-        self._pending: dict[int, asyncio.Future[Outcome]] = {}
+        self._pending: dict[int, asyncio.Future[AttemptReport]] = {}
         self._next_id = 0
         self._gone: str | None = None
         self._reading: asyncio.Task[None] | None = None
@@ -135,7 +114,7 @@ class CallProcess:
         transport: str,
         path: str,
         body: Mapping[str, Any],
-    ) -> Outcome:
+    ) -> AttemptReport:
         """One attempt of ``POST path`` in the helper.
 
         Raises:
@@ -146,7 +125,7 @@ class CallProcess:
             raise CallProcessGone(self._gone or "the model-call process is not running")
         self._next_id += 1
         number = self._next_id
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AttemptReport] = asyncio.get_running_loop().create_future()
         self._pending[number] = future
         request = {
             "id": number,
@@ -193,7 +172,7 @@ class CallProcess:
                 content = await reader.readexactly(answer["n"]) if answer.get("n") else b""
                 future = self._pending.get(answer["id"])
                 if future is not None and not future.done():
-                    future.set_result(_outcome(answer, content))
+                    future.set_result(AttemptReport.from_json(answer, content))
         except (OSError, ValueError, KeyError, asyncio.IncompleteReadError):
             pass
         self._fail_all(self._exit_reason())
@@ -256,16 +235,3 @@ class CallProcess:
         if process.stdout is not None:
             process.stdout.close()
         self._stderr.close()
-
-
-def _outcome(answer: Mapping[str, Any], content: bytes) -> Outcome:
-    return Outcome(
-        kind=str(answer["kind"]),
-        content=content,
-        latency_s=float(answer.get("latency", 0.0)),
-        detail=str(answer.get("detail", "")),
-        status=int(answer.get("status", 0)),
-        headers=answer.get("headers"),
-        body=answer.get("body"),
-        error_type=str(answer.get("error_type", "")),
-    )
