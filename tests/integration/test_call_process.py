@@ -180,6 +180,57 @@ def test_a_server_error_page_crosses_as_text_and_is_retried(
     assert stub.stats().total == 2
 
 
+def test_an_answer_over_the_size_cap_is_refused_alike_through_the_helper() -> None:
+    received = 0
+
+    async def oversized(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal received
+        head = await reader.readuntil(b"\r\n\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        received += 1
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n{" % (64 * 2**20 + 1))
+        await writer.drain()
+        writer.close()
+
+    async def run() -> tuple[str, int]:
+        server = await asyncio.start_server(oversized, "127.0.0.1", 0)
+        base_url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1"
+        call_helper.bind(asyncio.get_running_loop())
+        helper = call_helper.process
+        sent_to_helper = 0
+        model = provider(base_url, max_retries=2)
+        try:
+            if helper is not None:
+                assert await helper.wait_ready(call_helper.ready_timeout_s)
+            with pytest.raises(TransportError) as caught:
+                await model.generate(GenerateRequest((Message("user", "big"),)))
+            if helper is not None:
+                sent_to_helper = helper._next_id
+            return str(caught.value).replace(base_url, "<endpoint>"), sent_to_helper
+        finally:
+            await model.aclose()
+            await call_helper.astop()
+            server.close()
+
+    here, _ = asyncio.run(run())
+    assert call_helper.start() is not None
+    try:
+        there, sent = asyncio.run(run())
+    finally:
+        call_helper.stop()
+    assert sent == 1  # the helper made the attempt, and it was not retried
+    assert there == here
+    assert here.endswith(
+        "response refused: the response body is over 64 MiB, the lean transport's cap"
+    )
+    assert received == 2  # once each way
+
+
 SUITE = """
 prompt: {{user: "{{{{ text }}}}"}}
 models:

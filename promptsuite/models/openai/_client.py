@@ -26,7 +26,7 @@ __all__ = ["AttemptKind", "AttemptReport", "http_client", "new_client", "post_on
 
 _PLACEHOLDER_KEY = "not-needed"
 
-AttemptKind = Literal["ok", "timeout", "connection", "status", "error"]
+AttemptKind = Literal["ok", "timeout", "connection", "too_large", "status", "error"]
 
 
 @dataclass(frozen=True)
@@ -34,10 +34,11 @@ class AttemptReport:
     """What one attempt of a request came to.
 
     Attributes:
-        kind: ``ok``; ``timeout``; ``connection`` (reason in ``detail``); ``status`` (an
-            HTTP error: ``status``, ``headers``, ``body``); or ``error`` (``detail`` is the
-            message of a promptsuite error in the helper, such as a missing key;
-            ``error_type`` its class).
+        kind: ``ok``; ``timeout``; ``connection`` (reason in ``detail``); ``too_large`` (the
+            lean transport refused a response body over its cap, named in ``detail``);
+            ``status`` (an HTTP error: ``status``, ``headers``, ``body``); or ``error``
+            (``detail`` is the message of a promptsuite error in the helper, such as a
+            missing key; ``error_type`` its class).
         content: The response body (``ok``).
         latency_s: Wall time of the attempt (``ok``).
     """
@@ -85,6 +86,8 @@ async def post_once(
     """One attempt of ``POST path`` through ``client``, ``timeout`` seconds at most."""
     import openai
 
+    from promptsuite.models.openai._transport import ResponseTooLarge
+
     started = time.perf_counter()
     try:
         # The SDK's own timeout bounds each read; this one bounds the whole attempt, so a
@@ -97,6 +100,8 @@ async def post_once(
         return AttemptReport("timeout")
     except openai.APIConnectionError as err:
         cause = err.__cause__
+        if isinstance(cause, ResponseTooLarge):
+            return AttemptReport("too_large", detail=str(cause))
         reason = f"{type(cause).__name__}: {cause}" if cause else str(err)
         return AttemptReport("connection", detail=reason)
     except openai.APIStatusError as err:
@@ -143,12 +148,14 @@ def new_client(
 
 def http_client(base_url: str, timeout: float, transport: str) -> Any:
     """The HTTP client under the ``openai`` one: the lean transport for ``http://``
-    endpoints (local servers), the SDK's default (None) for ``https://``."""
+    endpoints (local servers), no exchange longer than ``timeout``; the SDK's default
+    (None) for ``https://``."""
     if urlsplit(base_url).scheme != "http" or transport == "httpx":
         return None
     from promptsuite.models.openai._transport import LeanTransport, httpx
 
-    return httpx.AsyncClient(transport=LeanTransport(), timeout=timeout, follow_redirects=True)
+    lean = LeanTransport(deadline_s=timeout)
+    return httpx.AsyncClient(transport=lean, timeout=timeout, follow_redirects=True)
 
 
 def _jsonable(value: object) -> bool:

@@ -8,29 +8,66 @@ connections reused from a pool, ``Content-Length`` or chunked bodies, nothing el
 ``https://`` endpoints (OpenAI itself) keep httpx's own transport, with its TLS, proxies
 and HTTP/2 handling.
 
+Limits, so that a server cannot hold or flood a run:
+
+- **Size.** A response body over :data:`MAX_RESPONSE_BYTES` is refused
+  (:class:`ResponseTooLarge`, which names the cap); the provider reports it as a transport
+  error and does not retry it.
+- **Time.** The request's ``timeout`` extension (httpx's ``connect``, ``read``, ``write``
+  and ``pool``, which the client sets) bounds opening a connection (connect), sending the
+  request (write) and each wait for the response (read: its status line and each header
+  line, each chunk, the body); ``deadline_s`` (the provider's attempt timeout) bounds the
+  whole exchange, so no step waits past it. Connections are not limited in number, so no
+  request waits for one (``pool``).
+- **Once.** A request is written once: a failure after that may mean the server has it,
+  so it is an error for the caller's retries, which count their attempts. Only a request
+  safe to repeat (an idempotent method, or the extension :data:`IDEMPOTENT`) that fails on
+  a reused connection before any byte of an answer is sent once more. A pooled connection
+  the server closed while idle is found before writing (end of stream, or data to read on
+  an idle connection) and replaced.
+
 Failures are raised as the ``httpx`` exceptions the ``openai`` client maps onto its own
-(``ConnectError``, ``ReadError``, ``RemoteProtocolError``, ``ReadTimeout``), so the provider
-sees the same errors through either transport.
+(``ConnectError``, ``ConnectTimeout``, ``WriteError``, ``WriteTimeout``, ``ReadError``,
+``ReadTimeout``, ``RemoteProtocolError``), so the provider sees the same errors through
+either transport.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import select
+from collections.abc import Awaitable
+from typing import TypeVar
 
 try:  # the HTTP library under the installed ``openai`` client (renamed in openai 3)
     import httpx2 as httpx
 except ImportError:  # pragma: no cover - older openai releases
     import httpx  # type: ignore[no-redef]
 
-__all__ = ["LeanTransport", "httpx"]
+__all__ = ["IDEMPOTENT", "MAX_RESPONSE_BYTES", "LeanTransport", "ResponseTooLarge", "httpx"]
 
+_T = TypeVar("_T")
+
+#: The largest response body accepted (a chat completion is a few kB; an embeddings answer
+#: for a large batch a few MB).
+MAX_RESPONSE_BYTES = 64 * 2**20
+#: The request extension that marks a request safe to send twice
+#: (``extensions={IDEMPOTENT: True}``).
+IDEMPOTENT = "promptsuite_idempotent"
+#: Methods whose requests may be repeated (RFC 9110, 9.2.2).
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 #: Longest status line or header line accepted, and most header lines.
 _MAX_LINE = 65_536
 _MAX_HEADERS = 200
 #: A connection idle in the pool longer than this is closed rather than reused.
 _IDLE_S = 30.0
+#: Size of each read of a body that runs to the end of the connection.
+_PIECE = 65_536
+
+
+class ResponseTooLarge(httpx.TransportError):
+    """The response body is larger than :data:`MAX_RESPONSE_BYTES`."""
 
 
 class _Connection:
@@ -39,9 +76,66 @@ class _Connection:
         self.writer = writer
         self.idle_since = 0.0
 
+    def still_open(self) -> bool:
+        """Whether an idle connection can carry a request: the server has not closed it,
+        nor sent anything unasked (which would be read as the next answer)."""
+        if self.reader.at_eof() or self.writer.is_closing():
+            return False
+        sock = self.writer.get_extra_info("socket")
+        poll = getattr(select, "poll", None)
+        if sock is None or poll is None:
+            return True
+        poller = poll()
+        poller.register(sock.fileno(), select.POLLIN)
+        return not poller.poll(0)  # readable while idle: an end of stream, or stray bytes
+
     def close(self) -> None:
+        """Close at once: the unsent rest of an abandoned request is dropped, not flushed."""
         with contextlib.suppress(Exception):
-            self.writer.close()
+            self.writer.transport.abort()
+
+
+class _Budget:
+    """One exchange's time limits, as times of the running loop's clock."""
+
+    def __init__(self, request: httpx.Request, deadline_s: float | None) -> None:
+        self._loop = asyncio.get_running_loop()
+        timeouts = request.extensions.get("timeout") or {}
+        self.connect = _seconds(timeouts.get("connect"))
+        self.write = _seconds(timeouts.get("write"))
+        self.read = _seconds(timeouts.get("read"))
+        self.deadline = None if deadline_s is None else self._loop.time() + deadline_s
+
+    async def within(self, limit: float | None, step: Awaitable[_T]) -> _T:
+        """``step``, given ``limit`` seconds from now and no time past the deadline.
+
+        Raises:
+            TimeoutError: Either ran out first.
+        """
+        ends = None if limit is None else self._loop.time() + limit
+        if self.deadline is not None:
+            ends = self.deadline if ends is None else min(ends, self.deadline)
+        if ends is None:
+            return await step
+        async with asyncio.timeout_at(ends):
+            return await step
+
+
+class _Reader:
+    """The response side of a connection: every read within the read timeout."""
+
+    def __init__(self, reader: asyncio.StreamReader, budget: _Budget) -> None:
+        self._reader = reader
+        self._budget = budget
+
+    async def readline(self) -> bytes:
+        return await self._budget.within(self._budget.read, self._reader.readline())
+
+    async def readexactly(self, size: int) -> bytes:
+        return await self._budget.within(self._budget.read, self._reader.readexactly(size))
+
+    async def read(self, size: int) -> bytes:
+        return await self._budget.within(self._budget.read, self._reader.read(size))
 
 
 class LeanTransport(httpx.AsyncBaseTransport):
@@ -49,10 +143,13 @@ class LeanTransport(httpx.AsyncBaseTransport):
 
     Args:
         max_idle: Idle connections kept for reuse at most.
+        deadline_s: The longest one exchange may take, end to end (None: only the
+            request's own timeouts bound it).
     """
 
-    def __init__(self, max_idle: int = 64) -> None:
+    def __init__(self, max_idle: int = 64, deadline_s: float | None = None) -> None:
         self.max_idle = max_idle
+        self.deadline_s = deadline_s
         self._idle: dict[tuple[str, int], list[_Connection]] = {}
         self._closed = False
 
@@ -62,32 +159,27 @@ class LeanTransport(httpx.AsyncBaseTransport):
             raise httpx.UnsupportedProtocol(f"the lean transport speaks http://, not {url.scheme}")
         address = (url.host, url.port or 80)
         body = await request.aread()
-        head = self._head(request, body)
-        timeout = _read_timeout(request)
+        message = self._head(request, body) + body
+        budget = _Budget(request, self.deadline_s)
+        repeatable = _repeatable(request)
         for attempt in (1, 2):
-            connection, reused = await self._connection(address, timeout)
+            connection, reused = await self._connection(address, budget, request)
+            sending = True
             try:
-                connection.writer.write(head + body)
-                await connection.writer.drain()
-                status, headers, content, keep = await asyncio.wait_for(
-                    _read_response(connection.reader, request.method), timeout
+                await budget.within(budget.write, _send(connection.writer, message))
+                sending = False
+                status, headers, content, keep = await _read_response(
+                    _Reader(connection.reader, budget), request.method
                 )
-            except TimeoutError:
+            except BaseException as exc:
+                # Failed, or cancelled (the attempt's own deadline): the socket goes too.
                 connection.close()
-                raise httpx.ReadTimeout("timed out reading the response", request=request) from None
-            except (OSError, asyncio.IncompleteReadError, _Closed) as exc:
-                connection.close()
-                # A pooled connection the server closed while idle fails on first use:
-                # that request never reached the server, so it is sent once more.
-                if reused and attempt == 1 and _never_answered(exc):
-                    continue
-                raise httpx.ReadError(f"{type(exc).__name__}: {exc}", request=request) from None
-            except _ProtocolError as exc:
-                connection.close()
-                raise httpx.RemoteProtocolError(str(exc), request=request) from None
-            except BaseException:  # cancelled (the attempt's deadline): the socket goes too
-                connection.close()
-                raise
+                if repeatable and reused and attempt == 1 and _never_answered(exc):
+                    continue  # a stale connection the idle check could not see
+                error = _transport_error(exc, sending, request)
+                if error is None:
+                    raise
+                raise error from None
             self._release(address, connection, keep)
             return httpx.Response(
                 status, headers=headers, content=content, request=request, extensions={}
@@ -112,24 +204,26 @@ class LeanTransport(httpx.AsyncBaseTransport):
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def _connection(
-        self, address: tuple[str, int], timeout: float | None
+        self, address: tuple[str, int], budget: _Budget, request: httpx.Request
     ) -> tuple[_Connection, bool]:
         loop = asyncio.get_running_loop()
         idle = self._idle.get(address, [])
         while idle:
             connection = idle.pop()
-            fresh = loop.time() - connection.idle_since < _IDLE_S
-            if fresh and not connection.reader.at_eof() and not connection.writer.is_closing():
+            if loop.time() - connection.idle_since < _IDLE_S and connection.still_open():
                 return connection, True
             connection.close()
         try:
-            reader, writer = await asyncio.wait_for(
-                asyncio.open_connection(*address, limit=_MAX_LINE), timeout
+            reader, writer = await budget.within(
+                budget.connect, asyncio.open_connection(*address, limit=_MAX_LINE)
             )
         except TimeoutError:
-            raise httpx.ConnectTimeout(f"no connection to {address[0]}:{address[1]}") from None
+            where = f"{address[0]}:{address[1]}"
+            raise httpx.ConnectTimeout(
+                f"no connection to {where} in time", request=request
+            ) from None
         except OSError as exc:
-            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from None
+            raise httpx.ConnectError(f"{type(exc).__name__}: {exc}", request=request) from None
         return _Connection(reader, writer), False
 
     def _release(self, address: tuple[str, int], connection: _Connection, keep: bool) -> None:
@@ -156,18 +250,56 @@ class _ProtocolError(Exception):
     """The server's answer is not HTTP/1.x as we read it."""
 
 
+class _TooLarge(Exception):
+    """The response body is over the cap."""
+
+
+async def _send(writer: asyncio.StreamWriter, message: bytes) -> None:
+    writer.write(message)
+    await writer.drain()
+
+
+def _repeatable(request: httpx.Request) -> bool:
+    return request.method in _IDEMPOTENT_METHODS or request.extensions.get(IDEMPOTENT) is True
+
+
 def _never_answered(exc: BaseException) -> bool:
     return isinstance(exc, _Closed | ConnectionResetError | BrokenPipeError)
 
 
-def _read_timeout(request: httpx.Request) -> float | None:
-    timeouts = request.extensions.get("timeout") or {}
-    value = timeouts.get("read")
+def _transport_error(
+    exc: BaseException, sending: bool, request: httpx.Request
+) -> httpx.TransportError | None:
+    """The ``httpx`` error for an exchange that failed with ``exc`` while ``sending`` the
+    request or reading its response; None for what is no failure of the exchange (a
+    cancellation, an interrupt)."""
+    if isinstance(exc, TimeoutError):
+        if sending:
+            return httpx.WriteTimeout("timed out sending the request", request=request)
+        return httpx.ReadTimeout("timed out reading the response", request=request)
+    if isinstance(exc, _TooLarge):
+        cap = _size(MAX_RESPONSE_BYTES)
+        return ResponseTooLarge(
+            f"the response body is over {cap}, the lean transport's cap", request=request
+        )
+    if isinstance(exc, _ProtocolError):
+        return httpx.RemoteProtocolError(str(exc), request=request)
+    if isinstance(exc, OSError | asyncio.IncompleteReadError | _Closed):
+        kind = httpx.WriteError if sending else httpx.ReadError
+        return kind(f"{type(exc).__name__}: {exc}", request=request)
+    return None
+
+
+def _size(count: int) -> str:
+    return f"{count // 2**20} MiB" if count % 2**20 == 0 else f"{count} bytes"
+
+
+def _seconds(value: object) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
 async def _read_response(
-    reader: asyncio.StreamReader, method: str
+    reader: _Reader, method: str
 ) -> tuple[int, list[tuple[bytes, bytes]], bytes, bool]:
     """Status, headers, the whole body, and whether the connection may be reused."""
     line = await reader.readline()
@@ -206,29 +338,50 @@ async def _read_response(
     if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
         return status, headers, b"", keep
     if chunked:
-        content = b"".join([chunk async for chunk in _chunks(reader)])
+        content = await _chunked_body(reader)
         headers = [(k, v) for k, v in headers if k.lower() != b"transfer-encoding"]
     elif length is not None:
+        _check_size(length)
         content = await reader.readexactly(length)
     else:  # no length: the body runs to the end of the connection
-        content = await reader.read()
+        content = await _body_to_the_end(reader)
         keep = False
     return status, headers, content, keep
 
 
-async def _chunks(reader: asyncio.StreamReader) -> AsyncIterator[bytes]:
+def _check_size(size: int) -> None:
+    # Read at each call, so that a test can lower the cap.
+    if size > MAX_RESPONSE_BYTES:
+        raise _TooLarge
+
+
+async def _body_to_the_end(reader: _Reader) -> bytes:
+    pieces: list[bytes] = []
+    size = 0
+    while piece := await reader.read(_PIECE):
+        size += len(piece)
+        _check_size(size)
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
+async def _chunked_body(reader: _Reader) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
     while True:
         size_line = await reader.readline()
         if not size_line:
             raise asyncio.IncompleteReadError(b"", None)
         size_text = size_line.split(b";", 1)[0].strip()
         try:
-            size = int(size_text, 16)
+            chunk_size = int(size_text, 16)
         except ValueError:
             raise _ProtocolError(f"bad chunk size: {size_text[:40]!r}") from None
-        if size == 0:
+        if chunk_size == 0:
             while (await reader.readline()) not in (b"\r\n", b"\n", b""):
                 pass  # trailers, ignored
-            return
-        yield await reader.readexactly(size)
+            return b"".join(chunks)
+        size += chunk_size
+        _check_size(size)  # before reading the chunk
+        chunks.append(await reader.readexactly(chunk_size))
         await reader.readexactly(2)

@@ -138,7 +138,8 @@ class OpenAIProvider(Provider):
         Raises:
             RateLimited: The endpoint answered 429 on every attempt.
             ModelTimeout: The last attempt timed out.
-            TransportError: Connection failures or 5xx answers on every attempt.
+            TransportError: Connection failures or 5xx answers on every attempt, or (at
+                once) a response body over the lean transport's cap.
             BadResponse: A 4xx answer, a completion without content, or a body that was
                 not valid JSON on every attempt.
         """
@@ -263,6 +264,9 @@ class OpenAIProvider(Provider):
             raise _RetryableFailure(ModelTimeout, f"no answer within {self.timeout:g}s")
         if report.kind == "connection":
             raise _RetryableFailure(TransportError, f"connection failed ({report.detail})")
+        if report.kind == "too_large":
+            # The same answer again would be as large: no retry.
+            self._raise(TransportError, f"response refused: {report.detail}")
         if report.kind == "status":
             self._classify_status(report.status, report.headers or {}, report.body)
         # A promptsuite error in the helper (no key set): its one-line message, as raised here.
