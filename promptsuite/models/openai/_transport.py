@@ -15,10 +15,11 @@ Limits, so that a server cannot hold or flood a run:
   error and does not retry it.
 - **Time.** The request's ``timeout`` extension (httpx's ``connect``, ``read``, ``write``
   and ``pool``, which the client sets) bounds opening a connection (connect), sending the
-  request (write) and each wait for the response (read: its status line and each header
-  line, each chunk, the body); ``deadline_s`` (the provider's attempt timeout) bounds the
-  whole exchange, so no step waits past it. Connections are not limited in number, so no
-  request waits for one (``pool``).
+  request (write) and each wait for the next part of the response (read, counted again
+  from each read that completes); ``deadline_s`` (the provider's attempt timeout) bounds
+  the whole exchange, so no phase waits past it. Connections are not limited in number,
+  so no request waits for one (``pool``). One timer per exchange keeps all of it
+  (:class:`_Clock`).
 - **Once.** A request is written once: a failure after that may mean the server has it,
   so it is an error for the caller's retries, which count their attempts. Only a request
   safe to repeat (an idempotent method, or the extension :data:`IDEMPOTENT`) that fails on
@@ -37,8 +38,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import select
-from collections.abc import Awaitable
-from typing import TypeVar
 
 try:  # the HTTP library under the installed ``openai`` client (renamed in openai 3)
     import httpx2 as httpx
@@ -46,8 +45,6 @@ except ImportError:  # pragma: no cover - older openai releases
     import httpx  # type: ignore[no-redef]
 
 __all__ = ["IDEMPOTENT", "MAX_RESPONSE_BYTES", "LeanTransport", "ResponseTooLarge", "httpx"]
-
-_T = TypeVar("_T")
 
 #: The largest response body accepted (a chat completion is a few kB; an embeddings answer
 #: for a large batch a few MB).
@@ -64,6 +61,13 @@ _MAX_HEADERS = 200
 _IDLE_S = 30.0
 #: Size of each read of a body that runs to the end of the connection.
 _PIECE = 65_536
+#: The phases of an exchange (named as httpx names their timeouts), with the error and the
+#: message of a timeout in each.
+_TIMEOUTS: dict[str, tuple[type[httpx.TimeoutException], str]] = {
+    "connect": (httpx.ConnectTimeout, "timed out connecting"),
+    "write": (httpx.WriteTimeout, "timed out sending the request"),
+    "read": (httpx.ReadTimeout, "timed out reading the response"),
+}
 
 
 class ResponseTooLarge(httpx.TransportError):
@@ -95,47 +99,97 @@ class _Connection:
             self.writer.transport.abort()
 
 
-class _Budget:
-    """One exchange's time limits, as times of the running loop's clock."""
+class _Clock:
+    """One exchange's time limits, kept with a single timer.
+
+    The exchange runs in one ``asyncio.timeout`` whose deadline this clock sets: a phase
+    (connect, write, read) may last its own limit from its start or, while reading, from
+    the last read; nothing may last past the deadline of the whole exchange. A timer is
+    armed once, for the earliest moment the limits allow; when it fires after the
+    exchange made progress it is armed again for the new limit, and otherwise it expires
+    the timeout. A fast exchange so costs one timer, not one per read.
+    """
 
     def __init__(self, request: httpx.Request, deadline_s: float | None) -> None:
         self._loop = asyncio.get_running_loop()
         timeouts = request.extensions.get("timeout") or {}
-        self.connect = _seconds(timeouts.get("connect"))
-        self.write = _seconds(timeouts.get("write"))
-        self.read = _seconds(timeouts.get("read"))
-        self.deadline = None if deadline_s is None else self._loop.time() + deadline_s
+        self._limits = {phase: _seconds(timeouts.get(phase)) for phase in _TIMEOUTS}
+        self._deadline = None if deadline_s is None else self._loop.time() + deadline_s
+        self.phase = "connect"
+        self._since = self._loop.time()
+        self._timeout: asyncio.Timeout | None = None
+        self._timer: asyncio.TimerHandle | None = None
 
-    async def within(self, limit: float | None, step: Awaitable[_T]) -> _T:
-        """``step``, given ``limit`` seconds from now and no time past the deadline.
+    def arm(self, timeout: asyncio.Timeout) -> None:
+        """Expire ``timeout`` (entered, without a deadline) when a limit is reached."""
+        self._timeout = timeout
+        self._schedule()
 
-        Raises:
-            TimeoutError: Either ran out first.
-        """
-        ends = None if limit is None else self._loop.time() + limit
-        if self.deadline is not None:
-            ends = self.deadline if ends is None else min(ends, self.deadline)
-        if ends is None:
-            return await step
-        async with asyncio.timeout_at(ends):
-            return await step
+    def start(self, phase: str) -> None:
+        """A phase of the exchange begins now."""
+        self.phase = phase
+        self.progress()
+        if self._timer is not None and self._due_now() < self._timer.when():
+            self._timer.cancel()
+            self._timer = None
+        self._schedule()
+
+    def progress(self) -> None:
+        """The phase made progress (a read completed): its limit counts from now."""
+        self._since = self._loop.time()
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _due(self) -> float | None:
+        limit = self._limits[self.phase]
+        due = None if limit is None else self._since + limit
+        if self._deadline is not None:
+            due = self._deadline if due is None else min(due, self._deadline)
+        return due
+
+    def _due_now(self) -> float:
+        due = self._due()
+        return float("inf") if due is None else due
+
+    def _schedule(self) -> None:
+        due = self._due()
+        if self._timer is None and due is not None:
+            self._timer = self._loop.call_at(due, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._timeout is None:
+            return
+        if self._loop.time() >= self._due_now():
+            self._timeout.reschedule(self._loop.time())
+        else:
+            self._schedule()
 
 
 class _Reader:
-    """The response side of a connection: every read within the read timeout."""
+    """The response side of a connection: each read counts as progress of the read phase."""
 
-    def __init__(self, reader: asyncio.StreamReader, budget: _Budget) -> None:
+    def __init__(self, reader: asyncio.StreamReader, clock: _Clock) -> None:
         self._reader = reader
-        self._budget = budget
+        self._clock = clock
 
     async def readline(self) -> bytes:
-        return await self._budget.within(self._budget.read, self._reader.readline())
+        line = await self._reader.readline()
+        self._clock.progress()
+        return line
 
     async def readexactly(self, size: int) -> bytes:
-        return await self._budget.within(self._budget.read, self._reader.readexactly(size))
+        data = await self._reader.readexactly(size)
+        self._clock.progress()
+        return data
 
     async def read(self, size: int) -> bytes:
-        return await self._budget.within(self._budget.read, self._reader.read(size))
+        data = await self._reader.read(size)
+        self._clock.progress()
+        return data
 
 
 class LeanTransport(httpx.AsyncBaseTransport):
@@ -157,26 +211,40 @@ class LeanTransport(httpx.AsyncBaseTransport):
         url = request.url
         if url.scheme != "http":
             raise httpx.UnsupportedProtocol(f"the lean transport speaks http://, not {url.scheme}")
-        address = (url.host, url.port or 80)
         body = await request.aread()
-        message = self._head(request, body) + body
-        budget = _Budget(request, self.deadline_s)
+        raw = self._head(request, body) + body
+        clock = _Clock(request, self.deadline_s)
+        try:
+            async with asyncio.timeout(None) as timeout:
+                clock.arm(timeout)
+                return await self._exchange(request, raw, clock)
+        except TimeoutError:
+            error, message = _TIMEOUTS[clock.phase]
+            raise error(message, request=request) from None
+        finally:
+            clock.disarm()
+
+    async def _exchange(self, request: httpx.Request, raw: bytes, clock: _Clock) -> httpx.Response:
+        """Send ``raw`` (the request's bytes) and read the response, on a pooled connection
+        or a new one."""
+        address = (request.url.host, request.url.port or 80)
         repeatable = _repeatable(request)
         for attempt in (1, 2):
-            connection, reused = await self._connection(address, budget, request)
-            sending = True
+            connection, reused = await self._connection(address, clock, request)
+            clock.start("write")
             try:
-                await budget.within(budget.write, _send(connection.writer, message))
-                sending = False
+                connection.writer.write(raw)
+                await connection.writer.drain()
+                clock.start("read")
                 status, headers, content, keep = await _read_response(
-                    _Reader(connection.reader, budget), request.method
+                    _Reader(connection.reader, clock), request.method
                 )
             except BaseException as exc:
-                # Failed, or cancelled (the attempt's own deadline): the socket goes too.
+                # Failed, or cancelled (a timeout): the socket goes too.
                 connection.close()
                 if repeatable and reused and attempt == 1 and _never_answered(exc):
                     continue  # a stale connection the idle check could not see
-                error = _transport_error(exc, sending, request)
+                error = _transport_error(exc, clock.phase == "write", request)
                 if error is None:
                     raise
                 raise error from None
@@ -204,7 +272,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
         return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
     async def _connection(
-        self, address: tuple[str, int], budget: _Budget, request: httpx.Request
+        self, address: tuple[str, int], clock: _Clock, request: httpx.Request
     ) -> tuple[_Connection, bool]:
         loop = asyncio.get_running_loop()
         idle = self._idle.get(address, [])
@@ -213,15 +281,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
             if loop.time() - connection.idle_since < _IDLE_S and connection.still_open():
                 return connection, True
             connection.close()
+        clock.start("connect")
         try:
-            reader, writer = await budget.within(
-                budget.connect, asyncio.open_connection(*address, limit=_MAX_LINE)
-            )
-        except TimeoutError:
-            where = f"{address[0]}:{address[1]}"
-            raise httpx.ConnectTimeout(
-                f"no connection to {where} in time", request=request
-            ) from None
+            reader, writer = await asyncio.open_connection(*address, limit=_MAX_LINE)
         except OSError as exc:
             raise httpx.ConnectError(f"{type(exc).__name__}: {exc}", request=request) from None
         return _Connection(reader, writer), False
@@ -254,11 +316,6 @@ class _TooLarge(Exception):
     """The response body is over the cap."""
 
 
-async def _send(writer: asyncio.StreamWriter, message: bytes) -> None:
-    writer.write(message)
-    await writer.drain()
-
-
 def _repeatable(request: httpx.Request) -> bool:
     return request.method in _IDEMPOTENT_METHODS or request.extensions.get(IDEMPOTENT) is True
 
@@ -272,11 +329,7 @@ def _transport_error(
 ) -> httpx.TransportError | None:
     """The ``httpx`` error for an exchange that failed with ``exc`` while ``sending`` the
     request or reading its response; None for what is no failure of the exchange (a
-    cancellation, an interrupt)."""
-    if isinstance(exc, TimeoutError):
-        if sending:
-            return httpx.WriteTimeout("timed out sending the request", request=request)
-        return httpx.ReadTimeout("timed out reading the response", request=request)
+    cancellation, which a timeout also is until it leaves the exchange, an interrupt)."""
     if isinstance(exc, _TooLarge):
         cap = _size(MAX_RESPONSE_BYTES)
         return ResponseTooLarge(
