@@ -13,14 +13,14 @@ uses it before pytest has parsed its options.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from promptsuite.models.openai._guess import command_line_starts_helper
 
 if TYPE_CHECKING:
     import asyncio
+    import subprocess
 
     from promptsuite.models.openai._process import CallProcess
 
@@ -54,10 +54,12 @@ class CallHelper:
     def start(self) -> CallProcess | None:
         """Start the helper now (once); None when it could not start."""
         if self._process is None:
-            from promptsuite.models.openai._process import CallProcess
+            child = _spawn()
+            if child is not None:
+                # After the spawn: importing asyncio (~20 ms) need not delay the child.
+                from promptsuite.models.openai._process import CallProcess
 
-            with contextlib.suppress(OSError):
-                self._process = CallProcess()
+                self._process = CallProcess(*child)
         return self._process
 
     def start_from_command_line(
@@ -133,6 +135,27 @@ class CallHelper:
         process, self._process = self._process, None
         if process is not None:
             process.close()
+
+
+def _spawn() -> tuple[subprocess.Popen[bytes], IO[bytes]] | None:
+    """Launch the helper's child, its stderr kept in a temporary file; None if it could
+    not be launched."""
+    import subprocess
+    import sys
+    import tempfile
+
+    stderr = tempfile.TemporaryFile()  # noqa: SIM115 - CallProcess closes it
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "promptsuite.models.openai._child"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+        )
+    except OSError:
+        stderr.close()
+        return None
+    return child, stderr
 
 
 #: The model-call helper of this process.

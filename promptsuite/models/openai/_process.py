@@ -2,9 +2,10 @@
 
 ``import openai`` takes 0.6-1 s and the client spends ~2.5 ms of CPU per request; in the
 pytest process both sit on the path of every case (one core: pytest's thread and the
-runner's event loop share the interpreter lock). A :class:`CallProcess` launches the helper
-(:mod:`promptsuite.models.openai._child`), which imports the client at once, while pytest
-starts and collects on the other core, then makes the HTTP requests the providers hand it.
+runner's event loop share the interpreter lock). The helper
+(:mod:`promptsuite.models.openai._child`) imports the client at once, while pytest starts
+and collects on the other core, then makes the HTTP requests the providers hand it through
+its :class:`CallProcess`.
 Each request goes over its stdin as one JSON line; each answer comes back on its stdout as
 one JSON line, followed by the raw response body when there is one. When it starts and
 which loop uses it is :class:`~promptsuite.models.openai.CallHelper`'s business.
@@ -26,8 +27,6 @@ import asyncio
 import contextlib
 import json
 import subprocess
-import sys
-import tempfile
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -46,17 +45,15 @@ class CallProcess:
     Only the event loop it is bound to (:meth:`bind`: the run's own loop) sends it
     requests; from any other loop (a test's, a second run's) :meth:`usable` is False and
     requests run in-process.
+
+    Args:
+        process: The helper's child, with pipes for stdin and stdout.
+        stderr: The file its stderr goes to (its last words, if it dies); closed with it.
     """
 
-    def __init__(self) -> None:
-        # Closed in close(); it holds the helper's last words if it dies.
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
-        self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "promptsuite.models.openai._child"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-        )
+    def __init__(self, process: subprocess.Popen[bytes], stderr: IO[bytes]) -> None:
+        self._stderr = stderr
+        self._process: subprocess.Popen[bytes] | None = process
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: asyncio.WriteTransport | None = None
         self._pending: dict[int, asyncio.Future[AttemptReport]] = {}
