@@ -1,9 +1,11 @@
 """The ``openai`` provider and its fast path, one room.
 
-- :mod:`~promptsuite.models.openai.provider`: :class:`OpenAIProvider` (retries, error
+- :mod:`~promptsuite.models.openai.provider`: ``OpenAIProvider`` (retries, error
   classification, parsing), registered as ``openai`` and imported on first use;
+- ``_client``: the ``openai`` client of an endpoint and one attempt through it, reported as
+  an ``AttemptReport`` wherever it was made;
 - ``_transport``: a lean HTTP/1.1 transport under the ``openai`` client for ``http://``
-  endpoints;
+  endpoints, with a body size cap, every timeout honoured, and no request sent twice;
 - ``_helper`` (:data:`call_helper`), ``_process`` and ``_child``: the helper process that
   makes the provider's HTTP calls during a pytest run, so that importing the client and its
   CPU per request use another core;
