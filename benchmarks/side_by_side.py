@@ -207,7 +207,7 @@ def _sample_tree(root: int, peaks: dict[int, tuple[str, int]], stop: threading.E
             if "VmHWM" not in fields:
                 continue
             peak = int(fields["VmHWM"].split()[0]) // 1024
-            helper = any(b"_call_helper" in part for part in cmdline)
+            helper = any(b"promptsuite.models.openai._child" in part for part in cmdline)
             peaks[pid] = ("helper" if helper else "pytest", max(peak, peaks.get(pid, ("", 0))[1]))
         stop.wait(0.05)
 

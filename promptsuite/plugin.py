@@ -21,11 +21,21 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from promptsuite._early import names_suites, start_from_command_line, take_guess
+from promptsuite.models import call_helper
+
+
+def names_suites(args: Iterable[str]) -> bool:
+    """Whether command-line paths name suites: a ``suites`` folder or a YAML file."""
+    for arg in args:
+        path = Path(arg.split("::", 1)[0])
+        if path.suffix in (".yaml", ".yml") or "suites" in path.parts:
+            return True
+    return False
+
 
 # Before the imports below (~0.05-0.1 s): the helper's import of the openai client is the
 # longest step of a short run, so it starts as soon as this module loads.
-start_from_command_line(sys.argv, os.environ)
+call_helper.start_from_command_line(sys.argv, os.environ, names_suites)
 
 from promptsuite.config import (  # noqa: E402
     CHOICES,
@@ -123,7 +133,7 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     collect, so every earlier moment shortens a run. ``pytest_configure`` decides again on
     the final options and stops a helper it would not have started.
     """
-    guessed = take_guess()  # started at import from the raw command line
+    guessed = call_helper.take_guess()  # started at import from the raw command line
     options = early_config.known_args_namespace
     parallel = getattr(options, "numprocesses", None) or getattr(options, "dist", "no") != "no"
     paths = list(getattr(options, "file_or_dir", None) or early_config.getini("testpaths"))

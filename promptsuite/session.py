@@ -45,6 +45,7 @@ from promptsuite.cache import CacheMode
 from promptsuite.config import PluginConfig, RunSettings, Shard
 from promptsuite.errors import PromptsuiteError
 from promptsuite.gate import Baseline, GateResult, baseline_path, sorted_gates, updated
+from promptsuite.models import call_helper
 from promptsuite.results import CaseResult, RunResults, call_counts
 
 if TYPE_CHECKING:
@@ -263,9 +264,7 @@ class RunSession:
             self._thread.start()
             ready.wait()
             self._loop = loop
-            from promptsuite.models import _call_process
-
-            _call_process.bind(loop)
+            call_helper.bind(loop)
         return self._loop
 
     @property
@@ -340,12 +339,10 @@ class RunSession:
         """Start the openai calls' helper process: now (once) when every job calls the
         model (cache off or refresh), at the first cache miss with the cache in use, never
         under replay. Only this session's loop uses it; :meth:`close` stops it."""
-        from promptsuite.models import _call_process
-
         if RunSession.starts_model_process_at_once(settings):
-            _call_process.start()
+            call_helper.start()
         elif settings.cache_mode is CacheMode.USE:
-            _call_process.start_on_demand()
+            call_helper.start_on_demand()
 
     @staticmethod
     def starts_model_process_at_once(settings: RunSettings) -> bool:
@@ -357,9 +354,7 @@ class RunSession:
     def stop_model_process() -> None:
         """Stop the helper, if one runs: at the end of the run, or when the final options
         rule out one started before they were known."""
-        from promptsuite.models import _call_process
-
-        _call_process.stop()
+        call_helper.stop()
 
     def prewarm_report(self) -> None:
         """Compile the report's template now, on a thread, so finishing the run does not
@@ -471,10 +466,8 @@ class RunSession:
             # Closing must not hide the run's own outcome.
             with contextlib.suppress(Exception):
                 closing.result(timeout=30)
-        from promptsuite.models import _call_process
-
         # The helper's pipes belong to this loop: they are closed on it, before it stops.
-        closing = asyncio.run_coroutine_threadsafe(_call_process.astop(), self._loop)
+        closing = asyncio.run_coroutine_threadsafe(call_helper.astop(), self._loop)
         with contextlib.suppress(Exception):
             closing.result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)

@@ -1,4 +1,8 @@
-"""Model providers: one small interface, registered lazily."""
+"""Model providers: one small interface, registered lazily.
+
+:data:`call_helper` starts, binds and stops the process that makes the ``openai``
+provider's calls during a run (see :mod:`promptsuite.models.openai`).
+"""
 
 from promptsuite.models._base import (
     Embeddings,
@@ -12,8 +16,10 @@ from promptsuite.models._base import (
     tool_calls_of,
 )
 from promptsuite.models._registry import create_provider, parse_model_spec, register_provider
+from promptsuite.models.openai import CallHelper, call_helper
 
 __all__ = [
+    "CallHelper",
     "Embeddings",
     "GenerateRequest",
     "Generation",
@@ -22,6 +28,7 @@ __all__ = [
     "ModelSpec",
     "Provider",
     "ToolCall",
+    "call_helper",
     "create_provider",
     "parse_model_spec",
     "register_provider",

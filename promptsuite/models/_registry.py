@@ -13,7 +13,7 @@ ProviderFactory = Callable[[ModelSpec], Provider]
 
 # name -> "module:attribute" of a factory taking a ModelSpec.
 _LAZY: dict[str, str] = {
-    "openai": "promptsuite.models.openai_provider:OpenAIProvider",
+    "openai": "promptsuite.models.openai.provider:OpenAIProvider",
     "local": "promptsuite.models.local:LocalProvider",
     "replay": "promptsuite.models.replay:ReplayProvider",
     "scripted": "promptsuite.models.scripted:ScriptedProvider",

@@ -19,7 +19,7 @@ import pytest
 
 from promptsuite.errors import TransportError
 from promptsuite.models import GenerateRequest, Message, ModelSpec
-from promptsuite.models.openai_provider import OpenAIProvider
+from promptsuite.models.openai.provider import OpenAIProvider
 from tests.fault_server import FAULTS, FaultSchedule
 from tests.hardening import _soak as soak
 from tests.stub_server import Action, Status, StubServer, sequence

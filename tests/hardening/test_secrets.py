@@ -82,7 +82,7 @@ def test_the_key_reaches_the_server_and_nowhere_else(tmp_path: Path) -> None:
 @pytest.mark.parametrize("key", [SECRET, "short"])
 def test_a_key_embedded_in_the_base_url_is_dropped(tmp_path: Path, key: str) -> None:
     from promptsuite.models import ModelSpec
-    from promptsuite.models.openai_provider import OpenAIProvider
+    from promptsuite.models.openai.provider import OpenAIProvider
 
     url = f"http://user:{key}@127.0.0.1:9/v1"
     provider = OpenAIProvider(ModelSpec("openai", "m", options=(("base_url", url),)))

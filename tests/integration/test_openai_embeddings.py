@@ -14,7 +14,7 @@ import pytest
 from promptsuite.config import RunSettings
 from promptsuite.errors import BadResponse
 from promptsuite.models import GenerateRequest, GenerationParams, Message, ModelSpec
-from promptsuite.models.openai_provider import OpenAIProvider
+from promptsuite.models.openai.provider import OpenAIProvider
 from promptsuite.runner import Runner, plan_jobs
 from promptsuite.suite import load_suite
 

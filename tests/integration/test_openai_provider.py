@@ -26,7 +26,7 @@ from promptsuite.errors import (
     TransportError,
 )
 from promptsuite.models import GenerateRequest, Generation, GenerationParams, Message, ModelSpec
-from promptsuite.models.openai_provider import OpenAIProvider, _parse_retry_after
+from promptsuite.models.openai.provider import OpenAIProvider, _parse_retry_after
 
 # The stub lives beside the tests, not in the package; make ``tests.stub_server`` importable
 # however pytest was started.

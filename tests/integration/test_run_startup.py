@@ -27,21 +27,21 @@ cases:
 PROBE = """
 import gc, json, os
 import pytest
-from promptsuite.models import _call_process
+from promptsuite.models import call_helper
 
 seen = {}
 
 def pytest_plugin_registered(plugin, manager):
     if getattr(plugin, "__name__", "") == "promptsuite.plugin":
-        seen["helper_at_plugin_import"] = _call_process._PROCESS is not None
+        seen["helper_at_plugin_import"] = call_helper.process is not None
 
 @pytest.hookimpl(trylast=True)
 def pytest_load_initial_conftests(early_config, args):
-    seen["helper_before_configure"] = _call_process._PROCESS is not None
+    seen["helper_before_configure"] = call_helper.process is not None
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
-    seen["helper_after_configure"] = _call_process._PROCESS is not None
+    seen["helper_after_configure"] = call_helper.process is not None
     seen["frozen"] = gc.get_freeze_count()
 
 def pytest_unconfigure(config):

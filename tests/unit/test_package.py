@@ -43,6 +43,7 @@ PACKAGES = [
     "promptsuite.finetune",
     "promptsuite.gate",
     "promptsuite.models",
+    "promptsuite.models.openai",
     "promptsuite.optimize",
     "promptsuite.optimize.analysis",
     "promptsuite.optimize.search",

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from promptsuite._early import (
-    CACHE_MODES_STARTING_AT_ONCE,
-    command_line_starts_helper,
-    names_suites,
-)
 from promptsuite.cache import CacheMode
 from promptsuite.config import RunSettings
+from promptsuite.models.openai import CACHE_MODES_STARTING_AT_ONCE, command_line_starts_helper
+from promptsuite.plugin import names_suites
 from promptsuite.session import RunSession
 
 PYTEST = "/venv/bin/pytest"
 PYTHON_M = "/venv/lib/python3.11/site-packages/pytest/__main__.py"
+
+
+def starts(argv: list[str], environ: dict[str, str]) -> bool:
+    """The guess, with the plugin's rule for naming suites."""
+    return command_line_starts_helper(argv, environ, names_suites)
 
 
 @pytest.mark.parametrize(
@@ -29,7 +31,7 @@ PYTHON_M = "/venv/lib/python3.11/site-packages/pytest/__main__.py"
     ],
 )
 def test_runs_of_suites_that_call_the_model_at_once_start_it(argv: list[str]) -> None:
-    assert command_line_starts_helper(argv, {}) is True
+    assert starts(argv, {}) is True
 
 
 @pytest.mark.parametrize(
@@ -54,20 +56,20 @@ def test_runs_of_suites_that_call_the_model_at_once_start_it(argv: list[str]) ->
     ],
 )
 def test_other_command_lines_do_not(argv: list[str], why: str) -> None:
-    assert command_line_starts_helper(argv, {}) is False, why
+    assert starts(argv, {}) is False, why
 
 
 def test_the_environment_counts() -> None:
-    assert command_line_starts_helper([PYTEST, "suites"], {"PROMPTSUITE_CACHE": "off"})
+    assert starts([PYTEST, "suites"], {"PROMPTSUITE_CACHE": "off"})
     # The command line wins over the variable, as in the plugin's settings.
     argv = [PYTEST, "suites", "--promptsuite-cache", "use"]
-    assert not command_line_starts_helper(argv, {"PROMPTSUITE_CACHE": "off"})
+    assert not starts(argv, {"PROMPTSUITE_CACHE": "off"})
     addopts = {"PYTEST_ADDOPTS": "--promptsuite-cache off"}
-    assert command_line_starts_helper([PYTEST, "suites"], addopts)
-    assert not command_line_starts_helper([PYTEST, "suites"], {"PYTEST_ADDOPTS": "-n 2"})
-    assert not command_line_starts_helper([PYTEST, "suites"], {"PYTEST_ADDOPTS": "'unclosed"})
+    assert starts([PYTEST, "suites"], addopts)
+    assert not starts([PYTEST, "suites"], {"PYTEST_ADDOPTS": "-n 2"})
+    assert not starts([PYTEST, "suites"], {"PYTEST_ADDOPTS": "'unclosed"})
     worker = {"PROMPTSUITE_CACHE": "off", "PYTEST_XDIST_WORKER": "gw0"}
-    assert not command_line_starts_helper([PYTEST, "suites"], worker)
+    assert not starts([PYTEST, "suites"], worker)
 
 
 def test_names_suites() -> None:
@@ -80,4 +82,4 @@ def test_the_guess_starts_the_helper_in_the_modes_the_session_does(mode: CacheMo
     at_once = RunSession.starts_model_process_at_once(RunSettings(cache_mode=mode))
     assert (mode.value in CACHE_MODES_STARTING_AT_ONCE) is at_once
     argv = [PYTEST, "suites", "--promptsuite-cache", mode.value]
-    assert command_line_starts_helper(argv, {}) is at_once
+    assert starts(argv, {}) is at_once

@@ -1,14 +1,14 @@
-"""The ``openai`` calls in a helper process, so the client's import and CPU use another core.
+"""The pytest process's handle on one model-call helper process.
 
 ``import openai`` takes 0.6-1 s and the client spends ~2.5 ms of CPU per request; in the
 pytest process both sit on the path of every case (one core: pytest's thread and the
-runner's event loop share the interpreter lock). :func:`start` launches a helper
-(:mod:`promptsuite.models._call_helper`) as soon as a run's options allow (when pytest
-imports the plugin, see :mod:`promptsuite._early`, or at its first hooks): it imports the
-client at once, while pytest starts and collects on the other core, then makes the HTTP
-requests the providers hand it. Each request goes over its stdin as one JSON line; each
-answer comes back on its stdout as one JSON line, followed by the raw response body when
-there is one.
+runner's event loop share the interpreter lock). The helper
+(:mod:`promptsuite.models.openai._child`) imports the client at once, while pytest starts
+and collects on the other core, then makes the HTTP requests the providers hand it through
+its :class:`CallProcess`.
+Each request goes over its stdin as one JSON line; each answer comes back on its stdout as
+one JSON line, followed by the raw response body when there is one. When it starts and
+which loop uses it is :class:`~promptsuite.models.openai.CallHelper`'s business.
 
 The helper is still the real ``openai`` client with the same transport; it makes one
 attempt per request, and the provider in the pytest process keeps retries, backoff, error
@@ -27,52 +27,12 @@ import asyncio
 import contextlib
 import json
 import subprocess
-import sys
-import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import IO, Any
 
-__all__ = [
-    "CallProcess",
-    "CallProcessGone",
-    "Outcome",
-    "astop",
-    "bind",
-    "ready",
-    "start",
-    "start_on_demand",
-    "stop",
-]
+from promptsuite.models.openai._client import AttemptReport
 
-_PROCESS: CallProcess | None = None
-#: A loop allowed to start the helper with its first request (:func:`start_on_demand`).
-_ON_DEMAND: asyncio.AbstractEventLoop | None = None
-_ON_DEMAND_ARMED = False
-#: How long a request waits for a starting helper before it runs in this process instead.
-READY_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """One attempt's result, as the helper saw it.
-
-    Attributes:
-        kind: ``ok``, ``timeout``, ``connection`` (reason in ``detail``), ``status`` (an HTTP
-            error: ``status``, ``headers``, ``body``) or ``error`` (``detail`` is the message
-            of a promptsuite error, such as a missing key; ``error_type`` its class).
-        content: The response body (``ok``).
-        latency_s: Wall time of the attempt in the helper (``ok``).
-    """
-
-    kind: str
-    content: bytes = b""
-    latency_s: float = 0.0
-    detail: str = ""
-    status: int = 0
-    headers: Mapping[str, str] | None = None
-    body: object = None
-    error_type: str = ""
+__all__ = ["CallProcess", "CallProcessGone"]
 
 
 class CallProcessGone(Exception):
@@ -82,23 +42,21 @@ class CallProcessGone(Exception):
 class CallProcess:
     """The pytest process's handle on the helper.
 
-    Only the event loop it is bound to (:func:`bind`: the run's own loop) sends it
+    Only the event loop it is bound to (:meth:`bind`: the run's own loop) sends it
     requests; from any other loop (a test's, a second run's) :meth:`usable` is False and
     requests run in-process.
+
+    Args:
+        process: The helper's child, with pipes for stdin and stdout.
+        stderr: The file its stderr goes to (its last words, if it dies); closed with it.
     """
 
-    def __init__(self) -> None:
-        # Closed in close(); it holds the helper's last words if it dies.
-        self._stderr: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
-        self._process: subprocess.Popen[bytes] | None = subprocess.Popen(
-            [sys.executable, "-m", "promptsuite.models._call_helper"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._stderr,
-        )
+    def __init__(self, process: subprocess.Popen[bytes], stderr: IO[bytes]) -> None:
+        self._stderr = stderr
+        self._process: subprocess.Popen[bytes] | None = process
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: asyncio.WriteTransport | None = None
-        self._pending: dict[int, asyncio.Future[Outcome]] = {}
+        self._pending: dict[int, asyncio.Future[AttemptReport]] = {}
         self._next_id = 0
         self._gone: str | None = None
         self._reading: asyncio.Task[None] | None = None
@@ -117,14 +75,13 @@ class CallProcess:
         if self._attaching is None:
             self._attaching = asyncio.get_running_loop().create_task(self._connect())
 
-    async def wait_ready(self, timeout: float | None = None) -> bool:
+    async def wait_ready(self, timeout: float) -> bool:
         """Wait until the helper has imported the client and listens (or is gone), for
-        ``timeout`` seconds at most (:data:`READY_TIMEOUT_S`)."""
+        ``timeout`` seconds at most."""
         await self._attach()
         if self._ready_event is not None and not self._ready:
-            limit = READY_TIMEOUT_S if timeout is None else timeout
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._ready_event.wait(), limit)
+                await asyncio.wait_for(self._ready_event.wait(), timeout)
         return self._ready and self._gone is None
 
     def attached_to(self, loop: asyncio.AbstractEventLoop) -> bool:
@@ -154,7 +111,7 @@ class CallProcess:
         transport: str,
         path: str,
         body: Mapping[str, Any],
-    ) -> Outcome:
+    ) -> AttemptReport:
         """One attempt of ``POST path`` in the helper.
 
         Raises:
@@ -165,7 +122,7 @@ class CallProcess:
             raise CallProcessGone(self._gone or "the model-call process is not running")
         self._next_id += 1
         number = self._next_id
-        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[AttemptReport] = asyncio.get_running_loop().create_future()
         self._pending[number] = future
         request = {
             "id": number,
@@ -212,7 +169,7 @@ class CallProcess:
                 content = await reader.readexactly(answer["n"]) if answer.get("n") else b""
                 future = self._pending.get(answer["id"])
                 if future is not None and not future.done():
-                    future.set_result(_outcome(answer, content))
+                    future.set_result(AttemptReport.from_json(answer, content))
         except (OSError, ValueError, KeyError, asyncio.IncompleteReadError):
             pass
         self._fail_all(self._exit_reason())
@@ -275,89 +232,3 @@ class CallProcess:
         if process.stdout is not None:
             process.stdout.close()
         self._stderr.close()
-
-
-def _outcome(answer: Mapping[str, Any], content: bytes) -> Outcome:
-    return Outcome(
-        kind=str(answer["kind"]),
-        content=content,
-        latency_s=float(answer.get("latency", 0.0)),
-        detail=str(answer.get("detail", "")),
-        status=int(answer.get("status", 0)),
-        headers=answer.get("headers"),
-        body=answer.get("body"),
-        error_type=str(answer.get("error_type", "")),
-    )
-
-
-def start() -> CallProcess | None:
-    """Start the helper for this process (once); None when it could not start."""
-    global _PROCESS
-    if _PROCESS is None:
-        with contextlib.suppress(OSError):
-            _PROCESS = CallProcess()
-    return _PROCESS
-
-
-def start_on_demand() -> None:
-    """Start the helper only when the run's loop makes its first request (a run whose
-    answers all come from the response cache then never starts it)."""
-    global _ON_DEMAND_ARMED
-    _ON_DEMAND_ARMED = True
-
-
-def bind(loop: asyncio.AbstractEventLoop) -> None:
-    """Let the helper take requests from ``loop`` (the run's loop): the running one, or
-    the one :func:`start_on_demand` starts."""
-    global _ON_DEMAND
-    if _PROCESS is not None:
-        _PROCESS.bind(loop)
-    elif _ON_DEMAND_ARMED:
-        _ON_DEMAND = loop
-
-
-async def ready(timeout: float | None = None) -> CallProcess | None:
-    """The helper to send the running loop's request to, once it is ready.
-
-    While the helper imports the client the request waits for it: importing the client in
-    this process too would take as long and hold the interpreter lock the run's other work
-    needs. None when there is no helper for this loop, it died, or it was not ready within
-    ``timeout`` seconds (:data:`READY_TIMEOUT_S`; then the request runs in this process).
-    """
-    process = _started_here()
-    if process is None or not process.waitable():
-        return None
-    if not process.usable() and not await process.wait_ready(timeout):
-        return None
-    return process
-
-
-def _started_here() -> CallProcess | None:
-    """The helper, started now if the running loop armed a start on demand."""
-    global _ON_DEMAND, _ON_DEMAND_ARMED
-    if _PROCESS is None and _ON_DEMAND is not None:
-        loop, _ON_DEMAND = _ON_DEMAND, None
-        _ON_DEMAND_ARMED = False
-        if loop is asyncio.get_running_loop() and start() is not None:
-            bind(loop)
-    return _PROCESS
-
-
-async def astop() -> None:
-    """Stop the helper from the loop that used it (or any loop, if none did)."""
-    global _PROCESS
-    process = _PROCESS
-    if process is None:
-        return
-    if process.attached_to(asyncio.get_running_loop()):
-        _PROCESS = None
-        await process.aclose()
-
-
-def stop() -> None:
-    """Stop the helper, if one runs (and forget a start on demand)."""
-    global _PROCESS, _ON_DEMAND, _ON_DEMAND_ARMED
-    _ON_DEMAND, _ON_DEMAND_ARMED = None, False
-    process, _PROCESS = _PROCESS, None
-    if process is not None:
-        process.close()

@@ -1,4 +1,4 @@
-"""The model-call helper process's side (see :mod:`promptsuite.models._call_process`).
+"""The model-call helper process's side (see :mod:`promptsuite.models.openai._process`).
 
 It imports the ``openai`` client at once, then reads one JSON request per line on stdin and
 makes one attempt for each, concurrently; each answer is one JSON line on stdout (``n``: the
@@ -13,14 +13,12 @@ import contextlib
 import json
 import os
 import sys
-import time
-from collections.abc import Mapping
 from typing import Any
 
 
 async def _serve() -> None:
     from promptsuite.errors import PromptsuiteError
-    from promptsuite.models.openai_provider import new_client
+    from promptsuite.models.openai._client import AttemptReport, new_client, post_once
 
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader(limit=2**24)
@@ -30,9 +28,10 @@ async def _serve() -> None:
     clients: dict[tuple[Any, ...], Any] = {}
     tasks: set[asyncio.Task[None]] = set()
 
-    def send(answer: dict[str, Any], content: bytes = b"") -> None:
-        answer["n"] = len(content)
-        writer.write(json.dumps(answer, separators=(",", ":")).encode("utf-8") + b"\n" + content)
+    def send(number: int, report: AttemptReport) -> None:
+        answer = {"id": number, **report.to_json(), "n": len(report.content)}
+        line = json.dumps(answer, separators=(",", ":")).encode("utf-8")
+        writer.write(line + b"\n" + report.content)
 
     async def handle(request: dict[str, Any]) -> None:
         number = request["id"]
@@ -43,17 +42,10 @@ async def _serve() -> None:
                 clients[key] = new_client(
                     base_url, api_key_env, key_required, timeout, transport, {api_key_env: api_key}
                 )
-            answer, content = await _attempt(clients[key], timeout, request)
-            send({"id": number, **answer}, content)
+            report = await post_once(clients[key], timeout, request["path"], request["body"])
         except PromptsuiteError as exc:
-            send(
-                {
-                    "id": number,
-                    "kind": "error",
-                    "detail": str(exc),
-                    "error_type": type(exc).__name__,
-                }
-            )
+            report = AttemptReport("error", detail=str(exc), error_type=type(exc).__name__)
+        send(number, report)
 
     while True:
         line = await reader.readline()
@@ -67,37 +59,6 @@ async def _serve() -> None:
     for client in clients.values():
         with contextlib.suppress(Exception):
             await client.close()
-
-
-async def _attempt(
-    client: Any, timeout: float, request: Mapping[str, Any]
-) -> tuple[dict[str, Any], bytes]:
-    """One attempt, as the provider makes it in-process (see ``OpenAIProvider._attempt``)."""
-    import openai
-
-    started = time.perf_counter()
-    try:
-        async with asyncio.timeout(timeout):
-            content = await client.post(request["path"], cast_to=bytes, body=request["body"])
-    except (TimeoutError, openai.APITimeoutError):
-        return {"kind": "timeout"}, b""
-    except openai.APIConnectionError as err:
-        cause = err.__cause__
-        reason = f"{type(cause).__name__}: {cause}" if cause else str(err)
-        return {"kind": "connection", "detail": reason}, b""
-    except openai.APIStatusError as err:
-        body = err.body if _jsonable(err.body) else str(err.body)
-        headers = dict(err.response.headers)
-        return {"kind": "status", "status": err.status_code, "headers": headers, "body": body}, b""
-    return {"kind": "ok", "latency": time.perf_counter() - started}, content
-
-
-def _jsonable(value: object) -> bool:
-    try:
-        json.dumps(value)
-    except (TypeError, ValueError):
-        return False
-    return True
 
 
 def main() -> int:

@@ -1,30 +1,25 @@
-"""The pytest plugin's first act: start the model-call helper from the raw command line.
+"""The guess from the raw command line that starts the model-call helper at plugin import.
 
-The helper (:mod:`promptsuite.models._call_process`) spends most of a short run importing
+The helper (:mod:`promptsuite.models.openai._process`) spends most of a short run importing
 the ``openai`` client, so every moment it starts earlier comes off the run's wall time.
-pytest imports this plugin about 0.1 s before any hook sees the parsed options
+pytest imports the plugin about 0.1 s before any hook sees the parsed options
 (``pytest_load_initial_conftests``). When the command line alone makes the start certain
 enough (a pytest run naming suites, with ``--promptsuite-cache off`` or ``refresh``, no
-xdist, not a collect-only or help run), :func:`start_from_command_line` starts the helper
-at import. It is a guess: the ini file, ``pyproject.toml`` and conftests may still say
-otherwise, so the plugin's first hooks decide again on the real options and stop a helper
-they would not have started (:func:`take_guess`). A wrong guess costs a process that is
-killed within a fraction of a second, on the other core.
+xdist, not a collect-only or help run), the plugin starts the helper at import
+(:meth:`~promptsuite.models.openai.CallHelper.start_from_command_line`). It is a guess: the
+ini file, ``pyproject.toml`` and conftests may still say otherwise, so the plugin's first
+hooks decide again on the real options and stop a helper they would not have started
+(:meth:`~promptsuite.models.openai.CallHelper.take_guess`). A wrong guess costs a process
+that is killed within a fraction of a second, on the other core.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-__all__ = [
-    "CACHE_MODES_STARTING_AT_ONCE",
-    "command_line_starts_helper",
-    "names_suites",
-    "start_from_command_line",
-    "take_guess",
-]
+__all__ = ["CACHE_MODES_STARTING_AT_ONCE", "command_line_starts_helper"]
 
 #: Options after which pytest reads a value that is not a path to collect.
 _VALUE_OPTIONS = frozenset(
@@ -48,25 +43,24 @@ _NO_CALLS = frozenset(
 CACHE_MODES_STARTING_AT_ONCE = frozenset({"off", "refresh"})
 #: ``sys.argv[0]`` of ``python -m pytest`` ends with these.
 _PYTEST_MAIN = ("pytest", "__main__.py")
-_guessed = False
 
 
-def names_suites(args: Iterable[str]) -> bool:
-    """Whether the command line names suites: a ``suites`` folder or a YAML file."""
-    for arg in args:
-        path = Path(arg.split("::", 1)[0])
-        if path.suffix in (".yaml", ".yml") or "suites" in path.parts:
-            return True
-    return False
-
-
-def command_line_starts_helper(argv: Sequence[str], environ: Mapping[str, str]) -> bool:
+def command_line_starts_helper(
+    argv: Sequence[str],
+    environ: Mapping[str, str],
+    names_suites: Callable[[Iterable[str]], bool],
+) -> bool:
     """Whether ``argv`` (``sys.argv``) is a pytest run that will start the helper at once.
 
     True only for pytest itself (``pytest ...`` or ``python -m pytest ...``, not an xdist
     worker, not ``pytest.main`` inside another program), naming a suite, with the response
     cache ``off`` or ``refresh`` on the command line (or ``PROMPTSUITE_CACHE``) and the
     helper not switched off. ``PYTEST_ADDOPTS`` counts as part of the command line.
+
+    Args:
+        argv: The process's command line.
+        environ: The process's environment.
+        names_suites: The plugin's rule for whether paths to collect name suites.
     """
     if not argv or "PYTEST_XDIST_WORKER" in environ:
         return False
@@ -101,20 +95,3 @@ def command_line_starts_helper(argv: Sequence[str], environ: Mapping[str, str]) 
         and ours["model-process"] != "off"
         and names_suites(paths)
     )
-
-
-def start_from_command_line(argv: Sequence[str], environ: Mapping[str, str]) -> None:
-    """Start the helper now when :func:`command_line_starts_helper` says the run will."""
-    global _guessed
-    if command_line_starts_helper(argv, environ):
-        from promptsuite.models import _call_process
-
-        _guessed = _call_process.start() is not None
-
-
-def take_guess() -> bool:
-    """True once, for the first configuration after a start from the command line: it
-    must confirm the helper or stop it."""
-    global _guessed
-    guessed, _guessed = _guessed, False
-    return guessed

@@ -29,7 +29,6 @@ from promptsuite.errors import (
     RateLimited,
     TransportError,
 )
-from promptsuite.models import _call_process
 from promptsuite.models._base import (
     GenerateRequest,
     Generation,
@@ -38,6 +37,9 @@ from promptsuite.models._base import (
     token_logprobs,
     tool_calls_of,
 )
+from promptsuite.models.openai._client import AttemptReport, new_client, post_once
+from promptsuite.models.openai._helper import call_helper
+from promptsuite.models.openai._process import CallProcessGone
 
 if TYPE_CHECKING:
     import openai
@@ -48,7 +50,6 @@ _Parsed = TypeVar("_Parsed")
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _OPENAI_HOST = "api.openai.com"
-_PLACEHOLDER_KEY = "not-needed"
 _RETRY_AFTER_CAP_S = 60.0
 _RETRYABLE_CLIENT_STATUSES = frozenset({408, 409, 429})
 _MAX_ERROR_DETAIL = 300
@@ -137,7 +138,8 @@ class OpenAIProvider(Provider):
         Raises:
             RateLimited: The endpoint answered 429 on every attempt.
             ModelTimeout: The last attempt timed out.
-            TransportError: Connection failures or 5xx answers on every attempt.
+            TransportError: Connection failures or 5xx answers on every attempt, or (at
+                once) a response body over the lean transport's cap.
             BadResponse: A 4xx answer, a completion without content, or a body that was
                 not valid JSON on every attempt.
         """
@@ -233,66 +235,42 @@ class OpenAIProvider(Provider):
         self, path: str, body: dict[str, Any], parse: Callable[[bytes, float], _Parsed]
     ) -> _Parsed:
         """One attempt: in the model-call process when one runs, else in this one."""
-        helper = await _call_process.ready()
-        if helper is not None:
-            try:
-                outcome = await helper.post(
-                    base_url=self.base_url,
-                    api_key_env=self.api_key_env,
-                    api_key=os.environ.get(self.api_key_env, ""),
-                    key_required=self._key_required,
-                    timeout=self.timeout,
-                    transport=self.transport,
-                    path=path,
-                    body=body,
-                )
-            except _call_process.CallProcessGone as gone:
-                raise _RetryableFailure(TransportError, str(gone)) from None
-            return self._from_outcome(outcome, parse)
-        return await self._attempt_here(self._client_for_running_loop(), path, body, parse)
-
-    def _from_outcome(
-        self, outcome: _call_process.Outcome, parse: Callable[[bytes, float], _Parsed]
-    ) -> _Parsed:
-        """What :meth:`_attempt_here` makes of the same result, from the helper's report."""
-        if outcome.kind == "ok":
-            return parse(outcome.content, outcome.latency_s)
-        if outcome.kind == "timeout":
-            raise _RetryableFailure(ModelTimeout, f"no answer within {self.timeout:g}s")
-        if outcome.kind == "connection":
-            raise _RetryableFailure(TransportError, f"connection failed ({outcome.detail})")
-        if outcome.kind == "status":
-            self._classify_status(outcome.status, outcome.headers or {}, outcome.body)
-        # A promptsuite error in the helper (no key set): its one-line message, as raised here.
-        raise ModelError(outcome.detail)
-
-    async def _attempt_here(
-        self,
-        client: openai.AsyncOpenAI,
-        path: str,
-        body: dict[str, Any],
-        parse: Callable[[bytes, float], _Parsed],
-    ) -> _Parsed:
-        import openai
-
-        started = time.perf_counter()
+        helper = await call_helper.ready()
+        if helper is None:
+            client = self._client_for_running_loop()
+            return self._from_report(await post_once(client, self.timeout, path, body), parse)
         try:
-            # The SDK's own timeout bounds each read; this one bounds the whole attempt, so a
-            # server dripping bytes slowly cannot hold a test forever.
-            async with asyncio.timeout(self.timeout):
-                # The SDK's generic ``post`` skips its typed-parameter transform, which costs
-                # more per request than the whole HTTP exchange with a local server.
-                content = await client.post(path, cast_to=bytes, body=body)
-        except (TimeoutError, openai.APITimeoutError):
-            raise _RetryableFailure(ModelTimeout, f"no answer within {self.timeout:g}s") from None
-        except openai.APIConnectionError as err:
-            cause = err.__cause__
-            reason = f"{type(cause).__name__}: {cause}" if cause else str(err)
-            raise _RetryableFailure(TransportError, f"connection failed ({reason})") from None
-        except openai.APIStatusError as err:
-            self._classify_status(err.status_code, err.response.headers, err.body)
-        latency = time.perf_counter() - started
-        return parse(content, latency)
+            report = await helper.post(
+                base_url=self.base_url,
+                api_key_env=self.api_key_env,
+                api_key=os.environ.get(self.api_key_env, ""),
+                key_required=self._key_required,
+                timeout=self.timeout,
+                transport=self.transport,
+                path=path,
+                body=body,
+            )
+        except CallProcessGone as gone:
+            raise _RetryableFailure(TransportError, str(gone)) from None
+        return self._from_report(report, parse)
+
+    def _from_report(
+        self, report: AttemptReport, parse: Callable[[bytes, float], _Parsed]
+    ) -> _Parsed:
+        """The parsed answer, or the error an attempt's report means."""
+        if report.kind == "ok":
+            return parse(report.content, report.latency_s)
+        if report.kind == "timeout":
+            raise _RetryableFailure(ModelTimeout, f"no answer within {self.timeout:g}s")
+        if report.kind == "connection":
+            raise _RetryableFailure(TransportError, f"connection failed ({report.detail})")
+        if report.kind == "too_large":
+            # The same answer again would be as large: no retry.
+            self._raise(TransportError, f"response refused: {report.detail}")
+        if report.kind == "status":
+            self._classify_status(report.status, report.headers or {}, report.body)
+        # A promptsuite error in the helper (no key set): its one-line message, as raised here.
+        raise ModelError(report.detail)
 
     def _classify_status(self, status: int, headers: Mapping[str, str], body: object) -> NoReturn:
         detail = f"HTTP {status}: {_server_message(body)}"
@@ -372,52 +350,6 @@ class OpenAIProvider(Provider):
         # key is looked up again rather than kept, so no attribute of ours ever holds it.
         key = os.environ.get(self.api_key_env, "").strip()
         return text.replace(key, "***") if len(key) >= _MIN_REDACTED_LENGTH else text
-
-
-def new_client(
-    base_url: str,
-    api_key_env: str,
-    key_required: bool,
-    timeout: float,
-    transport: str,
-    environ: Mapping[str, str] | None = None,
-) -> openai.AsyncOpenAI:
-    """The ``openai`` client of an endpoint, with the key read from ``api_key_env`` now
-    (in ``environ``, by default the process's environment).
-
-    Raises:
-        MissingDependency: The ``openai`` package is not installed.
-        ModelError: The endpoint needs a key and the variable is not set.
-    """
-    try:
-        import openai
-    except ImportError as err:
-        raise MissingDependency("the openai client", "pip install openai") from err
-    key = (os.environ if environ is None else environ).get(api_key_env, "").strip()
-    if not key:
-        if key_required:
-            raise ModelError(
-                f"{api_key_env} is not set; export it, or name another variable "
-                f"with the model option 'api_key_env' ({base_url})"
-            )
-        key = _PLACEHOLDER_KEY
-    return openai.AsyncOpenAI(
-        api_key=key,
-        base_url=base_url,
-        timeout=timeout,
-        max_retries=0,
-        http_client=http_client(base_url, timeout, transport),
-    )
-
-
-def http_client(base_url: str, timeout: float, transport: str) -> Any:
-    """The HTTP client under the ``openai`` one: the lean transport for ``http://``
-    endpoints (local servers), the SDK's default (None) for ``https://``."""
-    if urlsplit(base_url).scheme != "http" or transport == "httpx":
-        return None
-    from promptsuite.models._transport import LeanTransport, httpx
-
-    return httpx.AsyncClient(transport=LeanTransport(), timeout=timeout, follow_redirects=True)
 
 
 def _normalize_base_url(url: str) -> str:
