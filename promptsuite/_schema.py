@@ -3,13 +3,13 @@
 The suite and prompt models are the single source of truth: the loader validates against
 them and the JSON Schemas shipped in ``promptsuite/schemas/`` (for editor completion) are
 generated from them. :class:`Record` is the base of the versioned JSON records the
-optimizer and the fine-tune write; :func:`read_record` is how each is read back.
+optimizer and the fine-tune write; :meth:`Record.read` is how each is read back.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AliasChoices,
@@ -423,37 +423,43 @@ class Record(BaseModel):
     is not asked to copy them into descriptions, which parses every class's source on
     import). A record's validator is built when it is first used, not on import: the
     commands import every record, most runs use few.
+
+    A record saved as a file of its own names it in three class variables, which
+    :meth:`read` uses: :attr:`file_name`, :attr:`described_as` and :attr:`read_hint`.
     """
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
+    file_name: ClassVar[str] = ""
+    """The file's usual name (``optimization.json``), looked for in a folder."""
+    described_as: ClassVar[str] = "a promptsuite record"
+    """The record's name in an error (``an optimization report``)."""
+    read_hint: ClassVar[str] = ""
+    """What to pass instead, for an error."""
 
-RecordT = TypeVar("RecordT", bound=BaseModel)
+    @classmethod
+    def read(cls, path: Path) -> Self:
+        """Read the record from its file, or from the folder that holds it as
+        :attr:`file_name`; a record of an older version is converted by the model itself.
 
-
-def read_record(path: Path, kind: type[RecordT], *, name: str, what: str, hint: str) -> RecordT:
-    """Read a JSON record file as ``kind`` (older versions are converted by ``kind`` itself).
-
-    Args:
-        path: The file, or the folder holding it as ``name``.
-        kind: The record's model.
-        name: The file's usual name (``optimization.json``).
-        what: The record's name in the error (``an optimization report``).
-        hint: What to pass instead, for the error.
-
-    Raises:
-        ConfigError: One line naming the file: it is missing, not JSON, or not a ``what``.
-    """
-    if path.is_dir():
-        path = path / name
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror or exc}); {hint}") from None
-    try:
-        return kind.model_validate_json(text)
-    except ValidationError as exc:
-        raise ConfigError(f"{path}: not {what} ({_first_problem(exc)}); {hint}") from None
+        Raises:
+            ConfigError: One line naming the file: it is missing, not JSON, or not this
+                record.
+        """
+        if path.is_dir() and cls.file_name:
+            path = path / cls.file_name
+        hint = f"; {cls.read_hint}" if cls.read_hint else ""
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            problem = exc.strerror or exc
+            raise ConfigError(f"{path}: cannot read {cls.described_as} ({problem}){hint}") from None
+        try:
+            return cls.model_validate_json(text)
+        except ValidationError as exc:
+            raise ConfigError(
+                f"{path}: not {cls.described_as} ({_first_problem(exc)}){hint}"
+            ) from None
 
 
 def write_record(path: Path, record: BaseModel) -> Path:

@@ -10,38 +10,14 @@ Each stage fills its own typed part: the training (:class:`Training`, and a
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, model_validator
 
-from promptsuite._schema import Record, read_record
+from promptsuite._schema import Record
 from promptsuite.finetune._config import TrainConfig
 from promptsuite.optimize import CaseScore, RunnerCounts
 from promptsuite.optimize.analysis import LearningCurve, Verdict
-
-__all__ = [
-    "RECORD_VERSION",
-    "AdapterFile",
-    "AdviceFinding",
-    "Agreement",
-    "Arm",
-    "ArmComparison",
-    "ArmName",
-    "Comparisons",
-    "CurveRun",
-    "Difference",
-    "FinetuneRecord",
-    "Judgement",
-    "ModelFile",
-    "PromptTokens",
-    "RetestCounts",
-    "RetestedArms",
-    "RowCounts",
-    "TagRow",
-    "Training",
-    "read_finetune_record",
-]
 
 #: Version 2 groups the re-test, the agreement and the judgement, each filled by its stage;
 #: version 1 (the same parts side by side) is converted on reading.
@@ -310,6 +286,12 @@ class Judgement(_Part):
 class FinetuneRecord(Record):
     """What ``finetune.json`` holds."""
 
+    file_name: ClassVar[str] = "finetune.json"
+    described_as: ClassVar[str] = "a fine-tune record"
+    read_hint: ClassVar[str] = (
+        "pass the finetune.json that promptsuite finetune writes (or its folder)"
+    )
+
     model_config = ConfigDict(frozen=True)
 
     version: Literal[2] = RECORD_VERSION
@@ -390,17 +372,5 @@ _JUDGEMENT = (
     "advice_after",
 )
 
-
-def read_finetune_record(path: Path) -> FinetuneRecord:
-    """Read a fine-tune record (a run folder or its ``finetune.json``).
-
-    Raises:
-        ConfigError: The file is missing, not JSON, or not a fine-tune record.
-    """
-    return read_record(
-        path,
-        FinetuneRecord,
-        name="finetune.json",
-        what="a fine-tune record",
-        hint="pass the finetune.json that promptsuite finetune writes (or its folder)",
-    )
+read_finetune_record = FinetuneRecord.read
+"""Read a fine-tune record (see :meth:`~promptsuite._schema.Record.read`)."""

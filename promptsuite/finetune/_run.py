@@ -31,27 +31,11 @@ from typing import Any
 from promptsuite._schema import write_record
 from promptsuite.config import RunSettings
 from promptsuite.errors import ConfigError
+from promptsuite.finetune import _record as parts
 from promptsuite.finetune._compare import compare_arms, per_tag, verdict_of
 from promptsuite.finetune._config import TrainConfig
 from promptsuite.finetune._data import Rows, chat_rows, subsample
 from promptsuite.finetune._page import write_finetune_report
-from promptsuite.finetune._record import (
-    AdapterFile,
-    Agreement,
-    Arm,
-    ArmName,
-    Comparisons,
-    CurveRun,
-    Difference,
-    FinetuneRecord,
-    Judgement,
-    ModelFile,
-    PromptTokens,
-    RetestCounts,
-    RetestedArms,
-    RowCounts,
-    Training,
-)
 from promptsuite.models import ModelSpec
 from promptsuite.models.local import LORA_MARK, default_model_path, file_digest
 from promptsuite.optimize import (
@@ -106,7 +90,7 @@ class FinetuneOptions:
     argv: Sequence[str] = ()
 
 
-def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> FinetuneRecord:
+def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.FinetuneRecord:
     """Run every stage; returns the record (also saved as ``finetune.json``).
 
     Raises:
@@ -162,7 +146,7 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> FinetuneRec
     if test_chats:
         say(f"transformers answered the {len(test_chats)} test cases in {hf_s:.0f} s (agreement)")
     release(outcome)
-    curve_runs: list[CurveRun] = []
+    curve_runs: list[parts.CurveRun] = []
     curve_adapters: dict[float, Path] = {}
     for share in sorted(s for s in options.curve if s < 1):
         sub = subsample(rows, share, seed)
@@ -175,18 +159,18 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> FinetuneRec
     load_s = base.load_s
     del base
     gc.collect()
-    retested: RetestedArms | None = None
-    agreement: Agreement | None = None
-    judgement: Judgement | None = None
+    retested: parts.RetestedArms | None = None
+    agreement: parts.Agreement | None = None
+    judgement: parts.Judgement | None = None
     if options.retest:
         retested = _retest(suite, options, rows, adapter, best, curve_adapters, say)
         agreement = _agreement(test_chats, hf_replies, hf_s, retested.test["finetuned"])
         judgement = _judge(retested, rows, report, suite, target, seed, curve_runs, say)
-    record = FinetuneRecord(
+    record = parts.FinetuneRecord(
         suite=suite.name,
         suite_path=suite.path,
-        base_model=ModelFile(file=base_path.name, size=base_path.stat().st_size),
-        adapter=AdapterFile(
+        base_model=parts.ModelFile(file=base_path.name, size=base_path.stat().st_size),
+        adapter=parts.AdapterFile(
             path=str(adapter),
             sha256=file_digest(adapter),
             bytes=adapter.stat().st_size,
@@ -197,7 +181,7 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> FinetuneRec
         optimization=str(options.optimization) if options.optimization else None,
         variant=rows.variant,
         best_variant=best,
-        rows=RowCounts(
+        rows=parts.RowCounts(
             train=len(rows.train),
             val=len(rows.val),
             test=len(rows.test_ids),
@@ -246,8 +230,8 @@ def _test_chats(suite: Suite, rows: Rows) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def _curve_run(share: float, rows: int, training: Training, adapter: Path) -> CurveRun:
-    return CurveRun(
+def _curve_run(share: float, rows: int, training: parts.Training, adapter: Path) -> parts.CurveRun:
+    return parts.CurveRun(
         share=share,
         rows=rows,
         steps=training.steps,
@@ -279,14 +263,14 @@ def _retest(
     best: str | None,
     curve_adapters: Mapping[float, Path],
     say: Say,
-) -> RetestedArms:
+) -> parts.RetestedArms:
     default = rows.variant
     variants = {default: suite.prompt.variants[default]}
     if best is not None:
         variants[best] = suite.prompt.variants[best]
     base = ModelSpec("local", str(options.model_file or ""), label="local")
     tuned = tuned_spec(options.model_file, adapter)
-    arms: dict[ArmName, tuple[ModelSpec, str]] = {
+    arms: dict[parts.ArmName, tuple[ModelSpec, str]] = {
         "baseline": (base, default),
         "prompt": (base, best or default),
         "finetuned": (tuned, default),
@@ -301,14 +285,14 @@ def _retest(
         spec = tuned_spec(options.model_file, path, label=f"local+lora{round(share * 100)}")
         curve = retest(suite, rows.split, variants, {"curve": (spec, default)}, options.settings)
         curve_scores[share] = mean_score(curve.scores["curve"])
-    test: dict[ArmName, list[CaseScore]] = {name: retested.scores[name] for name in arms}
-    part = RetestedArms(
+    test: dict[parts.ArmName, list[CaseScore]] = {name: retested.scores[name] for name in arms}
+    part = parts.RetestedArms(
         arms={
-            name: Arm(model=base.display if model == base else model.model, variant=variant)
+            name: parts.Arm(model=base.display if model == base else model.model, variant=variant)
             for name, (model, variant) in arms.items()
         },
         test=test,
-        runner=RetestCounts(base=base_counts, tuned=tuned_counts),
+        runner=parts.RetestCounts(base=base_counts, tuned=tuned_counts),
         curve_scores=curve_scores,
     )
     for name, scores in test.items():
@@ -321,16 +305,16 @@ def _agreement(
     hf_replies: Sequence[str],
     hf_s: float,
     finetuned: Sequence[CaseScore],
-) -> Agreement:
+) -> parts.Agreement:
     llama = {s.case_id: s.output for s in finetuned}
     pairs = [(cid, hf, llama.get(cid, "")) for cid, hf in zip(test_chats, hf_replies, strict=True)]
-    return Agreement(
+    return parts.Agreement(
         cases=len(pairs),
         identical=sum(1 for _, a, b in pairs if a == b),
         identical_stripped=sum(1 for _, a, b in pairs if a.strip() == b.strip()),
         transformers_s=round(hf_s, 3),
         differences=[
-            Difference(case_id=cid, transformers=a, llama_cpp=b)
+            parts.Difference(case_id=cid, transformers=a, llama_cpp=b)
             for cid, a, b in pairs
             if a.strip() != b.strip()
         ][:10],
@@ -338,18 +322,18 @@ def _agreement(
 
 
 def _judge(
-    retested: RetestedArms,
+    retested: parts.RetestedArms,
     rows: Rows,
     report: OptimizationReport | None,
     suite: Suite,
     target: float,
     seed: int,
-    curve_runs: Sequence[CurveRun],
+    curve_runs: Sequence[parts.CurveRun],
     say: Say,
-) -> Judgement:
+) -> parts.Judgement:
     test = retested.test
     main = compare_arms(test["prompt"], test["finetuned"], seed=seed)
-    comparisons = Comparisons(
+    comparisons = parts.Comparisons(
         finetuned_vs_prompt=main,
         both_vs_prompt=compare_arms(test["prompt"], test["both"], seed=seed)
         if "both" in test
@@ -357,14 +341,14 @@ def _judge(
         finetuned_vs_baseline=compare_arms(test["baseline"], test["finetuned"], seed=seed),
     )
     finding = verdict_of(main)
-    tokens: PromptTokens | None = None
+    tokens: parts.PromptTokens | None = None
     if report is not None:
         baseline = report.run.candidates[0]
         best = next(
             (c for c in report.run.candidates if c.index == report.analysis.best_index),
             baseline,
         )
-        tokens = PromptTokens(
+        tokens = parts.PromptTokens(
             your_prompt=round(baseline.prompt_tokens_per_call, 1),
             best_prompt=round(best.prompt_tokens_per_call, 1),
         )
@@ -396,7 +380,7 @@ def _judge(
     if report is not None and curve is not None:
         advice_after = analyze(report.run, suite=suite, seed=seed, learning_curve=curve).verdict
         say(f"advice with the learning curve: {advice_after.headline}")
-    return Judgement(
+    return parts.Judgement(
         comparisons=comparisons,
         verdict=finding,
         per_tag=per_tag(test),

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from promptsuite._schema import Record, read_record
+from promptsuite._schema import Record
 from promptsuite.models import GenerationParams
 
 __all__ = [
@@ -238,6 +237,10 @@ class OptimizationRun(Record):
     results), so it is not frozen; assignments are validated.
     """
 
+    file_name: ClassVar[str] = "run.json"
+    described_as: ClassVar[str] = "an optimization run record"
+    read_hint: ClassVar[str] = "pass the run.json that promptsuite optimize writes"
+
     model_config = ConfigDict(validate_assignment=True)
 
     version: Literal[3] = OPTIMIZATION_VERSION
@@ -355,16 +358,5 @@ def _usage(old: dict[str, Any]) -> dict[str, Any]:
     return usage
 
 
-def read_run(path: Path) -> OptimizationRun:
-    """Read a run record: a run folder or its ``run.json`` (older versions are converted).
-
-    Raises:
-        ConfigError: The file is missing, not JSON, or not a run record.
-    """
-    return read_record(
-        path,
-        OptimizationRun,
-        name="run.json",
-        what="an optimization run record",
-        hint="pass the run.json that promptsuite optimize writes",
-    )
+read_run = OptimizationRun.read
+"""Read an optimization run record (see :meth:`~promptsuite._schema.Record.read`)."""

@@ -10,12 +10,11 @@ typed.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, model_validator
 
-from promptsuite._schema import Record, read_record
+from promptsuite._schema import Record
 from promptsuite.optimize._export import ExportSummary
 from promptsuite.optimize._records import OptimizationRun
 from promptsuite.optimize._references import reference_answers
@@ -31,6 +30,12 @@ REPORT_VERSION: Final = 2
 
 class OptimizationReport(Record):
     """What ``optimization.json`` holds."""
+
+    file_name: ClassVar[str] = "optimization.json"
+    described_as: ClassVar[str] = "an optimization report"
+    read_hint: ClassVar[str] = (
+        "pass the optimization.json that promptsuite optimize writes (or its folder)"
+    )
 
     model_config = ConfigDict(frozen=True)
 
@@ -59,16 +64,5 @@ class OptimizationReport(Record):
         return values
 
 
-def read_optimization_report(path: Path) -> OptimizationReport:
-    """Read an optimization report: a run folder or its ``optimization.json``.
-
-    Raises:
-        ConfigError: The file is missing, not JSON, or not an optimization report.
-    """
-    return read_record(
-        path,
-        OptimizationReport,
-        name="optimization.json",
-        what="an optimization report",
-        hint="pass the optimization.json that promptsuite optimize writes (or its folder)",
-    )
+read_optimization_report = OptimizationReport.read
+"""Read an optimization report (see :meth:`~promptsuite._schema.Record.read`)."""
