@@ -8,6 +8,7 @@ optimizer and the fine-tune write; :meth:`Record.read` is how each is read back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, Self
 
@@ -415,6 +416,21 @@ class SuiteFile(_Strict):
 # ---------------------------------------------------------------- the records we write
 
 
+@dataclass(frozen=True)
+class RecordFile:
+    """How a record saved as a file of its own is found and named.
+
+    Attributes:
+        name: The file's usual name (``optimization.json``), looked for in a folder.
+        what: The record's name in an error (``an optimization report``).
+        hint: What to pass instead, for an error.
+    """
+
+    name: str
+    what: str
+    hint: str
+
+
 class Record(BaseModel):
     """Base of a persisted record (and of its parts).
 
@@ -424,42 +440,37 @@ class Record(BaseModel):
     import). A record's validator is built when it is first used, not on import: the
     commands import every record, most runs use few.
 
-    A record saved as a file of its own names it in three class variables, which
-    :meth:`read` uses: :attr:`file_name`, :attr:`described_as` and :attr:`read_hint`.
+    A record saved as a file of its own says which in :attr:`saved_as` (:meth:`read` uses it).
     """
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    file_name: ClassVar[str] = ""
-    """The file's usual name (``optimization.json``), looked for in a folder."""
-    described_as: ClassVar[str] = "a promptsuite record"
-    """The record's name in an error (``an optimization report``)."""
-    read_hint: ClassVar[str] = ""
-    """What to pass instead, for an error."""
+    saved_as: ClassVar[RecordFile | None] = None
+    """The file a record of its own is saved as; None for a part of a record."""
 
     @classmethod
     def read(cls, path: Path) -> Self:
         """Read the record from its file, or from the folder that holds it as
-        :attr:`file_name`; a record of an older version is converted by the model itself.
+        :attr:`saved_as`; a record of an older version is converted by the model itself.
 
         Raises:
             ConfigError: One line naming the file: it is missing, not JSON, or not this
                 record.
         """
-        if path.is_dir() and cls.file_name:
-            path = path / cls.file_name
-        hint = f"; {cls.read_hint}" if cls.read_hint else ""
+        file = cls.saved_as or RecordFile("", f"a {cls.__name__} record", "")
+        if path.is_dir() and file.name:
+            path = path / file.name
+        hint = f"; {file.hint}" if file.hint else ""
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
-            problem = exc.strerror or exc
-            raise ConfigError(f"{path}: cannot read {cls.described_as} ({problem}){hint}") from None
+            raise ConfigError(
+                f"{path}: cannot read {file.what} ({exc.strerror or exc}){hint}"
+            ) from None
         try:
             return cls.model_validate_json(text)
         except ValidationError as exc:
-            raise ConfigError(
-                f"{path}: not {cls.described_as} ({_first_problem(exc)}){hint}"
-            ) from None
+            raise ConfigError(f"{path}: not {file.what} ({_first_problem(exc)}){hint}") from None
 
 
 def write_record(path: Path, record: BaseModel) -> Path:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, model_validator
 
-from promptsuite._schema import Record
+from promptsuite._schema import Record, RecordFile
 from promptsuite.finetune._config import TrainConfig
 from promptsuite.optimize import CaseScore, RunnerCounts
 from promptsuite.optimize.analysis import LearningCurve, Verdict
@@ -286,10 +286,10 @@ class Judgement(_Part):
 class FinetuneRecord(Record):
     """What ``finetune.json`` holds."""
 
-    file_name: ClassVar[str] = "finetune.json"
-    described_as: ClassVar[str] = "a fine-tune record"
-    read_hint: ClassVar[str] = (
-        "pass the finetune.json that promptsuite finetune writes (or its folder)"
+    saved_as: ClassVar[RecordFile | None] = RecordFile(
+        "finetune.json",
+        "a fine-tune record",
+        "pass the finetune.json that promptsuite finetune writes (or its folder)",
     )
 
     model_config = ConfigDict(frozen=True)

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from promptsuite._schema import Record
+from promptsuite._schema import Record, RecordFile
 from promptsuite.models import GenerationParams
 
 __all__ = [
@@ -237,10 +237,11 @@ class OptimizationRun(Record):
     results), so it is not frozen; assignments are validated.
     """
 
-    file_name: ClassVar[str] = "run.json"
-    described_as: ClassVar[str] = "an optimization run record"
-    read_hint: ClassVar[str] = "pass the run.json that promptsuite optimize writes"
-
+    saved_as: ClassVar[RecordFile | None] = RecordFile(
+        "run.json",
+        "an optimization run record",
+        "pass the run.json that promptsuite optimize writes",
+    )
     model_config = ConfigDict(validate_assignment=True)
 
     version: Literal[3] = OPTIMIZATION_VERSION

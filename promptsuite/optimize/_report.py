@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, model_validator
 
-from promptsuite._schema import Record
+from promptsuite._schema import Record, RecordFile
 from promptsuite.optimize._export import ExportSummary
 from promptsuite.optimize._records import OptimizationRun
 from promptsuite.optimize._references import reference_answers
@@ -31,10 +31,10 @@ REPORT_VERSION: Final = 2
 class OptimizationReport(Record):
     """What ``optimization.json`` holds."""
 
-    file_name: ClassVar[str] = "optimization.json"
-    described_as: ClassVar[str] = "an optimization report"
-    read_hint: ClassVar[str] = (
-        "pass the optimization.json that promptsuite optimize writes (or its folder)"
+    saved_as: ClassVar[RecordFile | None] = RecordFile(
+        "optimization.json",
+        "an optimization report",
+        "pass the optimization.json that promptsuite optimize writes (or its folder)",
     )
 
     model_config = ConfigDict(frozen=True)
