@@ -473,6 +473,17 @@ class Record(BaseModel):
             raise ConfigError(f"{path}: not {file.what} ({_first_problem(exc)}){hint}") from None
 
 
+class SuiteRunRecord(Record):
+    """A record of one run over a suite: the fields every such record opens with."""
+
+    version: int
+    """Version of this record's shape (each record narrows it to its own)."""
+    suite: str
+    """Suite name."""
+    suite_path: str
+    """Suite file."""
+
+
 def write_record(path: Path, record: BaseModel) -> Path:
     """Write a record as indented JSON, atomically."""
     return write_json_atomic(path, record.model_dump(mode="json", by_alias=True), indent=2)

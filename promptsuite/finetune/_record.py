@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, model_validator
 
-from promptsuite._schema import Record, RecordFile
+from promptsuite._schema import Record, RecordFile, SuiteRunRecord
 from promptsuite.finetune._config import TrainConfig
 from promptsuite.optimize import CaseScore, RunnerCounts
 from promptsuite.optimize.analysis import LearningCurve, Verdict
@@ -283,7 +283,7 @@ class Judgement(_Part):
     """The advice re-derived with the learning curve (with an optimization run)."""
 
 
-class FinetuneRecord(Record):
+class FinetuneRecord(SuiteRunRecord):
     """What ``finetune.json`` holds."""
 
     saved_as: ClassVar[RecordFile | None] = RecordFile(
@@ -296,10 +296,6 @@ class FinetuneRecord(Record):
 
     version: Literal[2] = RECORD_VERSION
     """Version of this record's shape."""
-    suite: str
-    """Suite name."""
-    suite_path: str
-    """Suite file."""
     base_model: ModelFile
     """The base model."""
     adapter: AdapterFile

@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from promptsuite._schema import Record, RecordFile
+from promptsuite._schema import Record, RecordFile, SuiteRunRecord
 from promptsuite.models import GenerationParams
 
 __all__ = [
@@ -230,7 +230,7 @@ class Verification(RunnerCounts):
     """The variants verified, the baseline first."""
 
 
-class OptimizationRun(Record):
+class OptimizationRun(SuiteRunRecord):
     """A whole optimization run: settings, split, candidates, and the verified result.
 
     Built up stage by stage (the search appends candidates, the verification adds test
@@ -246,10 +246,6 @@ class OptimizationRun(Record):
 
     version: Literal[3] = OPTIMIZATION_VERSION
     """Version of this record's shape."""
-    suite: str
-    """Suite name."""
-    suite_path: str
-    """Suite file."""
     prompt_path: str
     """Prompt file the variants come from and are written to."""
     model: str
