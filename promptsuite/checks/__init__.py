@@ -35,6 +35,7 @@ from promptsuite.checks import (  # noqa: F401 - importing registers the types
     _text,
     _tools,
 )
+from promptsuite.checks._common import bounds_text
 from promptsuite.checks._json import json_candidates, parse_json_output, parse_path
 from promptsuite.checks._registry import (
     NEGATION,
@@ -71,6 +72,7 @@ __all__ = [
     "PeersFn",
     "Problem",
     "ScoredOutput",
+    "bounds_text",
     "check",
     "check_problems",
     "check_types",

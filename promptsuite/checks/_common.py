@@ -63,15 +63,33 @@ def list_value(spec: CheckSpec) -> list[str]:
     return [str(v) for v in value]
 
 
-def bounds(lo: float | None, hi: float | None, unit: str) -> str:
-    """``between 1 and 5 words``, ``at least 1 words``, ``at most 5 words``."""
+def threshold_or(spec: CheckSpec, default: float) -> float:
+    """The check's ``threshold``, or ``default`` when it states none."""
+    return default if spec.threshold is None else spec.threshold
+
+
+def bounds_text(lo: float | None, hi: float | None, unit: str) -> str | None:
+    """``between 1 and 5 words``, ``at least 1 words``, ``at most 5 words``; None for no
+    bound."""
     if lo is not None and hi is not None:
         return f"between {num(lo)} and {num(hi)} {unit}"
     if lo is not None:
         return f"at least {num(lo)} {unit}"
     if hi is not None:
         return f"at most {num(hi)} {unit}"
-    raise CheckError("this check needs min or max")
+    return None
+
+
+def bounds(lo: float | None, hi: float | None, unit: str) -> str:
+    """:func:`bounds_text` of a check that must have a bound.
+
+    Raises:
+        CheckError: Neither bound is set.
+    """
+    text = bounds_text(lo, hi, unit)
+    if text is None:
+        raise CheckError("this check needs min or max")
+    return text
 
 
 def within(x: float, lo: float | None, hi: float | None) -> bool:

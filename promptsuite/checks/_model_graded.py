@@ -13,10 +13,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from promptsuite._schema import CheckSpec
-from promptsuite.checks._common import is_number, num, one_line, quote, score_threshold
+from promptsuite.checks._common import (
+    is_number,
+    num,
+    one_line,
+    quote,
+    score_threshold,
+    threshold_or,
+)
 from promptsuite.checks._graded import ask_grader
 from promptsuite.checks._json import json_candidates
-from promptsuite.checks._registry import EPSILON, CheckContext, Finding, Problem, check
+from promptsuite.checks._registry import CheckContext, Finding, Problem, check
 from promptsuite.checks._scripts import last_user_message
 from promptsuite.checks._similarity import cosine, embeddings
 from promptsuite.errors import CheckError
@@ -218,11 +225,11 @@ async def g_eval(spec: CheckSpec, ctx: CheckContext) -> Finding:
     reply = await ask_grader(spec, ctx, _request(user, schema, max_tokens=600))
     data = read_reply(spec, reply, {"score": lambda v: is_number(v) and 0 <= v <= 10})
     value = float(data["score"]) / 10
-    needed = 0.7 if spec.threshold is None else spec.threshold
+    needed = threshold_or(spec, 0.7)
     reason = one_line(str(data.get("reason") or ""))
-    return Finding(
-        value >= needed - EPSILON,
+    return Finding.at_least(
         value,
+        needed,
         f"score at least {num(needed)} on {quote(one_line(criteria))}",
         f"grader gave {num(data['score'])}/10" + (f": {reason}" if reason else ""),
     )
@@ -259,10 +266,10 @@ async def answer_relevance(spec: CheckSpec, ctx: CheckContext) -> Finding:
     vectors = (await embeddings(spec, ctx, [question, *generated])).vectors
     value = sum(cosine(vectors[0], v) for v in vectors[1:]) / len(generated)
     value = max(0.0, value)
-    needed = 0.7 if spec.threshold is None else spec.threshold
-    return Finding(
-        value >= needed - EPSILON,
+    needed = threshold_or(spec, 0.7)
+    return Finding.at_least(
         value,
+        needed,
         f"answer {quote(one_line(question))} (relevance >= {num(needed)})",
         f"relevance {value:.3f} via {quote(one_line(generated[0]), 60)}",
     )

@@ -95,6 +95,11 @@ class Finding:
         """A pass/fail finding: score 1 when it passed, else 0."""
         return cls(passed, 1.0 if passed else 0.0, expected, seen)
 
+    @classmethod
+    def at_least(cls, score: float, needed: float, expected: str, seen: str) -> Finding:
+        """A graded finding: it passes when ``score`` reaches ``needed`` (up to rounding)."""
+        return cls(score >= needed - EPSILON, score, expected, seen)
+
 
 Run = Callable[[CheckSpec, CheckContext], Finding | Awaitable[Finding]]
 Validate = Callable[[CheckSpec], Iterator[Problem]]

@@ -17,9 +17,9 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 
 from promptsuite._schema import CheckSpec
-from promptsuite.checks._common import is_text, num, quote, score_threshold
+from promptsuite.checks._common import is_text, num, quote, score_threshold, threshold_or
 from promptsuite.checks._graded import grader_spec
-from promptsuite.checks._registry import EPSILON, CheckContext, Finding, Problem, check
+from promptsuite.checks._registry import CheckContext, Finding, Problem, check
 from promptsuite.errors import CheckError, PromptsuiteError
 from promptsuite.models import Embeddings
 
@@ -49,12 +49,12 @@ def _best(
     spec: CheckSpec, scores: Sequence[tuple[str, float]], default: float, what: str
 ) -> Finding:
     """Passes when any reference scores at least the threshold; the score is the best one."""
-    needed = default if spec.threshold is None else spec.threshold
+    needed = threshold_or(spec, default)
     reference, value = max(scores, key=lambda pair: pair[1])
     more = f" (best of {len(scores)})" if len(scores) > 1 else ""
-    return Finding(
-        value >= needed - EPSILON,
+    return Finding.at_least(
         value,
+        needed,
         f"have {what} >= {num(needed)} to {quote(reference)}{more}",
         f"{what} {value:.3f}",
     )
@@ -124,7 +124,7 @@ async def similar(spec: CheckSpec, ctx: CheckContext) -> Finding:
     if measure is not _dot and ctx.output in refs:
         # Identical texts have identical embeddings: similarity 1 whatever the model, so
         # no embedding call is needed (and the verdict is known offline).
-        needed = 0.75 if spec.threshold is None else spec.threshold
+        needed = threshold_or(spec, 0.75)
         return Finding(
             True, 1.0, f"have similarity >= {num(needed)} to {quote(ctx.output)}", "identical"
         )
@@ -223,10 +223,10 @@ def bleu_check(spec: CheckSpec, ctx: CheckContext) -> Finding:
     ``threshold`` (default 0.5)."""
     refs = references(spec)
     value = bleu(ctx.output, refs)
-    needed = 0.5 if spec.threshold is None else spec.threshold
-    return Finding(
-        value >= needed - EPSILON,
+    needed = threshold_or(spec, 0.5)
+    return Finding.at_least(
         value,
+        needed,
         f"have BLEU >= {num(needed)} against {len(refs)} reference(s)",
         f"BLEU {value:.4f}",
     )

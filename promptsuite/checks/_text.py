@@ -20,6 +20,7 @@ from promptsuite.checks._common import (
     need_bounds,
     num,
     quote,
+    threshold_or,
     within,
 )
 from promptsuite.checks._json import json_equal, loads_strict
@@ -370,7 +371,7 @@ def levenshtein(spec: CheckSpec, ctx: CheckContext) -> Finding:
     score 1 or 0."""
     if not isinstance(spec.value, str):
         raise CheckError(f"levenshtein needs a string value, got {spec.value!r}")
-    limit = 5.0 if spec.threshold is None else spec.threshold
+    limit = threshold_or(spec, 5.0)
     distance = edit_distance(ctx.output, spec.value)
     return Finding.of(
         distance <= limit,

@@ -129,26 +129,14 @@ class Panel:
         """Grid lines, the left and bottom axes, tick labels and axis labels."""
         bottom, right = self.top + self.height, self.left + self.width
         for value, text in xticks:
-            px = fmt(self.x(value))
-            if grid:
-                self.parts.append(
-                    f'<line x1="{px}" y1="{fmt(self.top)}" x2="{px}" y2="{fmt(bottom)}" '
-                    'stroke="#000" stroke-opacity="0.12"/>'
-                )
-            self.parts.append(
-                f'<text x="{px}" y="{fmt(bottom + 12)}" text-anchor="middle">{esc(text)}</text>'
-            )
+            px = self.x(value)
+            where = f'x="{fmt(px)}" y="{fmt(bottom + 12)}" text-anchor="middle"'
+            self._tick(text, where, (px, self.top, px, bottom) if grid else None)
         for value, text in yticks:
-            py = fmt(self.y(value))
-            if grid:
-                self.parts.append(
-                    f'<line x1="{fmt(self.left)}" y1="{py}" x2="{fmt(right)}" y2="{py}" '
-                    'stroke="#000" stroke-opacity="0.12"/>'
-                )
-            self.parts.append(
-                f'<text x="{fmt(self.left - 4)}" y="{py}" text-anchor="end" '
-                f'dominant-baseline="middle">{esc(text)}</text>'
-            )
+            py = self.y(value)
+            where = f'x="{fmt(self.left - 4)}" y="{fmt(py)}" text-anchor="end"'
+            where += ' dominant-baseline="middle"'
+            self._tick(text, where, (self.left, py, right, py) if grid else None)
         self.parts.append(
             f'<path d="M{fmt(self.left)} {fmt(self.top)}V{fmt(bottom)}H{fmt(right)}" '
             'fill="none" stroke="#333"/>'
@@ -164,6 +152,18 @@ class Panel:
                 f'<text x="{fmt(self.left - 34)}" y="{cy}" text-anchor="middle" '
                 f'transform="rotate(-90 {fmt(self.left - 34)} {cy})">{esc(ylabel)}</text>'
             )
+
+    def _tick(
+        self, text: str, where: str, grid_line: tuple[float, float, float, float] | None
+    ) -> None:
+        """A tick's label at ``where`` (its attributes), after its faint grid line if any."""
+        if grid_line is not None:
+            x1, y1, x2, y2 = map(fmt, grid_line)
+            self.parts.append(
+                f'<line x1="{x1}" y1="{y1}" x2="{x2}" y2="{y2}" '
+                'stroke="#000" stroke-opacity="0.12"/>'
+            )
+        self.parts.append(f"<text {where}>{esc(text)}</text>")
 
     def rect(self, x0: float, y0: float, x1: float, y1: float, style: str) -> None:
         """A rectangle between two data corners."""

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from promptsuite._schema import CheckSpec
-from promptsuite.checks import split_type
+from promptsuite.checks import bounds_text, split_type
 from promptsuite.optimize._records import Demo
 from promptsuite.references import CALL_CHECKS, Reference
 from promptsuite.suite import ResolvedCase
@@ -258,14 +258,8 @@ def limits(spec: CheckSpec) -> tuple[float | None, float | None]:
 
 
 def _bounds(spec: CheckSpec, unit: str) -> str | None:
-    low, high = limits(spec)
-    if low is not None and high is not None:
-        return f"Use between {low:g} and {high:g} {unit}."
-    if high is not None:
-        return f"Use at most {high:g} {unit}."
-    if low is not None:
-        return f"Use at least {low:g} {unit}."
-    return None
+    text = bounds_text(*limits(spec), unit)
+    return f"Use {text}." if text else None
 
 
 def _rule_for_shared(spec: CheckSpec, add: Callable[..., None]) -> None:
