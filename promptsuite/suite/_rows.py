@@ -17,7 +17,7 @@ from typing import Any
 import yaml
 
 from promptsuite.errors import ConfigError, Location
-from promptsuite.suite._yaml import MAX_FILE_BYTES, parse_yaml
+from promptsuite.suite._yaml import parse_yaml, read_capped
 
 #: File name endings of the data files cases may come from, and what each holds.
 FORMATS = {".csv": "CSV", ".jsonl": "JSON Lines", ".yaml": "YAML", ".yml": "YAML"}
@@ -58,22 +58,7 @@ def read_rows(path: Path, display: str) -> DataFile:
     if kind not in FORMATS:
         known = ", ".join(FORMATS)
         raise ConfigError(f"unknown data file kind {kind!r}; expected one of: {known}")
-    try:
-        size = path.stat().st_size
-    except OSError as exc:
-        raise ConfigError(f"cannot read data file: {exc.strerror}", Location(display)) from None
-    if size > MAX_FILE_BYTES:
-        raise ConfigError(
-            f"data file is {size} bytes; expected at most {MAX_FILE_BYTES}", Location(display, 1)
-        )
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise ConfigError(
-            f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8", Location(display, line)
-        ) from None
+    text = read_capped(path, display, "data file", encoding="utf-8-sig")
     if kind == ".csv":
         columns, rows = _csv_rows(text, display)
     else:

@@ -151,24 +151,30 @@ def key_node(root: yaml.Node, loc: tuple[int | str, ...]) -> yaml.Node | None:
     return None
 
 
-def read_yaml(path: Path, display: str) -> tuple[yaml.Node, Any]:
-    """A file's node tree and data; its top level must be a mapping.
+def read_capped(path: Path, display: str, what: str, *, encoding: str = "utf-8") -> str:
+    """A suite's file as text: refused, located, when it cannot be read, is over
+    :data:`MAX_FILE_BYTES`, or is not UTF-8.
+
+    Args:
+        path: The file.
+        display: How errors name it.
+        what: What it is, for the errors (``file``, ``data file``).
+        encoding: ``utf-8``, or ``utf-8-sig`` to accept a byte-order mark.
 
     Raises:
-        ConfigError: The file cannot be read, is too large, is not UTF-8 or not YAML, or
-            its top level is not a mapping (a SuiteLoadError for several problems).
+        ConfigError: One of the three, at the file (or at the undecodable byte).
     """
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise ConfigError(f"cannot read file: {exc.strerror}", Location(display)) from None
+        raise ConfigError(f"cannot read {what}: {exc.strerror}", Location(display)) from None
     if size > MAX_FILE_BYTES:
         raise ConfigError(
-            f"file is {size} bytes; expected at most {MAX_FILE_BYTES}", Location(display, 1, 1)
+            f"{what} is {size} bytes; expected at most {MAX_FILE_BYTES}", Location(display, 1, 1)
         )
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        return raw.decode(encoding)
     except UnicodeDecodeError as exc:
         before = raw[: exc.start]
         line, column = before.count(b"\n") + 1, exc.start - before.rfind(b"\n")
@@ -176,6 +182,16 @@ def read_yaml(path: Path, display: str) -> tuple[yaml.Node, Any]:
             f"not valid UTF-8 (byte {exc.start}); save the file as UTF-8",
             Location(display, line, column),
         ) from None
+
+
+def read_yaml(path: Path, display: str) -> tuple[yaml.Node, Any]:
+    """A file's node tree and data; its top level must be a mapping.
+
+    Raises:
+        ConfigError: The file cannot be read, is too large, is not UTF-8 or not YAML, or
+            its top level is not a mapping (a SuiteLoadError for several problems).
+    """
+    text = read_capped(path, display, "file")
     node, data = parse_yaml(text, display)
     if node is None:
         raise ConfigError("file is empty; expected a mapping", Location(display, 1, 1))
