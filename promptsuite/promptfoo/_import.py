@@ -20,6 +20,7 @@ import csv
 import itertools
 import json
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -200,20 +201,14 @@ def _prompts(raw: Any, config_dir: Path, notes: Notes) -> dict[str, dict[str, An
 def _prompt_texts(text: str, config_dir: Path, where: Where, notes: Notes) -> list[dict[str, Any]]:
     if not text.startswith(FILE):
         return [_variant(text, where, notes)]
-    target = text[len(FILE) :]
-    paths = sorted(config_dir.glob(target)) if any(c in target for c in "*?[") else []
-    paths = paths or [config_dir / target]
-    found: list[dict[str, Any]] = []
-    for path in paths:
+    paths = []
+    for path in _globbed(config_dir, text[len(FILE) :]):
         if path.suffix in {".py", ".js", ".ts", ".mjs", ".cjs"} or ":" in path.name:
             notes.add(where, f"{text}: prompt functions are not converted; left out")
-            continue
-        if not path.is_file():
-            notes.add(where, f"{text}: no file at {path}; left out")
-            continue
-        content = read_file(path, notes, where)
-        if content is None:
-            continue
+        else:
+            paths.append(path)
+    found: list[dict[str, Any]] = []
+    for path, content in _read_all(paths, f"{text}: no file at", where, notes):
         if path.suffix in {".json", ".yaml", ".yml"}:
             found.append(_variant(content, where, notes))
         else:
@@ -223,6 +218,26 @@ def _prompt_texts(text: str, config_dir: Path, where: Where, notes: Notes) -> li
                 if part.strip()
             )
     return found
+
+
+def _globbed(config_dir: Path, target: str) -> list[Path]:
+    """The files a reference names: its glob's matches, or the one path it is."""
+    paths = sorted(config_dir.glob(target)) if any(c in target for c in "*?[") else []
+    return paths or [config_dir / target]
+
+
+def _read_all(
+    paths: Sequence[Path], missing: str, where: Where, notes: Notes
+) -> Iterator[tuple[Path, str]]:
+    """Each file's text; a missing file (``{missing} {path}``) or an unreadable one is a
+    note, and left out."""
+    for path in paths:
+        if not path.is_file():
+            notes.add(where, f"{missing} {path}; left out")
+            continue
+        text = read_file(path, notes, where)
+        if text is not None:
+            yield path, text
 
 
 def _variant(text: str, where: Where, notes: Notes) -> dict[str, Any]:
@@ -340,17 +355,9 @@ def _cases(
 def _tests_from_file(
     ref: str, config_dir: Path, where: Where, notes: Notes
 ) -> list[tuple[Any, Where, Path | None]]:
-    target = ref[len(FILE) :] if ref.startswith(FILE) else ref
-    paths = sorted(config_dir.glob(target)) if any(c in target for c in "*?[") else []
-    paths = paths or [config_dir / target]
+    paths = _globbed(config_dir, ref[len(FILE) :] if ref.startswith(FILE) else ref)
     found: list[tuple[Any, Where, Path | None]] = []
-    for path in paths:
-        if not path.is_file():
-            notes.add(where, f"{ref}: no tests file at {path}; left out")
-            continue
-        text = read_file(path, notes, where)
-        if text is None:
-            continue
+    for path, text in _read_all(paths, f"{ref}: no tests file at", where, notes):
         if path.suffix == ".csv":
             try:
                 rows = list(csv.DictReader(text.splitlines()))
