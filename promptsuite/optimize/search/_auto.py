@@ -45,7 +45,7 @@ from promptsuite.optimize.search._derived import (
     repaired_plan,
     with_pattern,
 )
-from promptsuite.optimize.search._options import Progress, SearchOptions
+from promptsuite.optimize.search._options import Progress, SearchOptions, SearchSetup
 from promptsuite.references import Reference, passes
 from promptsuite.results import CaseResult
 from promptsuite.runner import Runner, plan_jobs
@@ -158,39 +158,25 @@ class AutoSearch:
         return await self.runner.run_jobs(plan_jobs(trial, [self.model]))
 
 
-def auto_search(
-    suite: Suite,
-    options: SearchOptions,
-    run: OptimizationRun,
-    shape: PromptShape,
-    references: Mapping[str, Reference],
-    *,
-    model: ModelSpec,
-    budget: int | None = None,
-    progress: Progress | None = None,
-) -> None:
+def auto_search(setup: SearchSetup, options: SearchOptions, *, budget: int | None = None) -> None:
     """Score the baseline and up to ``budget`` proposals (default ``options.budget``),
-    recording each in ``run``.
+    recording each in the setup's run.
 
     Args:
-        suite: The suite.
+        setup: The suite, the run, the starting variant, the train references, the model.
         options: The search's options (budget, target, seed, max demos, runner settings).
-        run: The run to record into; its split decides train and validation.
-        shape: The variant the search starts from.
-        references: Reference answers of the **train** cases (the demos' answers).
-        model: The task model.
         budget: Proposals to score besides the baseline (default ``options.budget``).
-        progress: Called with each candidate as it is recorded.
 
     Raises:
         OptimizeError: The baseline could not be scored.
     """
+    suite, run, shape, references = setup.suite, setup.run, setup.shape, setup.references
     train = [c for c in suite.cases if run.split.get(c.id) == "train"]
     leaked = sorted(c for c in references if run.split.get(c) != "train")
     if leaked:
         raise OptimizeError(f"references of non-train cases reached the search: {leaked}")
     runner = Runner(options.settings)
-    search = AutoSearch(suite, run, shape, model, runner, progress)
+    search = AutoSearch(suite, run, shape, setup.model, runner, setup.progress)
 
     async def search_all() -> None:
         try:

@@ -1,15 +1,19 @@
-"""What a search is asked to do: the optimizer, the models, the budget, the split."""
+"""What a search is asked to do (the optimizer, the models, the budget, the split), and what
+its stages work on."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from promptsuite.config import RunSettings
 from promptsuite.models import ModelSpec
 from promptsuite.optimize._records import Candidate, OptimizationRun
+from promptsuite.optimize._shape import PromptShape
 from promptsuite.optimize.search._split import DEFAULT_FRACTIONS
+from promptsuite.references import Reference
+from promptsuite.suite import Suite
 
 Progress = Callable[[Candidate, OptimizationRun], None]
 """Called with each candidate as the search records it, and the run so far."""
@@ -69,3 +73,25 @@ class SearchOptions:
     settings: RunSettings = field(default_factory=RunSettings)
     threads: int | None = None
     log: Path | None = None
+
+
+@dataclass(frozen=True)
+class SearchSetup:
+    """What every stage of a search works on.
+
+    Attributes:
+        suite: The suite.
+        run: The run the stage records its candidates into; its split decides train and
+            validation.
+        shape: The variant the stage starts from.
+        references: Reference answers of the **train** cases (the demos' answers).
+        model: The task model.
+        progress: Called with each candidate as it is recorded.
+    """
+
+    suite: Suite
+    run: OptimizationRun
+    shape: PromptShape
+    references: Mapping[str, Reference]
+    model: ModelSpec
+    progress: Progress | None = None

@@ -49,6 +49,7 @@ from promptsuite.optimize.search._options import (
     OPTIMIZERS,
     Progress,
     SearchOptions,
+    SearchSetup,
 )
 from promptsuite.optimize.search._split import split_cases
 from promptsuite.references import Reference, case_references
@@ -213,39 +214,24 @@ def run_search(
         references=reference_summary(references, unlabelled),
     )
     started = time.perf_counter()
+    setup = SearchSetup(suite, run, shape, references, model, progress)
     if options.optimizer == "auto":
         # With a proposer of its own, half the budget goes to its instruction proposals.
         proposer = prompt_model != model
-        own = max(1, options.budget // 2) if proposer else options.budget
-        auto_search(
-            suite, options, run, shape, references, model=model, budget=own, progress=progress
-        )
+        auto_search(setup, options, budget=max(1, options.budget // 2) if proposer else None)
         left = options.budget - (len(run.candidates) - 1)
         if proposer and left > 0:
             best = min(run.candidates, key=lambda c: (-c.val_score, c.index))
             _dspy_search(
-                suite,
+                dataclasses.replace(
+                    setup, shape=dataclasses.replace(shape, instruction=best.instruction)
+                ),
                 dataclasses.replace(options, optimizer=options.joins, budget=left),
-                run,
-                dataclasses.replace(shape, instruction=best.instruction),
-                references,
-                model=model,
                 prompt_model=prompt_model,
                 start_demos=best.demos,
-                progress=progress,
             )
     else:
-        _dspy_search(
-            suite,
-            options,
-            run,
-            shape,
-            references,
-            model=model,
-            prompt_model=prompt_model,
-            start_demos=None,
-            progress=progress,
-        )
+        _dspy_search(setup, options, prompt_model=prompt_model, start_demos=None)
     run.search_s = round(time.perf_counter() - started, 3)
     return SearchOutcome(run, shape)
 
@@ -266,22 +252,24 @@ def reference_summary(
 
 
 def _dspy_search(
-    suite: Suite,
+    setup: SearchSetup,
     options: SearchOptions,
-    run: OptimizationRun,
-    shape: PromptShape,
-    references: Mapping[str, Reference],
     *,
-    model: ModelSpec,
     prompt_model: ModelSpec,
     start_demos: Sequence[Demo] | None,
-    progress: Progress | None,
 ) -> None:
-    """Run a DSPy optimizer, recording its candidates into ``run``.
+    """Run a DSPy optimizer, recording its candidates into the setup's run.
 
-    With ``start_demos`` (None: a fresh search), the student starts from ``shape``'s
+    With ``start_demos`` (None: a fresh search), the student starts from the setup's
     instruction and those demos, and the baseline is not scored again.
     """
+    suite, run, shape, references, model = (
+        setup.suite,
+        setup.run,
+        setup.shape,
+        setup.references,
+        setup.model,
+    )
     dspy = import_dspy()
     from promptsuite.optimize.search._adapter import RecordingAdapter
     from promptsuite.optimize.search._engine import Bridge, PromptsuiteEngine
@@ -322,7 +310,7 @@ def _dspy_search(
                 before.tokens + tokens,
             )
 
-        recorder = Recorder(run, cases, usage, progress)
+        recorder = Recorder(run, cases, usage, setup.progress)
         scorer = Scorer(bridge, suite, model)
         metric = make_metric(task, scorer, cases, recorder.observe)
         task_lm = dspy.LM(
