@@ -5,6 +5,10 @@ named on the command line) as a suite, with one item per case x model x prompt v
 one gate item per suite x model x prompt. Hooks delegate: :class:`~promptsuite.session.RunSession`
 runs the jobs and finishes the run, :mod:`promptsuite.gate` decides baselines and gates,
 :mod:`promptsuite.console` writes the summary.
+
+At about 500 lines it stays whole: it is pytest's side only (the hooks in the order pytest
+calls them, the collector and the three item classes), each piece a few lines that hand
+the work to the core, and read in one place the hooks show how a run flows.
 """
 
 from __future__ import annotations
