@@ -77,13 +77,10 @@ class CheckResult:
 class GenerationRecord:
     """What a model call cost, as recorded with a repeat (the reply text is the repeat's).
 
+    ``prompt_tokens``, ``completion_tokens``, ``latency_s``, ``finish_reason``, ``model`` and
+    ``cached`` are the :class:`promptsuite.models.Generation`'s it records.
+
     Attributes:
-        prompt_tokens: Tokens in the prompt, as the backend counted them (0 if unknown).
-        completion_tokens: Tokens generated (0 if unknown).
-        latency_s: Wall time of the call that produced it, in seconds.
-        finish_reason: Why generation stopped (``stop``, ``length``...), if known.
-        model: The model name the backend reported.
-        cached: True when served from the response cache instead of the model.
         calls: The requests it stands for: more than 1 for a conversation or a reply with
             tool round trips (tokens and latency are then their sums).
         cache_hits: How many of those the cache answered (None: 1 if cached, else 0).
