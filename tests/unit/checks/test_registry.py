@@ -232,3 +232,29 @@ def test_outcome(
     passed, score = outcome(results, threshold)
     assert passed is expected[0]
     assert score == pytest.approx(expected[1])
+
+
+@pytest.mark.parametrize(
+    ("score", "needed", "passed"),
+    [(0.7, 0.7, True), (0.7 - 1e-12, 0.7, True), (0.69, 0.7, False), (1.0, 0.0, True)],
+)
+def test_a_graded_finding_passes_at_its_threshold_up_to_rounding(
+    score: float, needed: float, passed: bool
+) -> None:
+    finding = Finding.at_least(score, needed, "score at least 0.7", "0.69")
+    assert (finding.passed, finding.score) == (passed, score)
+
+
+def test_bounds_are_phrased_once_for_checks_and_the_optimizer() -> None:
+    from promptsuite.checks import bounds_text
+    from promptsuite.checks._common import bounds, threshold_or
+
+    assert bounds_text(1, 5, "words") == "between 1 and 5 words"
+    assert bounds_text(None, 0.5, "characters") == "at most 0.5 characters"
+    assert bounds_text(2, None, "words") == "at least 2 words"
+    assert bounds_text(None, None, "words") is None
+    with pytest.raises(CheckError, match="needs min or max"):
+        bounds(None, None, "words")
+    spec = CheckSpec.model_validate({"type": "similar", "value": "x"})
+    assert threshold_or(spec, 0.75) == 0.75
+    assert threshold_or(spec.model_copy(update={"threshold": 0.0}), 0.75) == 0.0

@@ -176,3 +176,20 @@ def test_a_bad_check_of_a_data_file_entry_is_reported_once(write: Write) -> None
     assert error.startswith(
         "data/rows.csv:2: case 'r1': field 'expect[0].min': 'min' has no meaning"
     )
+
+
+def test_a_data_file_may_start_with_a_byte_order_mark_and_is_located_when_not_utf8(
+    tmp_path: Path,
+) -> None:
+    from promptsuite.suite._yaml import read_capped
+
+    bom = tmp_path / "rows.csv"
+    bom.write_bytes("\ufeffkey,text\na,hi\n".encode())
+    assert read_capped(bom, "rows.csv", "data file", encoding="utf-8-sig").startswith("key")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("key,text\na,caf\xe9\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as raised:
+        read_capped(latin, "latin.csv", "data file")
+    assert str(raised.value).startswith("latin.csv:2:6: not valid UTF-8 (byte 14)")
+    with pytest.raises(ConfigError, match="cannot read data file"):
+        read_capped(tmp_path / "missing.csv", "missing.csv", "data file")
