@@ -473,6 +473,12 @@ class Record(BaseModel):
             raise ConfigError(f"{path}: not {file.what} ({_first_problem(exc)}){hint}") from None
 
 
+class FrozenRecord(Record):
+    """A record (or a part of one) that is built whole and never changed."""
+
+    model_config = ConfigDict(frozen=True)
+
+
 class SuiteRunRecord(Record):
     """A record of one run over a suite: the fields every such record opens with."""
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, model_validator
 
-from promptsuite._schema import Record, RecordFile, SuiteRunRecord
+from promptsuite._schema import FrozenRecord, RecordFile, SuiteRunRecord
 from promptsuite.finetune._config import TrainConfig
 from promptsuite.optimize import CaseScore, RunnerCounts
 from promptsuite.optimize.analysis import LearningCurve, Verdict
@@ -32,11 +32,7 @@ AdviceFinding = Literal["confirmed", "refuted", "inconclusive"]
 is above 0, refuted when it is at or below 0, inconclusive otherwise."""
 
 
-class _Part(Record):
-    model_config = ConfigDict(frozen=True)
-
-
-class ModelFile(_Part):
+class ModelFile(FrozenRecord):
     """The base GGUF model."""
 
     file: str
@@ -45,7 +41,7 @@ class ModelFile(_Part):
     """Its size in bytes."""
 
 
-class AdapterFile(_Part):
+class AdapterFile(FrozenRecord):
     """The GGUF adapter written."""
 
     path: str
@@ -58,7 +54,7 @@ class AdapterFile(_Part):
     """Matrices it changes."""
 
 
-class RowCounts(_Part):
+class RowCounts(FrozenRecord):
     """The labelled rows, by split."""
 
     train: int
@@ -77,7 +73,7 @@ class RowCounts(_Part):
     """Train/validation case id -> why it has no reference answer."""
 
 
-class Training(_Part):
+class Training(FrozenRecord):
     """What one training run did."""
 
     steps: int
@@ -110,7 +106,7 @@ class Training(_Part):
     """Peak resident memory of the process so far."""
 
 
-class CurveRun(_Part):
+class CurveRun(FrozenRecord):
     """One training of the learning curve, on a share of the train rows."""
 
     share: float
@@ -135,7 +131,7 @@ class CurveRun(_Part):
     """The GGUF adapter written."""
 
 
-class Arm(_Part):
+class Arm(FrozenRecord):
     """One arm of the re-test: a model and a prompt variant."""
 
     model: str
@@ -144,7 +140,7 @@ class Arm(_Part):
     """The prompt variant."""
 
 
-class RetestCounts(_Part):
+class RetestCounts(FrozenRecord):
     """The runner's counters of the re-test, by model."""
 
     base: RunnerCounts
@@ -153,7 +149,7 @@ class RetestCounts(_Part):
     """On the fine-tuned model."""
 
 
-class RetestedArms(_Part):
+class RetestedArms(FrozenRecord):
     """The held-out test split, run by the normal runner on every arm."""
 
     arms: dict[ArmName, Arm]
@@ -166,7 +162,7 @@ class RetestedArms(_Part):
     """Share of the train rows -> the mean test score of the adapter trained on it."""
 
 
-class Difference(_Part):
+class Difference(FrozenRecord):
     """A test case the two stacks answered differently."""
 
     case_id: str
@@ -177,7 +173,7 @@ class Difference(_Part):
     """llama.cpp's reply (with the GGUF adapter)."""
 
 
-class Agreement(_Part):
+class Agreement(FrozenRecord):
     """The training stack's greedy replies against llama.cpp's, on the test cases."""
 
     cases: int
@@ -192,7 +188,7 @@ class Agreement(_Part):
     """The first differences (up to 10)."""
 
 
-class ArmComparison(_Part):
+class ArmComparison(FrozenRecord):
     """One arm against another on the cases both have, paired by case id."""
 
     n_cases: int
@@ -219,7 +215,7 @@ class ArmComparison(_Part):
     """Cases the candidate broke (pass -> fail)."""
 
 
-class Comparisons(_Part):
+class Comparisons(FrozenRecord):
     """The paired comparisons the verdict rests on."""
 
     finetuned_vs_prompt: ArmComparison
@@ -230,7 +226,7 @@ class Comparisons(_Part):
     """The fine-tuned model against your prompt on the base model."""
 
 
-class TagRow(_Part):
+class TagRow(FrozenRecord):
     """One tag: its cases, and each arm's mean score over them (None: arm not run)."""
 
     tag: str
@@ -252,7 +248,7 @@ class TagRow(_Part):
         return value
 
 
-class PromptTokens(_Part):
+class PromptTokens(FrozenRecord):
     """What a call costs at inference: the best prompt carries its demos in every call, the
     fine-tuned model answers your own prompt."""
 
@@ -262,7 +258,7 @@ class PromptTokens(_Part):
     """Mean prompt tokens of the best prompt."""
 
 
-class Judgement(_Part):
+class Judgement(FrozenRecord):
     """The verdict on the advice, and the advice again with the learning curve."""
 
     comparisons: Comparisons

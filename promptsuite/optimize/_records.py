@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Final, Literal
 
 from pydantic import ConfigDict, Field, model_validator
 
-from promptsuite._schema import Record, RecordFile, SuiteRunRecord
+from promptsuite._schema import FrozenRecord, RecordFile, SuiteRunRecord
 from promptsuite.models import GenerationParams
 
 __all__ = [
@@ -49,11 +49,7 @@ def mean(values: Sequence[float]) -> float:
     return math.fsum(values) / len(values) if values else 0.0
 
 
-class _Value(Record):
-    model_config = ConfigDict(frozen=True)
-
-
-class Demo(_Value):
+class Demo(FrozenRecord):
     """One few-shot example of a candidate."""
 
     vars: dict[str, Any]
@@ -62,7 +58,7 @@ class Demo(_Value):
     """The reply shown."""
 
 
-class CaseScore(_Value):
+class CaseScore(FrozenRecord):
     """One case's result under one candidate (or one re-tested arm), over its repeats."""
 
     case_id: str
@@ -96,7 +92,7 @@ def mean_score(scores: Sequence[CaseScore]) -> float:
     return mean([s.score for s in scores])
 
 
-class Candidate(_Value):
+class Candidate(FrozenRecord):
     """One prompt candidate, as evaluated on the validation split."""
 
     index: int
@@ -123,7 +119,7 @@ class Candidate(_Value):
     """Seconds since the run started, when it was recorded."""
 
 
-class SearchSettings(_Value):
+class SearchSettings(FrozenRecord):
     """What the search was asked to do, beyond the run's own fields."""
 
     variant: str
@@ -138,7 +134,7 @@ class SearchSettings(_Value):
     """The suite's sampling parameters."""
 
 
-class ReferenceSummary(_Value):
+class ReferenceSummary(FrozenRecord):
     """The train cases' reference answers: the only source of the search's demos."""
 
     train_cases: int
@@ -155,7 +151,7 @@ class ReferenceSummary(_Value):
     """Train case id -> why it has no reference."""
 
 
-class RepairedDemos(_Value):
+class RepairedDemos(FrozenRecord):
     """The model's own replies trimmed into demos, for a suite without references."""
 
     asked: int
@@ -164,7 +160,7 @@ class RepairedDemos(_Value):
     """Replies kept: trimmed to the checks' format, and passing them."""
 
 
-class AutoPlan(_Value):
+class AutoPlan(FrozenRecord):
     """What the ``auto`` search planned to try."""
 
     demo_kind: str
@@ -179,7 +175,7 @@ class AutoPlan(_Value):
     """The repaired demos, when the suite had no references to show."""
 
 
-class DspySearch(_Value):
+class DspySearch(FrozenRecord):
     """A DSPy optimizer's part of the search."""
 
     version: str
@@ -190,7 +186,7 @@ class DspySearch(_Value):
     """Whether one model both proposed and answered."""
 
 
-class ModelUsage(_Value):
+class ModelUsage(FrozenRecord):
     """What one model cost the search (cache hits are free and counted apart)."""
 
     calls: int = 0
@@ -212,7 +208,7 @@ class ModelUsage(_Value):
         )
 
 
-class RunnerCounts(_Value):
+class RunnerCounts(FrozenRecord):
     """The runner's own counters of a re-test on the held-out split."""
 
     model_calls: int

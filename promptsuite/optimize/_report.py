@@ -12,9 +12,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, ClassVar, Final, Literal
 
-from pydantic import ConfigDict, model_validator
+from pydantic import model_validator
 
-from promptsuite._schema import Record, RecordFile
+from promptsuite._schema import FrozenRecord, RecordFile
 from promptsuite.optimize._export import ExportSummary
 from promptsuite.optimize._records import OptimizationRun
 from promptsuite.optimize._references import reference_answers
@@ -28,7 +28,7 @@ __all__ = ["REPORT_VERSION", "OptimizationReport", "read_optimization_report"]
 REPORT_VERSION: Final = 2
 
 
-class OptimizationReport(Record):
+class OptimizationReport(FrozenRecord):
     """What ``optimization.json`` holds."""
 
     saved_as: ClassVar[RecordFile | None] = RecordFile(
@@ -36,8 +36,6 @@ class OptimizationReport(Record):
         "an optimization report",
         "pass the optimization.json that promptsuite optimize writes (or its folder)",
     )
-
-    model_config = ConfigDict(frozen=True)
 
     version: Literal[2] = REPORT_VERSION
     """Version of this record's shape."""

@@ -14,9 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from pydantic import ConfigDict
-
-from promptsuite._schema import Record
+from promptsuite._schema import FrozenRecord
 
 __all__ = ["LearningCurve", "fit_learning_curve"]
 
@@ -24,11 +22,9 @@ __all__ = ["LearningCurve", "fit_learning_curve"]
 MAX_EXTRAPOLATION = 20
 
 
-class LearningCurve(Record):
+class LearningCurve(FrozenRecord):
     """A fitted learning curve and what it says about the target (a record: the fine-tune
     saves it, the optimizer's advice reads it back)."""
-
-    model_config = ConfigDict(frozen=True)
 
     points: tuple[tuple[int, float], ...]
     """``(train rows, test score)`` measured."""
