@@ -187,12 +187,7 @@ def verify(
     for chosen in picks:
         run.test_results[chosen.candidate.index] = results[chosen.name]
     (counts,) = retested.counts
-    run.verification = Verification(
-        model_calls=counts.model_calls,
-        cache_hits=counts.cache_hits,
-        errors=counts.errors,
-        variants=list(variants),
-    )
+    run.verification = Verification(**counts.model_dump(), variants=list(variants))
     say(
         f"verified on {len(results[baseline_variant])} test cases with the runner "
         f"({counts.model_calls} model calls, {counts.cache_hits} cache hits)"
