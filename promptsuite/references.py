@@ -14,8 +14,10 @@ A case's reference is, by the documented rule (``docs/optimize.md``, "Reference 
    refund`` alone). A proposal is kept only when the case's own content checks accept it,
    and only when exactly one distinct proposal is accepted: an ambiguous case has no
    reference;
-3. otherwise none: nothing is invented. The optimizer may add **verified** references later,
-   outputs of its own candidates that passed a case.
+3. otherwise none: nothing is invented. The optimizer adds **sampled** references (the best
+   passing reply among K samples of a train case, from the task model or a teacher; see
+   :mod:`promptsuite.optimize.search`) and **verified** ones (outputs of its own candidates
+   that passed a case).
 
 References feed labelled demos (from the train split only), the fine-tuning export and the
 learning curve.
@@ -37,8 +39,10 @@ from promptsuite.errors import PromptsuiteError
 from promptsuite.models import Generation
 from promptsuite.suite import ResolvedCase, Suite
 
-ReferenceSource = Literal["stated", "derived", "verified"]
-"""Where a reference answer came from."""
+ReferenceSource = Literal["stated", "derived", "labelled", "sampled", "teacher", "verified"]
+"""Where a reference answer came from: stated in the suite, derived from its checks, labelled
+passing by a person, the best passing sample of the task model or of a teacher model, or a
+passing output of an optimization run."""
 
 #: Checks about the call (time, tokens, money, how it finished, its log-probabilities) or
 #: about other variants' replies, not about the text alone; a reference answer has no call,
@@ -66,8 +70,10 @@ class Reference:
     Attributes:
         case_id: The case.
         output: The answer text.
-        source: ``stated``, ``derived`` (from the case's checks, re-checked) or
-            ``verified`` (a passing output of an optimization run).
+        source: ``stated``, ``derived`` (from the case's checks, re-checked),
+            ``labelled`` (a person marked the output passing), ``sampled`` / ``teacher``
+            (the best passing sample of the task model / a teacher model) or ``verified``
+            (a passing output of an optimization run).
         detail: Where it came from, in words.
     """
 
@@ -135,6 +141,12 @@ def accepts(text: str, case: ResolvedCase, suite: Suite) -> bool:
 
 async def passes(text: str, case: ResolvedCase, suite: Suite) -> bool:
     """:func:`accepts`, for a caller already on an event loop."""
+    return (await text_score(text, case, suite))[0]
+
+
+async def text_score(text: str, case: ResolvedCase, suite: Suite) -> tuple[bool, float]:
+    """Whether the case's content checks pass ``text``, and its score (no: 0 when a check
+    cannot run offline)."""
     context = CheckContext(
         output=text,
         generation=Generation(text=text),
@@ -143,9 +155,10 @@ async def passes(text: str, case: ResolvedCase, suite: Suite) -> bool:
         suite_dir=Path(suite.path).parent,
     )
     try:
-        return (await score(content_checks(case.expect), context, case.threshold)).passed
+        scored = await score(content_checks(case.expect), context, case.threshold)
     except PromptsuiteError:
-        return False
+        return False, 0.0
+    return scored.passed, scored.score
 
 
 def _pinned(piece: str, case: ResolvedCase, suite: Suite) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TextIO
 
 from promptsuite.cache import CacheMode
+from promptsuite.commands._sampling import add_sampling_arguments, sampling_options
 from promptsuite.config import RunSettings, add_cache_arguments
 from promptsuite.errors import ConfigError
 
@@ -79,6 +80,11 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     parser.add_argument(
         "--no-test", action="store_true", help="train and write the adapter only (no re-test)"
+    )
+    add_sampling_arguments(
+        parser,
+        "the consistency re-test asks each test case as many times (with --optimization, "
+        "its run's samples are used)",
     )
     add_cache_arguments(parser, "the re-test")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help=f"output folder ({DEFAULT_OUT})")
@@ -154,6 +160,7 @@ def cmd_finetune(
             cache_mode=CacheMode.parse(args.cache), cache_path=Path(args.cache_path)
         ),
         argv=list(argv) if argv is not None else sys.argv[2:],
+        sampling=sampling_options(args),
     )
     finetune(suite, options, say=say)
     return 0

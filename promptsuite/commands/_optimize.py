@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TextIO
 
 from promptsuite.cache import CacheMode
+from promptsuite.commands._sampling import add_sampling_arguments, sampling_options
 from promptsuite.config import RunSettings, add_cache_arguments, model_option
 from promptsuite.errors import ConfigError
 from promptsuite.models import ModelSpec
@@ -96,6 +97,7 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "whose proposals join the search for half the budget (default copro)",
     )
     parser.add_argument("--max-demos", type=int, default=4, help="most demos per candidate (4)")
+    add_sampling_arguments(parser, "they also measure how consistent the model is")
     parser.add_argument(
         "--keep", type=int, default=2, help="best candidates to write back as variants (2)"
     )
@@ -175,6 +177,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         max_demos=args.max_demos,
         settings=settings,
         log=out_dir / "dspy.log",
+        sampling=sampling_options(args),
     )
     options = PipelineOptions(
         search=search,
@@ -221,10 +224,17 @@ def reference_lines(references: ReferenceSummary | None) -> list[str]:
     """Which train cases have a reference answer, and where it came from (the demos' source)."""
     if references is None:
         return []
+    counts = {
+        "stated": references.stated,
+        "derived from their checks": references.derived,
+        "labelled by a person": references.labelled,
+        "sampled from the model": references.sampled,
+        "from the teacher": references.teacher,
+    }
+    kinds = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n) or "none"
     lines = [
         f"references: {references.with_reference} of {references.train_cases} train "
-        f"cases ({references.stated} stated, {references.derived} derived from their "
-        "checks); only these become demos, never a validation or test case"
+        f"cases ({kinds}); only these become demos, never a validation or test case"
     ]
     missing = references.missing
     if missing:

@@ -45,13 +45,15 @@ from promptsuite.optimize._records import (
     ReferenceSummary,
     RepairedDemos,
     RunnerCounts,
+    SampledCase,
+    Sampling,
     SearchSettings,
     Verification,
     mean,
     mean_score,
     read_run,
 )
-from promptsuite.optimize._references import reference_answers
+from promptsuite.optimize._references import reference_answers, sampled_references
 from promptsuite.optimize._report import (
     REPORT_VERSION,
     OptimizationReport,
@@ -84,6 +86,8 @@ __all__ = [
     "RepairedDemos",
     "Retested",
     "RunnerCounts",
+    "SampledCase",
+    "Sampling",
     "Say",
     "SearchOptions",
     "SearchOutcome",
@@ -100,6 +104,7 @@ __all__ = [
     "render_optimization_report",
     "retest",
     "run_search",
+    "sampled_references",
     "validate_example",
     "validate_jsonl",
     "write_default",

@@ -2,7 +2,8 @@
 
 Each example is the suite's own prompt template (not DSPy's), rendered with the case's vars,
 followed by the case's reference answer (:mod:`promptsuite.optimize._references`: stated in
-the suite, derived from the case's checks, or a verified output of the run; never invented).
+the suite, derived from the case's checks, the best passing sample of a train case, or a
+verified output of the run; never invented).
 Every line written is validated against the chat format before the summary is returned.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,6 +58,10 @@ class ExportSummary:
         lines_validated: JSONL lines checked against the chat format (every line written).
         meets_openai_minimum: The training file has at least ``OPENAI_MIN_EXAMPLES`` lines.
         collect_more: Labelled cases still missing to reach ``RECOMMENDED_MIN_EXAMPLES``.
+        sampled: Examples whose answer is the task model's best passing sample (rejection
+            sampling).
+        teacher: Examples whose answer is a teacher model's passing sample.
+        labelled: Examples whose answer a person labelled passing.
     """
 
     train_path: str
@@ -74,6 +80,9 @@ class ExportSummary:
     lines_validated: int
     meets_openai_minimum: bool
     collect_more: int
+    sampled: int = 0
+    teacher: int = 0
+    labelled: int = 0
 
 
 # ---------------------------------------------------------------- the export
@@ -130,7 +139,7 @@ def export_finetune(
     not_rendered: dict[str, str] = {}
     needs: dict[str, str] = {}
     held_out = 0
-    sources = {"stated": 0, "verified": 0, "derived": 0}
+    sources: Counter[str] = Counter()
     for case in suite.cases:
         split = run.split.get(case.id, "train")
         if split == "test":
@@ -212,6 +221,9 @@ def export_finetune(
         lines_validated=n_train + n_val,
         meets_openai_minimum=n_train >= OPENAI_MIN_EXAMPLES,
         collect_more=max(0, RECOMMENDED_MIN_EXAMPLES - n_train - n_val),
+        sampled=sources["sampled"],
+        teacher=sources["teacher"],
+        labelled=sources["labelled"],
     )
 
 

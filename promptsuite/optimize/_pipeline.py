@@ -103,7 +103,7 @@ def optimize(
     """
     started = time.perf_counter()
     search = options.search
-    outcome = run_search(suite, search, progress=progress)
+    outcome = run_search(suite, search, progress=progress, say=say)
     run = outcome.run
     if run.optimizer_error is not None:
         say(

@@ -31,6 +31,8 @@ __all__ = [
     "ReferenceSummary",
     "RepairedDemos",
     "RunnerCounts",
+    "SampledCase",
+    "Sampling",
     "SearchSettings",
     "Verification",
     "mean",
@@ -145,8 +147,14 @@ class ReferenceSummary(FrozenRecord):
     """References stated in the suite (``reference:``)."""
     derived: int
     """References derived from the case's checks."""
+    sampled: int = 0
+    """References sampled from the task model (its best passing reply)."""
+    teacher: int = 0
+    """References sampled from the teacher model."""
+    labelled: int = 0
+    """References a person labelled as passing (``promptsuite review``)."""
     sources: dict[str, str] = Field(default_factory=dict)
-    """Case id -> where its reference came from (``stated`` or ``derived``)."""
+    """Case id -> where its reference came from (``stated``, ``derived``, ``sampled``...)."""
     missing: dict[str, str] = Field(default_factory=dict)
     """Train case id -> why it has no reference."""
 
@@ -208,6 +216,80 @@ class ModelUsage(FrozenRecord):
         )
 
 
+class SampledCase(FrozenRecord):
+    """One train case's samples: the model's consistency on it, and the reference kept."""
+
+    case_id: str
+    """Suite case id."""
+    tags: list[str]
+    """The case's tags."""
+    greedy_passed: bool | None
+    """Whether the reply at the suite's own temperature passed (pass@1); None if it errored."""
+    passes: list[bool]
+    """Pass/fail of each sample of the task model, at the sampling temperature."""
+    scores: list[float]
+    """Score of each sample."""
+    teacher_passes: list[bool] = Field(default_factory=list)
+    """Pass/fail of each teacher sample (asked only when no task-model reply passed)."""
+    reference: str | None = None
+    """The best passing reply, kept as the case's reference; None when none passed."""
+    source: Literal["sampled", "teacher"] | None = None
+    """Whose reply the reference is."""
+    sample: int | None = None
+    """Which reply it is: -1 the reply at the suite's temperature, else the sample's index."""
+    repaired: bool = False
+    """Whether the reply was trimmed to the checks' format (its first sentence, the word
+    limit) before it passed; a reply that passed as written is preferred."""
+    reference_score: float | None = None
+    """The reference's score under the case's checks."""
+    failed_checks: dict[str, int] = Field(default_factory=dict)
+    """Check (``type (metric)``) -> how many of the task model's replies failed it."""
+    tried: int = 0
+    """Replies scored before the reference was found (all of them when none passed)."""
+
+    @property
+    def pass_count(self) -> int:
+        """Samples of the task model that passed."""
+        return sum(self.passes)
+
+
+class Sampling(FrozenRecord):
+    """The sampling stage: K replies per train case without a reference, scored by its checks.
+
+    Rejection sampling (DSPy's bootstrapping idea: a demo is a reply that passed the metric):
+    the best passing reply of a case becomes its reference, for the search's demos and the
+    fine-tune's rows. The same samples measure how consistent the model is on each case.
+    """
+
+    model: str
+    """The task model sampled."""
+    teacher: str | None
+    """The teacher model asked where the task model never passed, if one was given."""
+    samples: int
+    """Samples per case (K)."""
+    temperature: float
+    """The sampling temperature."""
+    seed: int
+    """Seed of the samples (sample i uses seed + i where the provider takes a seed)."""
+    rules: list[str] = Field(default_factory=list)
+    """Rules read off the checks, added to your instruction for every reply asked (the
+    samples come from your prompt as the search's first candidates would improve it)."""
+    cases: list[SampledCase]
+    """Every sampled train case, in the suite's order."""
+    skipped: dict[str, str] = Field(default_factory=dict)
+    """Train case id -> why it was not sampled (a conversation, say)."""
+    usage: ModelUsage = ModelUsage()
+    """What the task model's samples cost."""
+    teacher_usage: ModelUsage = ModelUsage()
+    """What the teacher's samples cost."""
+    wall_s: float = 0.0
+    """Seconds the stage took."""
+
+    def references(self) -> dict[str, str]:
+        """Case id -> the reply kept as its reference."""
+        return {c.case_id: c.reference for c in self.cases if c.reference is not None}
+
+
 class RunnerCounts(FrozenRecord):
     """The runner's own counters of a re-test on the held-out split."""
 
@@ -262,6 +344,8 @@ class OptimizationRun(SuiteRunRecord):
     """The search's settings."""
     references: ReferenceSummary | None = None
     """The train cases' references (None in runs before references were recorded)."""
+    sampling: Sampling | None = None
+    """The sampling stage, when train cases without a reference were sampled."""
     candidates: list[Candidate] = Field(default_factory=list)
     """Every candidate in evaluation order."""
     test_results: dict[int, list[CaseScore]] = Field(default_factory=dict)

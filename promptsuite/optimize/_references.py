@@ -1,16 +1,17 @@
 """Reference answers of an optimization run: the suite's own, plus the run's verified outputs.
 
 The suite's references (stated, or derived from the checks) follow the rule of
-:mod:`promptsuite.references`. An optimization run adds **verified** references: outputs of
-its candidates that passed a case on every repeat, used where the suite has none. The
-fine-tuning export and the analysis share :func:`reference_answers`; the search itself uses
-only the suite's references of train cases for its demos (never the run's outputs, never a
-validation or test case).
+:mod:`promptsuite.references`. An optimization run adds two kinds where the suite has none:
+**sampled** references of train cases (the best passing reply of the sampling stage, from the
+task model or a teacher) and **verified** ones (outputs of its candidates that passed a case
+on every repeat). The fine-tuning export and the analysis share :func:`reference_answers`;
+the search itself uses only train cases' references for its demos (stated, derived or
+sampled; never a candidate's output, never a validation or test case).
 """
 
 from __future__ import annotations
 
-from promptsuite.optimize._records import CaseScore, OptimizationRun
+from promptsuite.optimize._records import CaseScore, OptimizationRun, SampledCase, Sampling
 from promptsuite.references import Reference, case_references
 from promptsuite.suite import Suite
 
@@ -28,7 +29,10 @@ def reference_answers(
     Returns:
         ``(references, missing)``: case id -> reference, and case id -> why it has none.
     """
-    verified = _verified_outputs(run)
+    sampled = {
+        c: r for c, r in sampled_references(run.sampling).items() if run.split.get(c) == "train"
+    }
+    verified = {**_verified_outputs(run), **sampled}
     if suite is None:
         unlabelled = {c: "no candidate passed it" for c in run.split if c not in verified}
         return {c: r for c, r in verified.items() if c in run.split}, unlabelled
@@ -43,6 +47,34 @@ def reference_answers(
         else:
             missing[case.id] = f"no candidate passed it, and {why[case.id]}"
     return references, missing
+
+
+def sampled_references(sampling: Sampling | None) -> dict[str, Reference]:
+    """The references a sampling stage kept, by case id (it samples train cases only)."""
+    if sampling is None:
+        return {}
+    return {
+        case.case_id: sampled_reference(case, sampling)
+        for case in sampling.cases
+        if case.reference is not None
+    }
+
+
+def sampled_reference(case: SampledCase, sampling: Sampling) -> Reference:
+    """One sampled case's kept reply as a reference, with its provenance in words."""
+    assert case.reference is not None and case.source is not None
+    who = sampling.teacher if case.source == "teacher" else sampling.model
+    which = (
+        "its reply at the suite's temperature"
+        if case.sample == -1
+        else f"sample {(case.sample or 0) + 1} at temperature {sampling.temperature:g}"
+    )
+    trimmed = ", trimmed to the checks' format," if case.repaired else ""
+    detail = (
+        f"{which} from {who}{trimmed} passing its checks (score "
+        f"{case.reference_score or 0:.2f}; {case.tried} replies scored)"
+    )
+    return Reference(case.case_id, case.reference, case.source, detail)
 
 
 def _verified_outputs(run: OptimizationRun) -> dict[str, Reference]:

@@ -2,7 +2,8 @@
 
 :func:`run_search` splits the cases (seeded, stratified by tag; the test split is never
 shown to the optimizer), scores the user's own variant on validation (candidate 0), then
-lets the chosen optimizer propose candidates, scored by the suite's own checks through
+lets the chosen optimizer propose candidates (train cases without a reference answer are
+first sampled for one: :mod:`._sampling`), scored by the suite's own checks through
 promptsuite's runner and cache. DSPy is imported only when a search runs.
 """
 
@@ -14,7 +15,13 @@ from promptsuite.optimize.search._options import (
     Progress,
     SearchOptions,
 )
-from promptsuite.optimize.search._run import SearchOutcome, import_dspy, run_search
+from promptsuite.optimize.search._run import SearchOutcome, import_dspy, run_search, sampling_line
+from promptsuite.optimize.search._sampling import (
+    DEFAULT_SAMPLE_TEMPERATURE,
+    DEFAULT_SAMPLES,
+    SamplingOptions,
+    sample_references,
+)
 from promptsuite.optimize.search._split import (
     DEFAULT_FRACTIONS,
     fractions_text,
@@ -24,16 +31,21 @@ from promptsuite.optimize.search._split import (
 
 __all__ = [
     "DEFAULT_FRACTIONS",
+    "DEFAULT_SAMPLES",
+    "DEFAULT_SAMPLE_TEMPERATURE",
     "DEFAULT_TARGET",
     "JOINING",
     "OPTIMIZERS",
     "OPTIMIZE_INSTALL",
     "Progress",
+    "SamplingOptions",
     "SearchOptions",
     "SearchOutcome",
     "fractions_text",
     "import_dspy",
     "parse_fractions",
     "run_search",
+    "sample_references",
+    "sampling_line",
     "split_cases",
 ]

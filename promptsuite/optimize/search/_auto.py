@@ -35,6 +35,7 @@ from promptsuite.optimize._shape import PromptShape, candidate_templates
 from promptsuite.optimize.search._calls import CandidateKey
 from promptsuite.optimize.search._derived import (
     PATTERNS,
+    RULES_HEADING,
     DemoPlan,
     Rule,
     check_rules,
@@ -51,7 +52,6 @@ from promptsuite.results import CaseResult
 from promptsuite.runner import Runner, plan_jobs
 from promptsuite.suite import Prompt, ResolvedCase, Suite, Variant
 
-_RULES_HEADING = "Rules for your reply:"
 _FAILURE_HEADING = "Most important (replies so far broke these rules):"
 
 
@@ -185,7 +185,7 @@ def auto_search(setup: SearchSetup, options: SearchOptions, *, budget: int | Non
             rules = check_rules(train, references)
             repaired: RepairedDemos | None = None
             if not plan.main and options.max_demos > 0:
-                ruled = instruction_with(shape.instruction, rules, _RULES_HEADING)
+                ruled = instruction_with(shape.instruction, rules, RULES_HEADING)
                 demos, repaired = await _repaired_demos(search, ruled, train, options)
                 plan = repaired_plan(demos)
             run.auto = AutoPlan(
@@ -224,7 +224,7 @@ def _schedule(
 ) -> Iterator[Proposal]:
     """The proposals in the order they are tried; later ones start from the best so far."""
     original = search.shape.instruction
-    ruled = instruction_with(original, rules, _RULES_HEADING)
+    ruled = instruction_with(original, rules, RULES_HEADING)
     label = "repaired demos" if plan.kind == "repaired" else "demos"
     if plan.main:
         yield Proposal(original, plan.main, label)

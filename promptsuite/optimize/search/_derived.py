@@ -262,6 +262,19 @@ def _bounds(spec: CheckSpec, unit: str) -> str | None:
     return f"Use {text}." if text else None
 
 
+#: The heading of the rules read off the checks, in an instruction.
+RULES_HEADING = "Rules for your reply:"
+
+_WORD_PATTERN = re.compile(r"(?:\(\?i\))?\\b([A-Za-z][A-Za-z' -]*[A-Za-z])\\b")
+
+
+def _regex_word(pattern: str) -> str | None:
+    """The word or phrase a pattern such as ``(?i)\\bapp\\b`` asks for (a small model
+    follows "include the word" where it cannot read a regular expression)."""
+    found = _WORD_PATTERN.fullmatch(pattern)
+    return found.group(1) if found else None
+
+
 def _rule_for_shared(spec: CheckSpec, add: Callable[..., None]) -> None:
     negated, base = split_type(spec.type)
     value = spec.value
@@ -281,6 +294,8 @@ def _rule_for_shared(spec: CheckSpec, add: Callable[..., None]) -> None:
         add("equals", f"Reply with exactly {json.dumps(value)} and nothing else.", base)
     elif base == "equals":
         add("json", "Reply with JSON only, no other text.", base)
+    elif base == "regex" and isinstance(value, str) and _regex_word(value):
+        add(f"regex:{value}", f"Include the word {json.dumps(_regex_word(value))}.", base)
     elif base == "regex" and isinstance(value, str):
         anchored = value.startswith("^") and value.endswith("$")
         where = "Your whole reply" if anchored else "Your reply"

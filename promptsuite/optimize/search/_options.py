@@ -11,6 +11,7 @@ from promptsuite.config import RunSettings
 from promptsuite.models import ModelSpec
 from promptsuite.optimize._records import Candidate, OptimizationRun
 from promptsuite.optimize._shape import PromptShape
+from promptsuite.optimize.search._sampling import SamplingOptions
 from promptsuite.optimize.search._split import DEFAULT_FRACTIONS
 from promptsuite.references import Reference
 from promptsuite.suite import Suite
@@ -58,6 +59,8 @@ class SearchOptions:
         settings: Cache and concurrency settings of the runner.
         threads: DSPy evaluation threads (default: 1 for the embedded model, else 4).
         log: Where DSPy's own output goes (default: discarded).
+        sampling: The sampling stage's samples, temperature and teacher (references for
+            train cases that have none).
     """
 
     model: ModelSpec | None = None
@@ -73,6 +76,7 @@ class SearchOptions:
     settings: RunSettings = field(default_factory=RunSettings)
     threads: int | None = None
     log: Path | None = None
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)
 
 
 @dataclass(frozen=True)

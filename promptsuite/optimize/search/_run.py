@@ -32,12 +32,15 @@ from promptsuite.optimize._records import (
     DspySearch,
     OptimizationRun,
     ReferenceSummary,
+    Sampling,
     SearchSettings,
     mean,
 )
-from promptsuite.optimize._shape import PromptShape, shape_of
+from promptsuite.optimize._references import sampled_reference
+from promptsuite.optimize._shape import PromptShape, candidate_templates, shape_of
 from promptsuite.optimize.search import _calls
 from promptsuite.optimize.search._auto import auto_search
+from promptsuite.optimize.search._derived import RULES_HEADING, check_rules, instruction_with
 from promptsuite.optimize.search._optimizers import (
     PROMPT_MAX_TOKENS,
     RUNNERS,
@@ -51,9 +54,10 @@ from promptsuite.optimize.search._options import (
     SearchOptions,
     SearchSetup,
 )
+from promptsuite.optimize.search._sampling import sample_references, sampling_cost
 from promptsuite.optimize.search._split import split_cases
 from promptsuite.references import Reference, case_references
-from promptsuite.suite import ResolvedCase, Suite
+from promptsuite.suite import ResolvedCase, Suite, Variant
 
 
 @dataclass
@@ -157,20 +161,24 @@ def run_search(
     options: SearchOptions,
     *,
     progress: Progress | None = None,
+    say: Callable[[str], None] | None = None,
 ) -> SearchOutcome:
     """Search prompt variants of a suite's first prompt variant.
 
     The cases are split (seeded, stratified by tag); only train cases' reference answers
-    (:func:`promptsuite.references.case_references`) ever reach a candidate, as labelled
-    demos. ``auto`` (the default) needs no proposer model; with a ``prompt_model`` other
-    than the task model, the proposals of ``options.joins`` (COPRO by default, or MIPROv2,
-    GEPA) then join the same search, starting from the best candidate, for half the budget.
-    The DSPy optimizers run as before, with the train references as labelled demos.
+    ever reach a candidate, as labelled demos: stated or derived
+    (:func:`promptsuite.references.case_references`), else the best passing reply of the
+    sampling stage (:mod:`._sampling`, ``options.sampling``). ``auto`` (the default) needs
+    no proposer model; with a ``prompt_model`` other than the task model, the proposals of
+    ``options.joins`` (COPRO by default, or MIPROv2, GEPA) then join the same search,
+    starting from the best candidate, for half the budget. The DSPy optimizers run as
+    before, with the train references as labelled demos.
 
     Args:
         suite: The loaded suite.
         options: What to search with.
         progress: Called with each candidate as it is recorded.
+        say: Told what the sampling stage will cost before it runs, and what it cost.
 
     Returns:
         The run (split, candidates in evaluation order, usage) and the starting shape.
@@ -193,6 +201,7 @@ def run_search(
     split = split_cases(suite.cases, seed=options.seed, fractions=options.fractions)
     train = [case for case in suite.cases if split[case.id] == "train"]
     references, unlabelled = case_references(suite, train)
+    sampling = _sample(suite, shape, train, references, unlabelled, model, options, say)
     run = OptimizationRun(
         suite=suite.name,
         suite_path=suite.path,
@@ -212,6 +221,7 @@ def run_search(
             params=suite.params,
         ),
         references=reference_summary(references, unlabelled),
+        sampling=sampling,
     )
     started = time.perf_counter()
     setup = SearchSetup(suite, run, shape, references, model, progress)
@@ -236,6 +246,73 @@ def run_search(
     return SearchOutcome(run, shape)
 
 
+def _sample(
+    suite: Suite,
+    shape: PromptShape,
+    train: Sequence[ResolvedCase],
+    references: dict[str, Reference],
+    unlabelled: dict[str, str],
+    model: ModelSpec,
+    options: SearchOptions,
+    say: Callable[[str], None] | None,
+) -> Sampling | None:
+    """Run the sampling stage on the train cases without a reference; the references it
+    keeps join ``references`` (and leave ``unlabelled``).
+
+    The replies are asked with your instruction plus the rules read off the checks (the
+    search's own first improvement): a small model told "at most 25 words" produces passing
+    replies far more often than one that must guess it, and a case it still never passes is
+    the stronger evidence of a gap."""
+    wanted = [c for c in train if c.id in unlabelled]
+    plan = options.sampling
+    if not wanted or plan.samples < 1:
+        return None
+    tell = say or (lambda line: None)
+    tell(
+        f"sampling: {len(wanted)} train cases have no reference answer; asking {model.display} "
+        f"for 1 + {plan.samples} replies each (temperature {plan.temperature:g}), up to "
+        f"{sampling_cost(len(wanted), plan)} calls, cached"
+        + (f"; {plan.teacher.display} where none passes" if plan.teacher else "")
+    )
+    rules = check_rules(train, references)
+    ruled = instruction_with(shape.instruction, rules, RULES_HEADING)
+    variant = Variant("sampling", candidate_templates(shape, ruled, ()), "the sampling stage")
+    sampling = sample_references(
+        suite,
+        wanted,
+        model,
+        plan,
+        seed=options.seed,
+        settings=options.settings,
+        variant=variant,
+        rules=[r.text for r in rules],
+    )
+    for case in sampling.cases:
+        if case.reference is not None:
+            references[case.case_id] = sampled_reference(case, sampling)
+            unlabelled.pop(case.case_id, None)
+        else:
+            replies = "the teacher's or the model's" if case.teacher_passes else "the model's"
+            unlabelled[case.case_id] = (
+                f"none of {case.tried} of {replies} replies passed its checks"
+            )
+    tell(sampling_line(sampling))
+    return sampling
+
+
+def sampling_line(sampling: Sampling) -> str:
+    """What the sampling stage found and cost, in one line."""
+    kept = sampling.references()
+    teacher = sum(1 for c in sampling.cases if c.source == "teacher")
+    usage = sampling.usage.plus(sampling.teacher_usage)
+    return (
+        f"sampling: references for {len(kept)} of {len(sampling.cases)} cases"
+        + (f" ({teacher} from the teacher)" if sampling.teacher else "")
+        + f"; {usage.calls} calls (+{usage.cache_hits} cached), {usage.tokens} tokens, "
+        f"{sampling.wall_s:.0f} s"
+    )
+
+
 def reference_summary(
     references: Mapping[str, Reference], unlabelled: Mapping[str, str]
 ) -> ReferenceSummary:
@@ -246,6 +323,9 @@ def reference_summary(
         with_reference=len(references),
         stated=sources["stated"],
         derived=sources["derived"],
+        sampled=sources["sampled"],
+        teacher=sources["teacher"],
+        labelled=sources["labelled"],
         sources={case_id: r.source for case_id, r in sorted(references.items())},
         missing=dict(sorted(unlabelled.items())),
     )
