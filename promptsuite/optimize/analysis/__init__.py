@@ -26,6 +26,13 @@ from promptsuite.optimize.analysis._analyze import (
     analyze,
     search_facts,
 )
+from promptsuite.optimize.analysis._consistency import (
+    GAP_SHARE,
+    CaseConsistency,
+    Consistency,
+    ConsistencyRow,
+    consistency,
+)
 from promptsuite.optimize.analysis._cost import (
     CHARS_PER_TOKEN,
     DEFAULT_CALL_VOLUME,
@@ -56,6 +63,7 @@ __all__ = [
     "CHARS_PER_TOKEN",
     "DEFAULT_CALL_VOLUME",
     "DEFAULT_MARGIN",
+    "GAP_SHARE",
     "MIN_HELD_OUT",
     "MIN_WINDOW",
     "OPENAI_MIN_EXAMPLES",
@@ -63,8 +71,11 @@ __all__ = [
     "RECOMMENDED_MIN_EXAMPLES",
     "VERDICT_RULES",
     "Analysis",
+    "CaseConsistency",
     "CaseInsight",
     "CaseStatus",
+    "Consistency",
+    "ConsistencyRow",
     "CostLine",
     "CostSummary",
     "Evidence",
@@ -86,6 +97,7 @@ __all__ = [
     "VerdictRule",
     "analyze",
     "best_so_far",
+    "consistency",
     "decide",
     "default_window",
     "detect_plateau",

@@ -19,11 +19,13 @@ rule                              what it adds, or the verdict it gives
 ``target_reached``                ``target-reached`` (reliably, when consistency is required)
 ``empty_search``                  ``undecided``: no candidate besides the user's prompt
 ``stopped_before_a_plateau``      ``undecided``: the optimizer stopped before a plateau
-``no_labelled_demos``             ``undecided``: no train reference, so no demo was tried
+``no_labelled_demos``             ``undecided``: no train reference and no samples, so no demo
+                                  was tried
 ``state_the_plateau``             the plateau's reason
 ``too_early_for_a_plateau``       ``undecided``: no more candidates than the window
 ``still_improving``               ``still-improving``, with the gain of another budget
 ``note_resistant_cases``          the cases no prompt variant solved
+``note_consistency``              pass@1 against pass@k of the samples; the tags never passed
 ``format_failures``               ``plateau-format``: failures of the reply's format
 ``count_the_labels``              the labelled cases against the fine-tuning threshold
 ``count_the_missing_references``  the cases a person would have to label
@@ -41,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
+from promptsuite.optimize.analysis._consistency import Consistency
 from promptsuite.optimize.analysis._plateau import GainEstimate, Plateau, estimate_gain
 
 VerdictCode = Literal[
@@ -174,6 +177,8 @@ class Evidence:
         extra_reasons: Further evidence lines (the change against the user's prompt, cost)
             every verdict ends with.
         stopped_early: Why the optimizer stopped before its budget, if it did.
+        consistency: The sampling stage's figures, when train cases were sampled for
+            references (None otherwise).
     """
 
     plateau: Plateau
@@ -185,6 +190,7 @@ class Evidence:
     failures: FailureFacts = FailureFacts()
     extra_reasons: tuple[str, ...] = ()
     stopped_early: str | None = None
+    consistency: Consistency | None = None
 
     @property
     def closing_reasons(self) -> tuple[str, ...]:
@@ -275,14 +281,15 @@ def stopped_before_a_plateau(evidence: Evidence, reasons: list[str]) -> Verdict 
 
 
 def no_labelled_demos(evidence: Evidence, reasons: list[str]) -> Verdict | None:
-    """Undecided when no train case had a reference answer, so no demo could be tried."""
+    """Undecided when no train case had a reference answer and none was sampled, so no demo
+    could be tried. Samples that never passed are evidence (of a gap), not silence."""
     search = evidence.search
-    if search.demos_tried or search.train_references != 0:
+    if search.demos_tried or search.train_references != 0 or evidence.consistency is not None:
         return None
     reasons.append(
         "no train case has a reference answer, so no labelled examples were tried, the "
-        "strongest lever for a small model: state `reference:` on cases (or add checks "
-        "that pin the answer, such as equals) and run again"
+        "strongest lever for a small model: sample them (--samples), state `reference:` on "
+        "cases (or add checks that pin the answer, such as equals) and run again"
     )
     reasons.extend(search.why_empty)
     return _undecided(
@@ -336,6 +343,12 @@ def note_resistant_cases(evidence: Evidence, reasons: list[str]) -> None:
     resistant = evidence.failures.resistant
     if resistant:
         reasons.append(f"{resistant} cases were never solved by any prompt variant")
+
+
+def note_consistency(evidence: Evidence, reasons: list[str]) -> None:
+    """A plateau on sampled cases quotes their consistency and the tags they never passed."""
+    if evidence.consistency is not None:
+        reasons.extend(evidence.consistency.lines())
 
 
 def format_failures(evidence: Evidence, reasons: list[str]) -> Verdict | None:
@@ -406,6 +419,13 @@ def _lacks_knowledge(evidence: Evidence) -> str:
     # Only reached past the format rule: any classified failure is one of knowledge.
     if evidence.failures.kind:
         return " the model lacks the knowledge (right shape, wrong content):"
+    sampled = evidence.consistency
+    if sampled is not None and sampled.gap:
+        return (
+            f" in {sampled.samples} samples the model never produced a passing reply for "
+            f"{sampled.overall.never} of {sampled.overall.cases} train cases (a capability or "
+            "knowledge gap):"
+        )
     return ""
 
 
@@ -422,6 +442,7 @@ VERDICT_RULES: tuple[VerdictRule, ...] = (
     too_early_for_a_plateau,
     still_improving,
     note_resistant_cases,
+    note_consistency,
     format_failures,
     count_the_labels,
     count_the_missing_references,

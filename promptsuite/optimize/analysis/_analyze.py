@@ -25,6 +25,7 @@ from promptsuite.optimize.analysis._advice import (
     Verdict,
     decide,
 )
+from promptsuite.optimize.analysis._consistency import Consistency, consistency
 from promptsuite.optimize.analysis._cost import (
     DEFAULT_CALL_VOLUME,
     CostSummary,
@@ -142,6 +143,8 @@ class Analysis:
         needs_reference: Train/validation cases without one -> why.
         min_examples: Labelled cases needed before fine-tuning is advised.
         seed: Bootstrap seed.
+        consistency: The sampling stage's pass@1, pass@k and per-case pass rates, overall
+            and per tag (None when no train case was sampled).
     """
 
     suite: str
@@ -162,6 +165,7 @@ class Analysis:
     needs_reference: dict[str, str]
     min_examples: int
     seed: int
+    consistency: Consistency | None = None
 
 
 def analyze(
@@ -253,6 +257,7 @@ def analyze(
     cost = cost_summary(run, baseline, best, prices or {}, call_volume, plateau.plateaued)
     consistent = final.best_consistent_score if require_consistency else None
     failures = summarize_failures(run, best.index, references, suite)
+    sampled = consistency(run.sampling)
     basis: str | None = None
     if learning_curve is not None:
         basis = learning_curve.reason()
@@ -284,6 +289,7 @@ def analyze(
         ),
         extra_reasons=_extra_reasons(final, cases, cost),
         stopped_early=run.optimizer_error,
+        consistency=sampled,
     )
     verdict = decide(evidence)
     return Analysis(
@@ -305,6 +311,7 @@ def analyze(
         needs_reference=needs,
         min_examples=min_examples,
         seed=seed,
+        consistency=sampled,
     )
 
 

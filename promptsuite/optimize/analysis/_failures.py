@@ -61,11 +61,19 @@ class FailureSummary:
 
     @property
     def dominant(self) -> FailureKind | None:
-        """``format`` or ``knowledge``, whichever explains most of the classified failures."""
+        """``format`` when it explains at least half the failing cases and at least as many
+        as ``knowledge``; else ``knowledge`` when there is any; else None.
+
+        A failure of unknown kind (an answer check failed on a case with no reference to
+        compare with) may be either, so ``format`` must outweigh those too: a few replies
+        that are too long do not make an open-ended task a format problem.
+        """
         format_, knowledge = self.kinds.get("format", 0), self.kinds.get("knowledge", 0)
         if not format_ and not knowledge:
             return None
-        return "format" if format_ >= knowledge else "knowledge"
+        if format_ >= knowledge + self.kinds.get("unknown", 0):
+            return "format"
+        return "knowledge" if knowledge else None
 
     def lines(self) -> tuple[str, ...]:
         """The evidence, in words, for the verdict."""

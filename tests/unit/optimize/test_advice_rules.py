@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from dataclasses import replace
@@ -13,6 +14,8 @@ import pytest
 from promptsuite.optimize.analysis import (
     MIN_HELD_OUT,
     VERDICT_RULES,
+    Consistency,
+    ConsistencyRow,
     Evidence,
     FailureFacts,
     FinalScore,
@@ -213,6 +216,43 @@ def test_no_labelled_demos() -> None:
     assert verdict.reasons == (*reasons, *FAILING, *EXTRA)
     passes("no_labelled_demos", evidence(search=SearchFacts(8, True, 0)))
     passes("no_labelled_demos", evidence(search=SearchFacts(8, False, 1)))
+    # Samples that never passed are evidence, not silence: the next rules decide.
+    sampled = evidence(search=SearchFacts(8, False, 0), consistency=sampled_gap())
+    passes("no_labelled_demos", sampled)
+
+
+def sampled_gap(never: int = 9, cases: int = 12) -> Consistency:
+    """Sampled train cases, ``never`` of ``cases`` (all tagged ``refunds``) never passing."""
+    row = ConsistencyRow("refunds", cases, 1, cases, cases - never, 6, cases * 4, 0, 3, never)
+    return Consistency(
+        model="local",
+        samples=4,
+        temperature=0.7,
+        overall=dataclasses.replace(row, group="all"),
+        tags=(row,),
+        cases=(),
+    )
+
+
+def test_note_consistency() -> None:
+    verdict, reasons = apply("note_consistency", evidence(consistency=sampled_gap()))
+    assert verdict is None
+    assert reasons[1].startswith("consistency on 12 sampled train cases (local): pass@1 8%")
+    assert reasons[2] == (
+        "in 4 samples the model never produced a passing reply for 9 of 12 train cases "
+        "tagged refunds"
+    )
+    passes("note_consistency", evidence())
+
+
+def test_a_sampled_gap_is_named_in_the_plateau_headline() -> None:
+    facts = evidence(failures=FailureFacts(), consistency=sampled_gap())
+    verdict = decide(facts)
+    assert verdict.code == "plateau-collect"
+    assert "never produced a passing reply for 9 of 12 train cases" in verdict.headline
+    assert "knowledge gap" in verdict.headline
+    few = decide(evidence(failures=FailureFacts(), consistency=sampled_gap(never=2)))
+    assert "never produced" not in few.headline
 
 
 def test_state_the_plateau() -> None:
