@@ -1,5 +1,8 @@
 """The rows a fine-tune learns from: the train split's reference answers, in chat form.
 
+Where a case has no reference of its own, the sampling stage's best passing reply is used
+(rejection sampling: the model's own replies that passed the case's checks).
+
 The split is the optimizer's own (:func:`promptsuite.optimize.search.split_cases`, same seed
 and shares, or the split an optimization run recorded), so the fine-tuned model and the best
 prompt are judged on the same held-out test cases. Train rows are what the model learns,
@@ -9,13 +12,14 @@ validation rows decide when to stop, and test cases never reach the trainer.
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from promptsuite.errors import ConfigError, PromptsuiteError
 from promptsuite.optimize.search import DEFAULT_FRACTIONS, split_cases
-from promptsuite.references import case_references
+from promptsuite.references import Reference, case_references
 from promptsuite.suite import Suite
 from promptsuite.template import render_messages
 
@@ -37,6 +41,8 @@ class Rows:
         split: Case id -> ``train`` / ``val`` / ``test``.
         missing: Train/validation case id -> why it has no reference answer.
         variant: The prompt variant rendered.
+        sources: Where the rows' answers came from -> how many (``stated``, ``derived``,
+            ``sampled``, ``teacher``, ``labelled``).
     """
 
     train: list[Chat]
@@ -47,6 +53,7 @@ class Rows:
     split: dict[str, str]
     missing: dict[str, str] = field(default_factory=dict)
     variant: str = "default"
+    sources: dict[str, int] = field(default_factory=dict)
 
 
 def chat_rows(
@@ -56,8 +63,13 @@ def chat_rows(
     fractions: tuple[float, float, float] = DEFAULT_FRACTIONS,
     split: Mapping[str, str] | None = None,
     variant: str | None = None,
+    extra: Mapping[str, Reference] | None = None,
 ) -> Rows:
     """Render every train and validation case that has a reference answer.
+
+    A case's own reference (stated, or derived from its checks) comes first; ``extra``
+    (the sampling stage's best passing replies of train cases, person-labelled outputs)
+    fills in where it has none: rejection-sampling fine-tuning for open-ended suites.
 
     Args:
         suite: The suite.
@@ -65,6 +77,7 @@ def chat_rows(
         fractions: Train, validation and test shares (the optimizer's ``--split``).
         split: A recorded split (an optimization run's); overrides ``seed``/``fractions``.
         variant: Prompt variant to render; the prompt's default when None.
+        extra: More references, by case id, for cases the suite gives none.
 
     Raises:
         ConfigError: The variant is unknown, or no train case has a reference answer.
@@ -81,6 +94,11 @@ def chat_rows(
     )
     labelled = [case for case in suite.cases if assigned.get(case.id, "train") != "test"]
     references, missing = case_references(suite, labelled)
+    for case_id, found in (extra or {}).items():
+        if case_id in missing:
+            references[case_id] = found
+            del missing[case_id]
+    sources: Counter[str] = Counter()
     rows: dict[str, tuple[list[Chat], list[str]]] = {"train": ([], []), "val": ([], [])}
     for case in labelled:
         reference = references.get(case.id)
@@ -95,11 +113,12 @@ def chat_rows(
         examples, ids = rows["val" if assigned.get(case.id) == "val" else "train"]
         examples.append(chat)
         ids.append(case.id)
+        sources[reference.source] += 1
     if not rows["train"][0]:
         raise ConfigError(
             f"{suite.path}: no train case has a reference answer, so there is nothing to "
             "fine-tune on; state `reference:` on cases (or add checks that pin the answer, "
-            "such as equals)"
+            "such as equals), or sample them (--samples, --teacher)"
         )
     return Rows(
         train=rows["train"][0],
@@ -110,6 +129,7 @@ def chat_rows(
         split={case.id: assigned.get(case.id, "train") for case in suite.cases},
         missing=missing,
         variant=name,
+        sources=dict(sorted(sources.items())),
     )
 
 

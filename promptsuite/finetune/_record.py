@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Final, Literal
 
-from pydantic import ConfigDict, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
 from promptsuite._schema import FrozenRecord, RecordFile, SuiteRunRecord
 from promptsuite.finetune._config import TrainConfig
-from promptsuite.optimize import CaseScore, RunnerCounts
+from promptsuite.optimize import CaseScore, RunnerCounts, Sampling
 from promptsuite.optimize.analysis import LearningCurve, Verdict
 
 #: Version 2 groups the re-test, the agreement and the judgement, each filled by its stage;
@@ -71,6 +71,8 @@ class RowCounts(FrozenRecord):
     """The held-out case ids."""
     missing: dict[str, str]
     """Train/validation case id -> why it has no reference answer."""
+    sources: dict[str, int] = Field(default_factory=dict)
+    """Where the rows' answers came from (``stated``, ``derived``, ``sampled``...) -> rows."""
 
 
 class Training(FrozenRecord):
@@ -160,6 +162,44 @@ class RetestedArms(FrozenRecord):
     """The runner's counters."""
     curve_scores: dict[float, float]
     """Share of the train rows -> the mean test score of the adapter trained on it."""
+
+
+class ArmConsistency(FrozenRecord):
+    """One arm's consistency: each test case asked K times at a sampling temperature."""
+
+    cases: int
+    """Test cases."""
+    pass_rate: float
+    """Mean per-case share of passing replies."""
+    always: int
+    """Cases every reply passed (consistent)."""
+    sometimes: int
+    """Cases some replies passed."""
+    never: int
+    """Cases no reply passed."""
+
+
+class ConsistencyRetest(FrozenRecord):
+    """The held-out cases asked K times at temperature > 0: is the model consistent?
+
+    Prompting leaves a small model inconsistent (a case passes in some samples, not in
+    others); fine-tuning should make it consistent. ``prompt`` is the best prompt on the base
+    model, ``finetuned`` the fine-tuned model with your prompt.
+    """
+
+    samples: int
+    """Replies per case (K)."""
+    temperature: float
+    """Their temperature."""
+    test: dict[ArmName, list[CaseScore]]
+    """Arm name -> each case's K replies' scores and passes."""
+    arms: dict[ArmName, ArmConsistency]
+    """Arm name -> its consistency."""
+    comparison: ArmComparison
+    """Fine-tuned against the best prompt, paired: mean score over the K replies, and cases
+    fixed / broken counted on passing every reply."""
+    runner: RunnerCounts
+    """The runner's counters of both arms."""
 
 
 class Difference(FrozenRecord):
@@ -318,8 +358,14 @@ class FinetuneRecord(SuiteRunRecord):
     """The learning curve's trainings."""
     command: str
     """The command line that reproduces it."""
+    sampling: Sampling | None = None
+    """The sampling stage that gave train cases without a reference their rows (the
+    optimization run's, or this command's own)."""
     retest: RetestedArms | None = None
     """The held-out re-test (None with ``--no-test``)."""
+    consistency: ConsistencyRetest | None = None
+    """The held-out re-test at a sampling temperature, K replies per case (None with
+    ``--no-test`` or ``--samples 0``)."""
     agreement: Agreement | None = None
     """Transformers against llama.cpp (None with ``--no-test``)."""
     judgement: Judgement | None = None

@@ -4,7 +4,9 @@
 (:class:`~promptsuite.finetune.FinetuneRecord`, saved as ``finetune.json``):
 
 1. **rows**: the train split's reference answers (validation for early stopping; the test
-   split never reaches the trainer), with the optimizer's split;
+   split never reaches the trainer), with the optimizer's split; a train case with no
+   reference of its own gets the best passing reply of the sampling stage (the
+   optimization run's, else sampled here: rejection-sampling fine-tuning);
 2. **train** (``training``): a LoRA on the GGUF model through transformers, written as a
    GGUF adapter;
 3. **agreement**: the training stack's greedy replies on the test cases, later compared with
@@ -13,13 +15,17 @@
 5. **re-test** (``retest``): the test split run by the normal runner (cache, checks) on the
    base model with your prompt and the best prompt, and on the tuned model with both,
    through the optimizer's own re-test engine (:func:`promptsuite.optimize.retest`);
-6. **verdict** (``judgement``): the fine-tuned model against the best prompt, paired, with
+6. **consistency** (``consistency``): the test split again with K replies per case at a
+   sampling temperature, the best prompt on the base model against the fine-tuned model:
+   how often each case passes when asked again, before and after;
+7. **verdict** (``judgement``): the fine-tuned model against the best prompt, paired, with
    its interval; the optimizer's advice re-derived with the learning curve instead of a
    fixed threshold.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import shlex
 import time
@@ -42,13 +48,25 @@ from promptsuite.optimize import (
     CaseScore,
     OptimizationReport,
     OptimizationRun,
+    RunnerCounts,
+    Sampling,
     Say,
+    mean,
     mean_score,
     read_optimization_report,
     retest,
+    sampled_references,
 )
 from promptsuite.optimize.analysis import analyze, fit_learning_curve
-from promptsuite.optimize.search import DEFAULT_FRACTIONS, DEFAULT_TARGET
+from promptsuite.optimize.search import (
+    DEFAULT_FRACTIONS,
+    DEFAULT_TARGET,
+    SamplingOptions,
+    sample_references,
+    sampling_line,
+    split_cases,
+)
+from promptsuite.references import case_references
 from promptsuite.suite import Suite
 from promptsuite.template import render_messages
 
@@ -74,6 +92,9 @@ class FinetuneOptions:
         settings: Runner settings (cache) of the re-test.
         target: The score aimed at (default: the optimization's).
         argv: The command line, for the reproduce line.
+        sampling: Samples per train case without a reference (the optimization run's
+            samples are used when it has them), their temperature and teacher; the
+            consistency re-test asks each test case as many times.
     """
 
     out_dir: Path
@@ -88,6 +109,7 @@ class FinetuneOptions:
     settings: RunSettings = field(default_factory=RunSettings)
     target: float | None = None
     argv: Sequence[str] = ()
+    sampling: SamplingOptions = field(default_factory=SamplingOptions)
 
 
 def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.FinetuneRecord:
@@ -114,7 +136,14 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.Finet
         if options.target is not None
         else (opt_run.target if opt_run is not None else DEFAULT_TARGET)
     )
-    rows = chat_rows(suite, seed=seed, fractions=options.fractions, split=split)
+    sampling = _sampling(suite, options, opt_run, split, seed, say)
+    rows = chat_rows(
+        suite,
+        seed=seed,
+        fractions=options.fractions,
+        split=split,
+        extra=sampled_references(sampling),
+    )
     best = _best_variant(suite, opt_run, options.best_variant, rows.variant)
     base_path = options.model_file or default_model_path()
     config = options.config
@@ -124,6 +153,8 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.Finet
         f"LoRA r{config.rank}, {config.epochs} epochs, batch {config.batch_size}, "
         f"budget {config.max_seconds:.0f} s"
     )
+    if rows.sources:
+        say("  answers: " + ", ".join(f"{n} {source}" for source, n in rows.sources.items()))
     if rows.missing:
         case_id, why = next(iter(rows.missing.items()))
         say(
@@ -162,8 +193,11 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.Finet
     retested: parts.RetestedArms | None = None
     agreement: parts.Agreement | None = None
     judgement: parts.Judgement | None = None
+    consistent: parts.ConsistencyRetest | None = None
     if options.retest:
         retested = _retest(suite, options, rows, adapter, best, curve_adapters, say)
+        if options.sampling.samples > 0:
+            consistent = _consistency(suite, options, rows, adapter, best, seed, say)
         agreement = _agreement(test_chats, hf_replies, hf_s, retested.test["finetuned"])
         judgement = _judge(retested, rows, report, suite, target, seed, curve_runs, say)
     record = parts.FinetuneRecord(
@@ -189,13 +223,16 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.Finet
             val_ids=rows.val_ids,
             test_ids=rows.test_ids,
             missing=rows.missing,
+            sources=rows.sources,
         ),
         config=config,
         load_s=round(load_s, 3),
         training=training,
         curve_runs=curve_runs,
         command=_command(options.argv),
+        sampling=sampling,
         retest=retested,
+        consistency=consistent,
         agreement=agreement,
         judgement=judgement,
         peak_rss_mb=max([training.peak_rss_mb, *(r.peak_rss_mb for r in curve_runs)]),
@@ -205,6 +242,98 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.Finet
     record_paths = write_finetune_report(record, out)
     say(f"record: {out / 'finetune.json'}; report: {record_paths[0]}")
     return record
+
+
+def _sampling(
+    suite: Suite,
+    options: FinetuneOptions,
+    opt_run: OptimizationRun | None,
+    split: Mapping[str, str] | None,
+    seed: int,
+    say: Say,
+) -> Sampling | None:
+    """The optimization run's sampling stage, else one run here on the train cases that
+    have no reference (None when every train case has one, or ``--samples 0``)."""
+    if opt_run is not None and opt_run.sampling is not None:
+        return opt_run.sampling
+    plan = options.sampling
+    assigned = split or split_cases(suite.cases, seed=seed, fractions=options.fractions)
+    train = [c for c in suite.cases if assigned.get(c.id) == "train"]
+    _, missing = case_references(suite, train)
+    wanted = [c for c in train if c.id in missing]
+    if not wanted or plan.samples < 1:
+        return None
+    model = ModelSpec("local", str(options.model_file or ""), label="local")
+    say(
+        f"sampling: {len(wanted)} train cases have no reference answer; asking {model.display} "
+        f"for 1 + {plan.samples} replies each (temperature {plan.temperature:g}), cached"
+        + (f"; {plan.teacher.display} where none passes" if plan.teacher else "")
+    )
+    sampling = sample_references(suite, wanted, model, plan, seed=seed, settings=options.settings)
+    say(sampling_line(sampling))
+    return sampling
+
+
+def _consistency(
+    suite: Suite,
+    options: FinetuneOptions,
+    rows: Rows,
+    adapter: Path,
+    best: str | None,
+    seed: int,
+    say: Say,
+) -> parts.ConsistencyRetest:
+    """The test split with K replies per case at the sampling temperature: the best prompt
+    on the base model against the fine-tuned model with your prompt."""
+    plan = options.sampling
+    default = rows.variant
+    chosen = best or default
+    variants = {name: suite.prompt.variants[name] for name in dict.fromkeys((default, chosen))}
+    base = ModelSpec("local", str(options.model_file or ""), label="local")
+    arms: dict[parts.ArmName, tuple[ModelSpec, str]] = {
+        "prompt": (base, chosen),
+        "finetuned": (tuned_spec(options.model_file, adapter), default),
+    }
+    sampled = dataclasses.replace(
+        suite, params=dataclasses.replace(suite.params, temperature=plan.temperature, seed=seed)
+    )
+    settings = dataclasses.replace(options.settings, repeat=plan.samples)
+    say(
+        f"consistency: {len(rows.test_ids)} held-out cases, {plan.samples} replies each at "
+        f"temperature {plan.temperature:g}, best prompt vs fine-tuned"
+    )
+    retested = retest(sampled, rows.split, variants, arms, settings)
+    test = {name: retested.scores[name] for name in arms}
+    summary = {name: _arm_consistency(scores) for name, scores in test.items()}
+    for name, arm in summary.items():
+        say(
+            f"  {name:<9} {arm.pass_rate:.0%} of replies pass; {arm.always} cases always, "
+            f"{arm.sometimes} sometimes, {arm.never} never"
+        )
+    calls = sum(c.model_calls for c in retested.counts)
+    return parts.ConsistencyRetest(
+        samples=plan.samples,
+        temperature=plan.temperature,
+        test=test,
+        arms=summary,
+        comparison=compare_arms(test["prompt"], test["finetuned"], seed=seed),
+        runner=RunnerCounts(
+            model_calls=calls,
+            cache_hits=sum(c.cache_hits for c in retested.counts),
+            errors=sum(c.errors for c in retested.counts),
+        ),
+    )
+
+
+def _arm_consistency(scores: Sequence[CaseScore]) -> parts.ArmConsistency:
+    rates = [sum(s.passes) / len(s.passes) if s.passes else 0.0 for s in scores]
+    return parts.ArmConsistency(
+        cases=len(scores),
+        pass_rate=round(mean(rates), 6),
+        always=sum(1 for r in rates if r == 1.0),
+        sometimes=sum(1 for r in rates if 0.0 < r < 1.0),
+        never=sum(1 for r in rates if r == 0.0),
+    )
 
 
 def _best_variant(

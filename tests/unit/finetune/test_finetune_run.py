@@ -170,3 +170,69 @@ def test_without_a_retest_only_the_training_is_recorded(project: Path) -> None:
     assert record.best_variant is None
     assert not any(line.startswith("re-testing") for line in lines)
     assert "Trained only" in (project / "out" / "finetune.html").read_text(encoding="utf-8")
+
+
+def test_an_open_ended_suite_trains_on_sampled_references_and_measures_consistency(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No case states or pins a reference: the fine-tune samples the train cases itself
+    (rejection sampling), trains on the passing replies, and re-tests each held-out case K
+    times at the sampling temperature, the best prompt against the fine-tuned model."""
+    from tests.unit.optimize import sampling_scripted as open_ended
+
+    counts = {"always": 4, "sometimes": 4, "long": 4, "never": 4}
+    (tmp_path / "suite.yaml").write_text(open_ended.suite_text(counts), encoding="utf-8")
+    (tmp_path / "prompt.yaml").write_text(open_ended.PROMPT, encoding="utf-8")
+    (tmp_path / "base.gguf").write_bytes(b"GGUF stand-in")
+    monkeypatch.chdir(tmp_path)
+    task, teacher = parse_model_spec(open_ended.TASK), parse_model_spec(open_ended.TEACHER)
+    sample = finetune_run.sample_references
+
+    def sample_scripted(suite: Any, cases: Any, model: ModelSpec, *args: Any, **kw: Any) -> Any:
+        assert model.provider == "local"  # the base model is what gets sampled
+        return sample(suite, cases, task, *args, **kw)
+
+    def retest_scripted(suite: Any, split: Any, variants: Any, arms: Any, settings: Any) -> Any:
+        # The base model is the task model; the fine-tuned one passes every case.
+        played = {
+            name: (teacher if LORA_MARK in model.model else task, variant)
+            for name, (model, variant) in arms.items()
+        }
+        return retest(suite, split, variants, played, settings)
+
+    retest = finetune_run.retest
+    monkeypatch.setattr(finetune_run, "sample_references", sample_scripted)
+    monkeypatch.setattr(finetune_run, "retest", retest_scripted)
+    monkeypatch.setattr(trainer, "load_base", _load_base)
+    monkeypatch.setattr(trainer, "train_lora", _train_lora)
+    monkeypatch.setattr(trainer, "generate", _generate)
+    monkeypatch.setattr(trainer, "release", lambda outcome: None)
+    lines: list[str] = []
+    chosen = FinetuneOptions(
+        out_dir=tmp_path / "out",
+        config=TrainConfig(),
+        model_file=tmp_path / "base.gguf",
+        settings=RunSettings(cache_path=tmp_path / "cache.sqlite"),
+    )
+    record = finetune(load_suite("suite.yaml"), chosen, say=lines.append)
+    sampling = record.sampling
+    assert sampling is not None
+    assert {c.case_id for c in sampling.cases} >= set(record.rows.train_ids)
+    assert not any(case_id.startswith("never") for case_id in record.rows.train_ids)
+    assert record.rows.sources == {"sampled": len(record.rows.train_ids)}
+    assert all(
+        why.startswith("its checks do not pin down an answer")
+        for case_id, why in record.rows.missing.items()
+        if not case_id.startswith("never")
+    ), record.rows.missing
+    consistency = record.consistency
+    assert consistency is not None
+    assert (consistency.samples, consistency.temperature) == (4, 0.7)
+    tested = len(record.rows.test_ids)
+    assert consistency.arms["finetuned"].always == tested
+    assert consistency.arms["prompt"].always < tested
+    assert consistency.comparison.gain > 0
+    assert all(len(s.passes) == 4 for s in consistency.test["prompt"])
+    assert any(line.startswith("consistency: ") for line in lines)
+    page = (tmp_path / "out" / "finetune.html").read_text(encoding="utf-8")
+    assert 'id="consistency"' in page and "sampled" in page
