@@ -175,7 +175,10 @@ def plan_demos(
     rng.shuffle(order)
     answers = [_norm(references[c.id].output) for c in order]
     labels = list(dict.fromkeys(answers))
-    if 1 < len(labels) <= MAX_LABELS and len(labels) < len(answers):
+    # Sampled replies of an open-ended task repeat ("Sorry for the trouble.") without being
+    # labels: a task is a classification only when its answers are stated or derived.
+    fixed = all(references[c.id].source in ("stated", "derived") for c in order)
+    if fixed and 1 < len(labels) <= MAX_LABELS and len(labels) < len(answers):
         by_label: dict[str, list[ResolvedCase]] = {}
         for case, answer in zip(order, answers, strict=True):
             by_label.setdefault(answer, []).append(case)

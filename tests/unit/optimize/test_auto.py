@@ -11,7 +11,7 @@ import pytest
 
 from promptsuite.config import RunSettings
 from promptsuite.models import parse_model_spec
-from promptsuite.optimize.search import SearchOptions, SearchOutcome, run_search
+from promptsuite.optimize.search import SamplingOptions, SearchOptions, SearchOutcome, run_search
 from promptsuite.references import case_references
 from promptsuite.suite import Suite, load_suite
 from tests.unit.optimize import optimize_scripted
@@ -103,12 +103,20 @@ def test_without_references_the_models_replies_are_repaired_into_demos(tmp_path,
     (tmp_path / "prompt.yaml").write_text(PROMPT, encoding="utf-8")
     suite = load_suite(tmp_path / "suite.yaml")
     assert case_references(suite)[0] == {}
-    run = search(suite, budget=3).run
+    # With sampling off, the search repairs the model's replies into demos itself.
+    run = search(suite, budget=3, sampling=SamplingOptions(samples=0)).run
     assert run.references is not None and run.references.with_reference == 0
     assert run.auto is not None and run.auto.repaired is not None
     assert run.auto.repaired.kept > 0
     repaired = next(c for c in run.candidates if c.source == "repaired demos")
     assert all(d.output.startswith("Sure") and len(d.output.split()) <= 3 for d in repaired.demos)
+    # By default the sampling stage finds them first: repaired samples, kept as references.
+    sampled = search(suite, budget=3).run
+    assert sampled.sampling is not None and sampled.references is not None
+    assert sampled.references.sampled == sampled.references.train_cases
+    assert all(c.repaired for c in sampled.sampling.cases)
+    shown = next(c for c in sampled.candidates if c.source == "demos").demos
+    assert shown and all(d.output.startswith("Sure") and len(d.output.split()) <= 3 for d in shown)
 
 
 def test_a_distinct_prompt_model_adds_copro_proposals_to_the_same_search(suite, search):
