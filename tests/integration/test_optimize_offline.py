@@ -98,3 +98,61 @@ def test_optimize_on_an_openai_compatible_endpoint(tmp_path):
     assert run.verification is not None
     assert run.task_model_usage.calls + run.verification.model_calls == requests > 0
     assert max(c.val_score for c in run.candidates) > run.candidates[0].val_score
+
+
+def test_a_teacher_behind_an_openai_compatible_server_fills_the_gaps(tmp_path):
+    """An open-ended suite on the scripted task model; where its samples never pass, the
+    teacher (a real openai client against a server on 127.0.0.1) is sampled, and only there;
+    its passing replies become references with provenance ``teacher``."""
+    from tests.unit.optimize import sampling_scripted as open_ended
+
+    counts = {"always": 4, "never": 8}
+    (tmp_path / "suite.yaml").write_text(open_ended.suite_text(counts), encoding="utf-8")
+    (tmp_path / "prompt.yaml").write_text(open_ended.PROMPT, encoding="utf-8")
+    asked: list[str] = []
+
+    def behavior(index: int, body: dict[str, object]) -> Reply:
+        messages = body["messages"]
+        assert isinstance(messages, list)
+        asked.append(str(messages[-1]["content"]))
+        return Reply(text="Thanks, we are on it.")
+
+    with StubServer(behavior=behavior) as stub:
+        teacher = f"{{provider: openai, model: teacher-model, base_url: {stub.base_url!r}}}"
+        attempts = tmp_path / "attempts.txt"
+        result = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "tests" / "offline_guard.py"),
+                str(attempts),
+                "optimize",
+                "suite.yaml",
+                "--budget",
+                "2",
+                "--samples",
+                "3",
+                "--teacher",
+                teacher,
+            ],
+            cwd=tmp_path,
+            env=offline_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        requests = stub.stats().total
+    assert result.returncode == 0, result.stderr
+    assert attempts.read_text(encoding="utf-8") == ""
+    [run_file] = (tmp_path / "reports" / "optimize").glob("open-*/run.json")
+    run = read_run(run_file)
+    sampling = run.sampling
+    assert sampling is not None and sampling.teacher == "openai:teacher-model"
+    never = [c for c in sampling.cases if c.case_id.startswith("never")]
+    assert never and all(c.source == "teacher" for c in never)
+    assert all(c.reference == "Thanks, we are on it." for c in never)
+    assert all(c.source == "sampled" for c in sampling.cases if c.case_id.startswith("always"))
+    # The teacher was asked K times for each case the model never passed, and for no other.
+    assert requests == sampling.teacher_usage.calls == 3 * len(never)
+    assert sorted(asked) == sorted(f"Message: {c.case_id}" for c in never for _ in range(3))
+    assert run.references is not None and run.references.teacher == len(never)
+    assert "from the teacher" in result.stderr
