@@ -1,7 +1,10 @@
 """Write the optimizer's known-answer suites from real customer messages, deterministically.
 
-Four suites whose right verdict is known in advance, each from Banking77's messages
-(PolyAI, CC-BY-4.0; the rows used are in ``data/banking77/known_answer_rows.csv``):
+Six suites whose right verdict is known in advance, each from Banking77's messages
+(PolyAI, CC-BY-4.0; the rows used are in ``data/banking77/known_answer_rows.csv``). Four are
+closed-form (a reference answer is stated or derived from the checks); two are open-ended
+(free-text replies whose checks accept many answers and pin down none, so the optimizer has
+to sample its references):
 
 - ``order_number`` (prompt-fixable, format/extraction): a 5-digit order number is written
   into each real message; the reply must be the number alone. The 135M model finds the
@@ -14,6 +17,13 @@ Four suites whose right verdict is known in advance, each from Banking77's messa
 - ``queue_codes`` (knowledge-gap, a mapping the model cannot know): route each message to
   one of 10 team queues whose codes (``Q-17``...) are arbitrary; the codes are listed, the
   mapping is not.
+- ``polite_reply`` (open-ended, prompt-fixable: style): a short reply (at most 20 words)
+  that apologises or thanks, and neither refuses nor sends the customer elsewhere. The 135M
+  model answers at length, calls itself a "customer service AI" and says it cannot help;
+  example replies fix it.
+- ``team_reply`` (open-ended, knowledge-gap): a free-text reply that names the team handling
+  the request; the ten team names are listed, which team handles what is arbitrary, so no
+  prompt can teach it and no model knows it.
 
 Usage::
 
@@ -76,6 +86,19 @@ MACROS = {
     "declined_transfer": "your declined transfer",
     "request_refund": "your refund",
     "transaction_charged_twice": "the double charge",
+}
+#: The team that handles each intent (team_reply): arbitrary names, so no model can know them.
+TEAMS = {
+    "exchange_rate": "Harbor",
+    "top_up_failed": "Cedar",
+    "cash_withdrawal_charge": "Falcon",
+    "transfer_timing": "Juniper",
+    "edit_personal_details": "Orbit",
+    "terminate_account": "Quartz",
+    "apple_pay_or_google_pay": "Sierra",
+    "request_refund": "Tundra",
+    "age_limit": "Willow",
+    "passcode_forgotten": "Zephyr",
 }
 ORDER_FORMS = (
     "My order number is {n}. {t}",
@@ -203,6 +226,67 @@ def short_reply(rows: Sequence[Row], rng: random.Random) -> None:
     write("short_reply", prompt, suite)
 
 
+def polite_reply(rows: Sequence[Row], rng: random.Random) -> None:
+    cases = [
+        case_block(f"{intent}-{row[1]}", [intent], row[2].strip(), "")
+        for intent in sorted(MACROS)
+        for row in pick(rows, intent, 7, rng)
+    ]
+    prompt = (
+        "name: polite_reply\n"
+        'system: "You are the support assistant of a bank. Reply to the customer\'s message."\n'
+        'user: "Message: {{ message }}"\n'
+    )
+    suite = (
+        "name: polite_reply\n"
+        f"description: {q('A short, polite, helpful reply (open-ended, style).')}\n"
+        "prompt: ../prompts/polite_reply.yaml\n"
+        "defaults:\n"
+        "  max_tokens: 48\n"
+        "  expect:\n"
+        "    - {type: word-count, max: 20, metric: short}\n"
+        "    - {type: icontains-any, value: [sorry, apolog, thank], metric: polite}\n"
+        "    - type: not-icontains-any\n"
+        "      value: [as an ai, customer service ai, unable to, i don't have, cannot assist, "
+        "can't assist, contact]\n"
+        "      metric: helpful\n"
+        "cases:\n" + "".join(cases)
+    )
+    write("polite_reply", prompt, suite)
+
+
+def team_reply(rows: Sequence[Row], rng: random.Random) -> None:
+    cases = [
+        case_block(
+            f"{intent}-{row[1]}",
+            [intent],
+            row[2].strip(),
+            f"    expect:\n      - {{type: icontains, value: {q(team)}, metric: team}}\n",
+        )
+        for intent, team in TEAMS.items()
+        for row in pick(rows, intent, 6, rng)
+    ]
+    names = sorted(TEAMS.values())
+    system = (
+        "You are the support assistant of a bank. Tell the customer, in one short sentence, "
+        "which team will handle their request: the "
+        + ", ".join(names[:-1])
+        + f" or {names[-1]} team."
+    )
+    prompt = f'name: team_reply\nsystem: {q(system)}\nuser: "Message: {{{{ message }}}}"\n'
+    suite = (
+        "name: team_reply\n"
+        f"description: {q('Name the team that handles the request (open-ended, knowledge-gap).')}\n"
+        "prompt: ../prompts/team_reply.yaml\n"
+        "defaults:\n"
+        "  max_tokens: 40\n"
+        "  expect:\n"
+        "    - {type: word-count, max: 30, metric: short}\n"
+        "cases:\n" + "".join(cases)
+    )
+    write("team_reply", prompt, suite)
+
+
 def labelled(name: str, description: str, system: str, labels: dict[str, str], per: int,
              rows: Sequence[Row], rng: random.Random) -> None:  # fmt: skip
     cases = []
@@ -255,6 +339,8 @@ def main() -> None:
         rows,
         random.Random(SEED + 3),
     )
+    polite_reply(rows, random.Random(SEED + 4))
+    team_reply(rows, random.Random(SEED + 5))
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 Each suite (see ``make_suites.py``) has a known right answer: the prompt-fixable ones must
 reach at least 0.8 on the held-out test split with a ``target-reached`` verdict; the
 knowledge-gap ones must end in a plateau verdict that advises fine-tuning (or collecting
-labels for it). Every run happens in a fresh temporary copy with a fresh cache, on the model
-given (default: the embedded one), exactly as a new user would type it::
+labels for it). Two are open-ended (free-text replies, no reference answer stated or
+derivable): their train cases get references from the sampling stage, whose calls and
+time are counted in the table. Every run happens in a fresh temporary copy with a fresh
+cache, on the model given (default: the embedded one), exactly as a new user would type it::
 
     python benchmarks/known_answer/run.py [--model local] [--suite order_number ...]
 
@@ -34,6 +36,11 @@ EXPECTED = {
         {"plateau-finetune", "plateau-collect"},
     ),
     "queue_codes": ("knowledge-gap (unknowable mapping)", {"plateau-finetune", "plateau-collect"}),
+    "polite_reply": ("open-ended, prompt-fixable (style)", {"target-reached"}),
+    "team_reply": (
+        "open-ended, knowledge-gap (unknowable mapping)",
+        {"plateau-finetune", "plateau-collect"},
+    ),
 }
 
 
@@ -55,6 +62,8 @@ def run_suite(name: str, model: str | None, extra: list[str]) -> dict[str, objec
         saved = read_optimization_report(report)
     analysis, run = saved.analysis, saved.run
     verified = run.verification.model_calls if run.verification is not None else 0
+    sampling = run.sampling
+    sampled = sampling.usage.calls + sampling.teacher_usage.calls if sampling else 0
     kind, right = EXPECTED[name]
     return {
         "suite": name,
@@ -65,7 +74,10 @@ def run_suite(name: str, model: str | None, extra: list[str]) -> dict[str, objec
         "verdict": analysis.verdict.code,
         "right": analysis.verdict.code in right,
         "candidates": len(run.candidates),
-        "calls": run.task_model_usage.calls + verified,
+        "calls": run.task_model_usage.calls + verified + sampled,
+        "sampling_calls": sampled,
+        "sampling_s": sampling.wall_s if sampling else 0.0,
+        "references": f"{len(sampling.references())}/{len(sampling.cases)}" if sampling else "-",
         "wall_s": wall,
     }
 
@@ -79,14 +91,15 @@ def main() -> None:
     rows = [run_suite(name, args.model, args.extra) for name in args.suite or EXPECTED]
     print(
         "| suite | kind | baseline test | best test | verdict | right | candidates | "
-        "model calls | wall time |"
+        "model calls | sampled references | sampling calls | sampling time | wall time |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['suite']} | {r['kind']} | {r['baseline']:.3f} | {r['best']:.3f} | "
             f"{r['verdict']} | {'yes' if r['right'] else 'NO'} | {r['candidates']} | "
-            f"{r['calls']} | {r['wall_s']:.0f} s |"
+            f"{r['calls']} | {r['references']} | {r['sampling_calls']} | "
+            f"{r['sampling_s']:.0f} s | {r['wall_s']:.0f} s |"
         )
     sys.exit(0 if all(r["right"] for r in rows) else 1)
 
