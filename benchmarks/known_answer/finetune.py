@@ -1,6 +1,11 @@
 """Prove the advice: ``promptsuite optimize`` then ``promptsuite finetune`` on the knowledge-gap
 suites, and print test accuracy prompt / fine-tuned / both with the cost.
 
+``team_reply`` is open-ended: no case states or pins a reference, so its rows are the
+sampling stage's passing replies (rejection sampling), and the consistency table (each test
+case asked K times at the sampling temperature, best prompt against fine-tuned) is printed
+for every suite.
+
 Each suite (see ``make_suites.py``) runs in a fresh temporary copy with a fresh cache, exactly
 as a user would type it::
 
@@ -31,7 +36,7 @@ from promptsuite.finetune import FinetuneRecord, read_finetune_record
 from promptsuite.optimize import mean_score
 
 HERE = Path(__file__).resolve().parent
-SUITES = ("card_intents", "queue_codes")
+SUITES = ("card_intents", "queue_codes", "team_reply")
 
 
 def run(command: list[str], cwd: Path) -> float:
@@ -103,6 +108,25 @@ def main() -> None:
             f"{m.optimize_s:.0f} s + {m.finetune_s:.0f} s |"
         )
         print(f"<!-- {r.suite}: advice after the curve: {j.advice_after} -->")
+    print()
+    print(
+        "| suite | rows from | replies passing: best prompt -> fine-tuned | always passing | "
+        "never passing | mean score over replies: gain (95% CI) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for m in measured:
+        r = m.record
+        cs = r.consistency
+        if cs is None:
+            continue
+        before, after, cc = cs.arms["prompt"], cs.arms["finetuned"], cs.comparison
+        sources = ", ".join(f"{n} {source}" for source, n in r.rows.sources.items())
+        print(
+            f"| {r.suite} | {sources} | {before.pass_rate:.0%} -> {after.pass_rate:.0%} "
+            f"({cs.samples} at T={cs.temperature:g}) | {before.always} -> {after.always} of "
+            f"{after.cases} | {before.never} -> {after.never} | {cc.gain:+.3f} "
+            f"({cc.ci_low:+.3f} to {cc.ci_high:+.3f}) |"
+        )
 
 
 if __name__ == "__main__":
