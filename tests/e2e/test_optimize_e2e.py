@@ -118,3 +118,59 @@ def test_the_default_search_fixes_a_prompt_fixable_suite_offline(tmp_path):
     run = saved.run
     assert run.optimizer == "auto" and len(run.candidates) == 9
     assert run.dspy is None  # the auto search needs no DSPy
+
+
+def test_an_open_ended_suite_gets_sampled_references_and_a_decided_verdict(tmp_path):
+    """A style task with free-text replies and no derivable reference: the sampling stage
+    gives its train cases references from the model's own passing replies, the search shows
+    them as demos, and the advice decides with the consistency figures."""
+    known = ROOT / "benchmarks" / "known_answer"
+    for folder in ("suites", "prompts"):
+        (tmp_path / folder).mkdir()
+        shutil.copy(known / folder / "polite_reply.yaml", tmp_path / folder)
+    suite_file = tmp_path / "suites" / "polite_reply.yaml"
+    # Two cases of each intent: 16 cases, 6 of them train.
+    text = suite_file.read_text(encoding="utf-8")
+    head, _, body = text.partition("cases:\n")
+    blocks = ["  - id:" + b for b in body.split("  - id:")[1:]]
+    kept: dict[str, list[str]] = {}
+    for block in blocks:
+        intent = block.split("tags: [", 1)[1].split("]", 1)[0]
+        kept.setdefault(intent, []).append(block)
+    suite_file.write_text(
+        head + "cases:\n" + "".join(b for bs in kept.values() for b in bs[:2]), encoding="utf-8"
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "promptsuite.cli",
+        "optimize",
+        "suites/polite_reply.yaml",
+        "--budget",
+        "2",
+        "--samples",
+        "2",
+        "--no-write",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900
+    )
+    assert result.returncode == 0, result.stderr
+    assert "sampling: 6 train cases have no reference answer" in result.stderr
+    [report_file] = (tmp_path / "reports" / "optimize").glob("polite_reply-*/optimization.json")
+    report = read_optimization_report(report_file)
+    run, analysis = report.run, report.analysis
+    assert run.sampling is not None
+    train = {c for c, s in run.split.items() if s == "train"}
+    assert {c.case_id for c in run.sampling.cases} == train
+    assert run.sampling.usage.calls == len(train) * (1 + 2)
+    kept_refs = run.sampling.references()
+    assert kept_refs, "the model never produced a passing reply: the suite is mis-built"
+    assert run.references is not None and run.references.sampled == len(kept_refs)
+    assert any(d.output in kept_refs.values() for c in run.candidates for d in c.demos)
+    assert analysis.consistency is not None and analysis.consistency.overall.cases == len(train)
+    assert analysis.verdict.code != "undecided" or "labelled examples" not in (
+        analysis.verdict.headline
+    )
+    assert report.export is not None and report.export.sampled == len(kept_refs)
