@@ -230,28 +230,13 @@ def _judge_calibration(
     confusion = Confusion.of([p for p, _ in pairs], [j for _, j in pairs])
     interval = kappa_interval(confusion, resamples=resamples, confidence=confidence, seed=seed)
     bias, p_value = bias_direction(confusion) if pairs else (None, None)
-    kappa, low, high = interval.kappa, interval.ci_low, interval.ci_high
+    kappa, low, high = (_tidy(v) for v in (interval.kappa, interval.ci_low, interval.ci_high))
     figures = (
         f"kappa {kappa:.2f} ({confidence:.0%} CI {low:.2f} to {high:.2f}) on {confusion.n} labels"
         if kappa is not None and low is not None and high is not None
         else ""
     )
-    if not pairs:
-        trusted, reason = False, "not trusted: no labels yet"
-    elif kappa is None or low is None:
-        trusted, reason = (
-            False,
-            (
-                f"not trusted: kappa is undefined on {confusion.n} labels (the judge and the"
-                " people gave every output one verdict); label outputs of both kinds"
-            ),
-        )
-    elif confusion.n < MIN_TRUSTED_LABELS:
-        trusted, reason = False, f"not trusted: {figures}, fewer than {MIN_TRUSTED_LABELS}"
-    elif low < threshold:
-        trusted, reason = False, f"not trusted: {figures}; the lower bound is under {threshold:g}"
-    else:
-        trusted, reason = True, f"trusted: {figures}; the lower bound reaches {threshold:g}"
+    trusted, reason = _trust(confusion, low, threshold, figures)
     return JudgeCalibration(
         judge=judge.id,
         grader=judge.grader,
@@ -270,6 +255,33 @@ def _judge_calibration(
         trusted=trusted,
         reason=reason,
     )
+
+
+def _trust(
+    confusion: Confusion, low: float | None, threshold: float, figures: str
+) -> tuple[bool, str]:
+    """Whether verdicts may rest on a judge with these figures, and why (not)."""
+    judge_passed = confusion.both_pass + confusion.judge_only
+    if confusion.n == 0:
+        return False, "not trusted: no labels yet"
+    if low is None:
+        return False, (
+            f"not trusted: kappa is undefined on {confusion.n} labels (the judge and the people"
+            " gave every output one verdict); label outputs of both kinds"
+        )
+    if judge_passed in (0, confusion.n):
+        verdict = "pass" if judge_passed else "fail"
+        return False, f"not trusted: {figures}; it said {verdict} to every output"
+    if confusion.n < MIN_TRUSTED_LABELS:
+        return False, f"not trusted: {figures}, fewer than {MIN_TRUSTED_LABELS}"
+    if low < threshold:
+        return False, f"not trusted: {figures}; the lower bound is under {threshold:g}"
+    return True, f"trusted: {figures}; the lower bound reaches {threshold:g}"
+
+
+def _tidy(value: float | None) -> float | None:
+    """A figure without float noise: a kappa of exactly 0 computed as -1e-17 reads 0.0."""
+    return None if value is None else round(value, 12) + 0.0
 
 
 def case_rests_on(case: CaseResult, report: CalibrationReport) -> str | None:

@@ -110,7 +110,8 @@ def test_warn_shows_which_judges_are_trusted_and_keeps_the_verdicts(
             " least 20 labels*",
             f"{lenient}*6*50%*0.00 [[]0.00, 0.00[]]*none (0.25)*3/0*no*",
             f"{trusted}*20*100%*1.00 [[]1.00, 1.00[]]*none*0/0*yes*",
-            f"  {lenient}*: not trusted: kappa 0.00 (95% CI * to *) on 6 labels, fewer than 20",
+            f"  {lenient}*: not trusted: kappa 0.00 (95% CI * to *) on 6 labels; it said pass"
+            " to every output",
             f"  {trusted}*: trusted: kappa 1.00 (95% CI 1.00 to 1.00) on 20 labels; the lower"
             " bound reaches 0.6",
             "6 case verdicts and 1 gate verdict rest on judges that are not trusted"
@@ -135,7 +136,8 @@ def test_require_reports_verdicts_on_an_uncalibrated_judge_as_uncalibrated(
     result.stdout.fnmatch_lines(
         [
             "SKIPPED [[]1[]] suites/lenient.yaml:*: uncalibrated: rests on judge@lenient-grader#*"
-            " (quality), not trusted: kappa 0.00 (95% CI 0.00 to 0.00) on 6 labels, fewer than 20",
+            " (quality), not trusted: kappa 0.00 (95% CI 0.00 to 0.00) on 6 labels; it said"
+            " pass to every output",
             "SKIPPED [[]1[]] *plugin.py:*: suite gate: uncalibrated: rests on judge@lenient*",
         ]
     )
