@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -182,6 +183,144 @@ def _add_report_commands(commands: Any) -> None:
     export.set_defaults(func=_cmd_export)
 
 
+def _cmd_review(args: argparse.Namespace) -> int:
+    from promptsuite.report import read_results
+    from promptsuite.review import ReviewQueue, ReviewServer
+
+    queue = ReviewQueue.of(
+        read_results(args.results), Path(args.root or "."), labeller=args.labeller or None
+    )
+    for problem in queue.problems:
+        print(problem, file=sys.stderr)
+    server = ReviewServer(queue, port=args.port)
+    labelled = sum(item.label is not None for item in queue.items)
+    print(f"{len(queue.items)} judged outputs, {labelled} labelled; review them at {server.url}")
+    print("labels are saved as you answer; Ctrl-C stops", flush=True)
+    if args.open:
+        import webbrowser
+
+        webbrowser.open(server.url)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print()
+    finally:
+        server.close()
+    return 0
+
+
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from promptsuite.console import RunSummary, calibration_lines, shown
+    from promptsuite.gate import recorded_gates
+    from promptsuite.labels import calibrate, labels_path, read_labels
+    from promptsuite.report import read_results
+    from promptsuite.suite import load_suite
+
+    run = read_results(args.results)
+    root = Path(args.root or ".")
+    labels, case_ids = {}, {}
+    for suite_path in sorted({case.suite_path for case in run.cases}):
+        path = labels_path(suite_path, root)
+        labels[suite_path] = read_labels(path, shown(path, root))
+        try:
+            suite = load_suite(root / suite_path, display=suite_path)
+        except PromptsuiteError:  # moved or broken since the run: the run's cases stand in
+            continue
+        case_ids[suite_path] = frozenset(case.id for case in suite.cases)
+    report = calibrate(
+        run.cases,
+        labels,
+        case_ids,
+        threshold=args.kappa,
+        width=args.width,
+        seed=args.seed,
+        resamples=args.resamples,
+    )
+    run.metadata["calibration"] = report.model_dump(mode="json")
+    if not args.no_write:
+        run.write(args.results)
+    if args.json:
+        for judge in report.judges:
+            print(json.dumps(judge.model_dump(mode="json"), ensure_ascii=False))
+        for problem in report.problems:
+            print(problem, file=sys.stderr)
+        return 0
+    mode = str((run.metadata.get("settings") or {}).get("judge_calibration") or "warn")
+    summary = RunSummary(
+        run.cases,
+        recorded_gates(run),
+        results_path=args.results,
+        calibration=report,
+        judge_calibration=mode,
+    )
+    for line in calibration_lines(summary)[1:]:
+        print(line.text)
+    if not args.no_write:
+        print(
+            f"written to {args.results} (metadata.calibration); the report shows it:"
+            f" promptsuite report {args.results}"
+        )
+    return 0
+
+
+def _add_review_commands(commands: Any) -> None:
+    from promptsuite.agreement import DEFAULT_KAPPA_THRESHOLD
+
+    review = commands.add_parser(
+        "review",
+        help="label judged outputs pass or fail on a keyboard-driven page (127.0.0.1 only)",
+    )
+    review.add_argument(
+        "results",
+        nargs="?",
+        default="reports/latest.json",
+        help="a results file (default reports/latest.json)",
+    )
+    review.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    review.add_argument(
+        "--labeller", default=os.environ.get("USER"), help="who labels (default: $USER)"
+    )
+    review.add_argument("--open", action="store_true", help="open the page in a browser")
+    review.add_argument("--root", help="folder the run's suite paths start from (default: .)")
+    review.set_defaults(func=_cmd_review)
+
+    calibrate = commands.add_parser(
+        "calibrate",
+        help="measure each judge (grader x check type x rubric) against people's labels",
+    )
+    calibrate.add_argument(
+        "results",
+        nargs="?",
+        default="reports/latest.json",
+        help="a results file (default reports/latest.json)",
+    )
+    calibrate.add_argument(
+        "--json", action="store_true", help="print one JSON object per judge, one a line"
+    )
+    calibrate.add_argument(
+        "--kappa",
+        type=float,
+        default=DEFAULT_KAPPA_THRESHOLD,
+        help="the lower bound of kappa's 95%% interval a trusted judge reaches (default "
+        f"{DEFAULT_KAPPA_THRESHOLD})",
+    )
+    calibrate.add_argument(
+        "--width",
+        type=float,
+        default=0.2,
+        help="the interval width the labels-needed figure aims at (default 0.2)",
+    )
+    calibrate.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    calibrate.add_argument(
+        "--resamples", type=int, default=2000, help="bootstrap resamples (default 2000)"
+    )
+    calibrate.add_argument(
+        "--no-write", action="store_true", help="do not write the figures into the results file"
+    )
+    calibrate.add_argument("--root", help="folder the run's suite paths start from (default: .)")
+    calibrate.set_defaults(func=_cmd_calibrate)
+
+
 def _cmd_summary(args: argparse.Namespace) -> int:
     from promptsuite.config import prices_table, read_pyproject_table
     from promptsuite.gate import load_baselines, recorded_gates
@@ -209,8 +348,18 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         )
         return 0
     from promptsuite.console import RunSummary, summary_lines
+    from promptsuite.labels import CalibrationReport
 
-    for line in summary_lines(RunSummary(results.cases, gates, results_path=args.results)):
+    calibration = results.metadata.get("calibration")
+    settings = results.metadata.get("settings") or {}
+    summary = RunSummary(
+        results.cases,
+        gates,
+        results_path=args.results,
+        calibration=CalibrationReport.model_validate(calibration) if calibration else None,
+        judge_calibration=str(settings.get("judge_calibration") or "warn"),
+    )
+    for line in summary_lines(summary):
         print(line.text)
     return 0
 
@@ -364,6 +513,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _add_report_commands(commands)
     _add_ci_commands(commands)
     _add_import_command(commands)
+    _add_review_commands(commands)
     from promptsuite.commands import add_finetune_command, add_optimize_command
 
     add_optimize_command(commands)

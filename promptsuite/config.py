@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
+from promptsuite.agreement import DEFAULT_KAPPA_THRESHOLD
 from promptsuite.cache import CacheMode
 from promptsuite.errors import ConfigError
 from promptsuite.gate import DEFAULT_GATE_MARGIN, GateInconclusive
@@ -29,6 +30,10 @@ DEFAULT_CACHE_PATH = Path(".promptsuite") / "cache.sqlite"
 
 BaselineMissing = Literal["warn", "fail"]
 """What a suite without a baseline does: say so in the summary, or fail its gate."""
+JudgeCalibrationMode = Literal["off", "warn", "require"]
+"""What a run does with its judges' calibration against people's labels: ignore it; show
+it and warn about verdicts resting on an untrusted judge; or report such verdicts as
+uncalibrated instead of pass or fail."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +123,12 @@ OPTIONS: dict[str, str] = {
     "baseline-missing": "what a suite without a baseline does: warn (default) or fail",
     "gate-margin": f"score drop the suite gate tolerates (default {DEFAULT_GATE_MARGIN})",
     "gate-inconclusive": "what an inconclusive gate does: pass (default, with a warning) or fail",
+    "judge-calibration": "whether verdicts may rest on a model-graded check whose judge "
+    "people have not calibrated (promptsuite review, promptsuite calibrate): off (default), "
+    "warn (measure the judges against the suites' labels and warn), require (report such "
+    "verdicts as uncalibrated, neither pass nor fail)",
+    "judge-kappa": "the lower bound of a judge's kappa interval that makes it trusted "
+    f"(default {DEFAULT_KAPPA_THRESHOLD})",
     "model-process": "make the openai calls in a helper process (started with pytest when "
     "the cache is off or refreshed, at the first cache miss when it is in use), so the "
     "client's import and CPU run on another core: on (default) or off",
@@ -134,6 +145,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "cache": tuple(mode.value for mode in CacheMode),
     "baseline-missing": get_args(BaselineMissing),
     "gate-inconclusive": get_args(GateInconclusive),
+    "judge-calibration": get_args(JudgeCalibrationMode),
     "model-process": ("on", "off"),
 }
 
@@ -153,6 +165,8 @@ class PluginConfig:
     prices: dict[str, Price] = field(default_factory=dict)
     shard: Shard | None = None
     model_process: bool = True
+    judge_calibration: JudgeCalibrationMode = "off"
+    judge_kappa: float = DEFAULT_KAPPA_THRESHOLD
 
 
 def read_pyproject_table(rootdir: Path) -> dict[str, Any]:
@@ -256,6 +270,13 @@ def resolve(
         raise ConfigError(f"option gate-margin: expected a number, got {margin!r}") from None
     if not 0 < gate_margin < 1:
         raise ConfigError(f"option gate-margin: expected a number in (0, 1), got {gate_margin}")
+    kappa = get("judge-kappa")
+    try:
+        judge_kappa = DEFAULT_KAPPA_THRESHOLD if kappa is None else float(kappa)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option judge-kappa: expected a number, got {kappa!r}") from None
+    if not -1 <= judge_kappa <= 1:
+        raise ConfigError(f"option judge-kappa: expected a kappa in [-1, 1], got {judge_kappa}")
     update = get("update-baseline")
     stem = shard.name if shard else "latest"
     report = str(get("report") or results_dir / f"{stem}.html")
@@ -274,6 +295,8 @@ def resolve(
         prices=prices_table(table.get("prices", {})),
         shard=shard,
         model_process=choice("model-process") == "on",
+        judge_calibration=cast(JudgeCalibrationMode, choice("judge-calibration")),
+        judge_kappa=judge_kappa,
     )
 
 

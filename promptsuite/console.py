@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from promptsuite._format import ms, num, pct, signed
 from promptsuite.gate import GateResult
@@ -22,8 +22,12 @@ from promptsuite.results import (
     transcript_line,
 )
 
-PytestOutcome = Literal["passed", "failed", "xfailed", "error"]
-"""How pytest reports a case: a pass, a failure, a known failure (xfail) or an error."""
+if TYPE_CHECKING:
+    from promptsuite.labels import CalibrationReport
+
+PytestOutcome = Literal["passed", "failed", "xfailed", "error", "uncalibrated"]
+"""How pytest reports a case: a pass, a failure, a known failure (xfail), an error, or a
+verdict withheld because it rests on a judge people have not calibrated (a skip)."""
 
 SUMMARY_HEADERS = (
     "suite",
@@ -50,6 +54,18 @@ GATE_HEADERS = (
     "McNemar p",
     "cases needed",
 )
+JUDGE_HEADERS = (
+    "judge",
+    "labels",
+    "agreement",
+    "kappa (95% CI)",
+    "bias (McNemar p)",
+    "too lenient/strict",
+    "trusted",
+    "labels for the width",
+)
+#: Lines of labels that could not be applied shown before the rest are counted.
+PROBLEM_LINES = 10
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,8 @@ class RunSummary:
         report_problem: Why no report was written, if one was asked for and failed.
         baselines_written: Baselines written by ``--promptsuite-update-baseline``, as shown.
         missing_baselines: Suite files that ran without a baseline, as shown.
+        calibration: The judges measured against people's labels, when the run did.
+        judge_calibration: The run's ``judge-calibration`` option.
     """
 
     cases: Sequence[CaseResult]
@@ -81,6 +99,8 @@ class RunSummary:
     report_problem: str | None = None
     baselines_written: Sequence[str] = ()
     missing_baselines: Sequence[str] = ()
+    calibration: CalibrationReport | None = None
+    judge_calibration: str = "off"
 
 
 def summary_lines(run: RunSummary) -> list[Line]:
@@ -104,8 +124,113 @@ def summary_lines(run: RunSummary) -> list[Line]:
     lines += _baseline_lines(run)
     if run.gates:
         lines += [Line(""), Line(gate_table(run.gates))]
+    if run.calibration is not None:
+        lines += calibration_lines(run)
     lines += [Line(f"baseline written: {path}") for path in run.baselines_written]
     return lines
+
+
+def calibration_lines(run: RunSummary) -> list[Line]:
+    """The judges against people's labels: a table, why each is trusted or not, the labels
+    that could not be applied, and the verdicts that rest on an untrusted judge."""
+    from tabulate import tabulate
+
+    report = run.calibration
+    assert report is not None
+    lines = [
+        Line(""),
+        Line(
+            f"judges against people's labels (trusted: kappa's {report.confidence:.0%} CI lower"
+            f" bound >= {report.threshold:g} on at least {report.min_labels} labels; labels"
+            f" for a CI {report.width:g} wide):"
+        ),
+    ]
+    if report.judges:
+        rows = judge_rows(report)
+        lines.append(Line(tabulate(rows, JUDGE_HEADERS, tablefmt="simple", disable_numparse=True)))
+    else:
+        lines.append(Line("no model-graded check ran"))
+    lines += [Line(f"  {j.judge}: {j.reason}", warning=not j.trusted) for j in report.judges]
+    if report.problems:
+        lines.append(Line(f"labels not applied ({len(report.problems)}):", warning=True))
+        lines += [Line(f"  {p}", warning=True) for p in report.problems[:PROBLEM_LINES]]
+        if len(report.problems) > PROBLEM_LINES:
+            left = len(report.problems) - PROBLEM_LINES
+            lines.append(Line(f"  ... and {left} more (promptsuite calibrate lists them)"))
+    if report.unlabelled:
+        where = f" {run.results_path}" if run.results_path else ""
+        lines.append(
+            Line(f"{report.unlabelled} judged outputs have no label: promptsuite review{where}")
+        )
+    resting = resting_verdicts(run.cases, run.gates, report, run.judge_calibration)
+    if resting:
+        cases, gates = resting
+        verdicts = f"{counted(cases, 'case verdict')} and {counted(gates, 'gate verdict')}"
+        if run.judge_calibration == "require":
+            text = f"uncalibrated: {verdicts} rest on judges that are not trusted"
+            text += " (reported neither pass nor fail)"
+        else:
+            text = f"{verdicts} rest on judges that are not trusted"
+            text += " (judge-calibration: require would withhold them)"
+        lines.append(Line(text, warning=True))
+    return lines
+
+
+def counted(n: int, noun: str) -> str:
+    """``1 case``, ``2 cases``."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def judge_rows(report: CalibrationReport) -> list[list[Any]]:
+    """The judge table's rows (under :data:`JUDGE_HEADERS`), one per judge."""
+    rows = []
+    for j in report.judges:
+        if j.kappa is None or j.ci_low is None or j.ci_high is None:
+            kappa = "undefined" if j.n else ""
+        else:
+            kappa = f"{j.kappa:.2f} [{j.ci_low:.2f}, {j.ci_high:.2f}]"
+        rows.append(
+            [
+                j.judge,
+                j.n,
+                pct(j.agreement) if j.agreement is not None else "",
+                kappa,
+                f"{j.bias} ({j.bias_p:.2g})" if j.bias is not None and j.bias_p is not None else "",
+                f"{j.confusion['judge_only']}/{j.confusion['person_only']}",
+                "yes" if j.trusted else "no",
+                j.labels_needed if j.labels_needed is not None else "",
+            ]
+        )
+    return rows
+
+
+def resting_verdicts(
+    cases: Sequence[CaseResult],
+    gates: Sequence[GateResult],
+    report: CalibrationReport,
+    mode: str,
+) -> tuple[int, int] | None:
+    """How many case and gate verdicts rest on a judge that is not trusted: those the run
+    withheld under ``require``, else those it would have; None when there are none."""
+    if mode == "require":
+        counts = (
+            sum(c.uncalibrated is not None for c in cases),
+            sum(g.uncalibrated is not None for g in gates),
+        )
+    else:
+        from promptsuite.labels import case_rests_on, gate_rests_on
+
+        by_gate: dict[tuple[str, str, str], list[CaseResult]] = {}
+        for case in cases:
+            by_gate.setdefault((case.suite, case.model, case.variant), []).append(case)
+        counts = (
+            sum(case_rests_on(c, report) is not None for c in cases),
+            sum(
+                gate_rests_on(by_gate.get((g.suite, g.model, g.variant), []), report) is not None
+                for g in gates
+            ),
+        )
+    return counts if any(counts) else None
 
 
 def summary_rows(cases: Iterable[CaseResult]) -> list[list[Any]]:
@@ -168,7 +293,7 @@ def gate_rows(gates: Iterable[GateResult]) -> list[list[Any]]:
                 g.suite,
                 g.model,
                 g.variant,
-                v.decision,
+                g.decision,
                 v.n_cases,
                 signed(v.mean_diff),
                 f"[{signed(v.ci_low)}, {signed(v.ci_high)}]",
@@ -183,12 +308,15 @@ def gate_rows(gates: Iterable[GateResult]) -> list[list[Any]]:
 def case_outcome(result: CaseResult, *, update_baseline: bool = False) -> PytestOutcome:
     """How the pytest plugin reports a finished case, from its saved result.
 
-    An error is an error; with no baseline (or a case new to it) a failing case fails; a
-    regression fails; a failure the baseline recorded is a known failure (xfail), as is any
-    failure while the baseline is being updated.
+    An error is an error; a verdict resting on an uncalibrated judge (under
+    ``judge-calibration: require``) is uncalibrated; with no baseline (or a case new to it)
+    a failing case fails; a regression fails; a failure the baseline recorded is a known
+    failure (xfail), as is any failure while the baseline is being updated.
     """
     if result.error is not None:
         return "error"
+    if result.uncalibrated is not None:
+        return "uncalibrated"
     if result.passed:
         return "passed"
     if update_baseline or result.baseline_status == "known-failure":

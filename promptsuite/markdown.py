@@ -22,11 +22,14 @@ from typing import Any
 from promptsuite._format import MISSING, count, usd
 from promptsuite.console import (
     GATE_HEADERS,
+    JUDGE_HEADERS,
     SUMMARY_HEADERS,
     PytestOutcome,
     case_outcome,
     gate_rows,
+    judge_rows,
     repeat_line,
+    resting_verdicts,
     summary_rows,
 )
 from promptsuite.errors import PromptsuiteError
@@ -39,6 +42,7 @@ from promptsuite.gate import (
     recorded_gates,
     sorted_gates,
 )
+from promptsuite.labels import CalibrationReport
 from promptsuite.prices import Price
 from promptsuite.results import CaseResult, RunResults, call_counts, sample_rows
 
@@ -92,8 +96,15 @@ def markdown_summary(
     cases = sorted(run.cases, key=lambda c: c.test_id)
     outcomes = {c.test_id: case_outcome(c, update_baseline=updating) for c in cases}
     failing_gates = [g for g in gates if g.failure(inconclusive) is not None]
+    withheld = sum(o == "uncalibrated" for o in outcomes.values())
+    withheld += sum(g.uncalibrated is not None for g in gates)
 
-    head = [MARKER, _headline(cases, outcomes, failing_gates), "", _counts(outcomes, gates)]
+    head = [
+        MARKER,
+        _headline(cases, outcomes, failing_gates, withheld),
+        "",
+        _counts(outcomes, gates),
+    ]
     shard = run.metadata.get("shard")
     if isinstance(shard, Mapping):
         head += [
@@ -104,6 +115,10 @@ def markdown_summary(
     head += ["", "### Suites", "", _table(_suite_rows(cases, prices), (*SUMMARY_HEADERS, "cost"))]
     if gates:
         head += ["", "### Gate", "", _table(gate_rows(gates), GATE_HEADERS)]
+    calibration = run.metadata.get("calibration")
+    if isinstance(calibration, Mapping):
+        mode = str(settings.get("judge_calibration") or "warn")
+        head += ["", *_judges(cases, gates, CalibrationReport.model_validate(calibration), mode)]
     tail = [_footer(cases, results_path, report_path)]
 
     found = baselines or {}
@@ -176,8 +191,40 @@ def write_step_summary(
     return None
 
 
+def _judges(
+    cases: Sequence[CaseResult],
+    gates: Sequence[GateResult],
+    report: CalibrationReport,
+    mode: str,
+) -> list[str]:
+    """Which judges are trusted and why, the labels not applied, the verdicts at stake."""
+    lines = [
+        "### Judges",
+        "",
+        f"Measured against people's labels; trusted when kappa's {report.confidence:.0%}"
+        f" CI lower bound reaches {report.threshold:g} on at least {report.min_labels}"
+        f" labels (`judge-calibration: {mode}`).",
+        "",
+    ]
+    if report.judges:
+        lines += [_table(judge_rows(report), JUDGE_HEADERS), ""]
+    lines += [f"- {_code(j.judge)}: {_html(j.reason)}" for j in report.judges]
+    resting = resting_verdicts(cases, gates, report, mode)
+    if resting:
+        verb = "are reported uncalibrated" if mode == "require" else "rest on untrusted judges"
+        lines.append(f"- **{resting[0]} case and {resting[1]} gate verdicts {verb}**")
+    for problem in report.problems[:TABLE_ROWS]:
+        lines.append(f"- label not applied: {_code(problem)}")
+    if len(report.problems) > TABLE_ROWS:
+        lines.append(f"- … and {len(report.problems) - TABLE_ROWS} more labels not applied")
+    return lines
+
+
 def _headline(
-    cases: Sequence[CaseResult], outcomes: Mapping[str, PytestOutcome], failing_gates: Sequence[Any]
+    cases: Sequence[CaseResult],
+    outcomes: Mapping[str, PytestOutcome],
+    failing_gates: Sequence[Any],
+    withheld: int = 0,
 ) -> str:
     regressions = sum(
         c.baseline_status == "regression" and outcomes[c.test_id] == "failed" for c in cases
@@ -193,6 +240,8 @@ def _headline(
     shown = [p for p in problems if p]
     if shown:
         return f"## ❌ promptsuite: {', '.join(shown)}"
+    if withheld:
+        return f"## ⚠️ promptsuite: no regressions, {_plural(withheld, 'uncalibrated verdict')}"
     return "## ✅ promptsuite: no regressions"
 
 
@@ -207,10 +256,11 @@ def _counts(outcomes: Mapping[str, PytestOutcome], gates: Sequence[GateResult]) 
         _plural(tally["xfailed"], "known failure"),
         f"{tally['failed']} failed" if tally["failed"] else "",
         _plural(tally["error"], "error"),
+        f"{tally['uncalibrated']} uncalibrated" if tally["uncalibrated"] else "",
     ]
     text = f"**{len(outcomes)} cases**: {', '.join(p for p in parts if p) or 'none ran'}"
     if gates:
-        decisions = Counter(g.verdict.decision for g in gates)
+        decisions = Counter(g.decision for g in gates)
         text += "; **gates**: " + ", ".join(f"{n} {d}" for d, n in sorted(decisions.items()))
     return text
 

@@ -56,6 +56,7 @@ from promptsuite.session import FinishedRun, RunSession, ShardPlan, SuiteFiles  
 
 if TYPE_CHECKING:
     from promptsuite.gate import Baseline
+    from promptsuite.labels import CalibrationReport, LabelsFile
     from promptsuite.runner import Job
 
 _CONFIG_KEY = pytest.StashKey[PluginConfig]()
@@ -84,6 +85,9 @@ class _RunState:
     plan: ShardPlan | None = None
     finished: FinishedRun | None = None
     step_summary_problem: str | None = None
+    labels: dict[str, LabelsFile] = field(default_factory=dict)
+    labelled_jobs: list[Job] = field(default_factory=list)
+    calibration: CalibrationReport | None = None
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         case = getattr(report, _CASE_ATTR, None)
@@ -201,12 +205,15 @@ class SuiteCollector(pytest.File):
         except PromptsuiteError as exc:
             yield SuiteLoadErrorItem.from_parent(self, name="<load>", error=exc)
             return
-        self.config.stash[_STATE_KEY].suites.add(suite, baseline)
+        state = self.config.stash[_STATE_KEY]
+        state.suites.add(suite, baseline)
         # Tags become markers (for -m); registering them keeps --strict-markers happy.
         for tag in sorted({tag for case in suite.cases for tag in case.tags}):
             self.config.addinivalue_line("markers", f"{tag}: promptsuite case tag")
         groups: dict[str, list[Job]] = {}
         jobs = plan_jobs(suite, config.models or None)
+        if config.judge_calibration != "off":
+            _load_labels(state, suite.path, self.path, jobs, self.config.rootpath)
         openai = any(job.model.provider == "openai" for job in jobs)
         if openai and config.model_process and _runs_jobs(self.config):
             RunSession.start_model_process(config.settings)
@@ -291,10 +298,19 @@ class CaseItem(_PlainItem):
 
         result = self.result
         assert result is not None
-        if self.config.stash[_CONFIG_KEY].update_baseline:
+        config = self.config.stash[_CONFIG_KEY]
+        if config.update_baseline:
             if not result.passed:
                 pytest.xfail("failure recorded in the baseline being updated")
             return
+        if config.judge_calibration == "require" and _judged(result):
+            from promptsuite.labels import case_rests_on
+
+            reason = case_rests_on(result, _calibration(self.config))
+            if reason is not None:
+                self.result = replace(result, uncalibrated=reason)
+                self.user_properties.append(("promptsuite_uncalibrated", reason))
+                _withhold(f"uncalibrated: {reason}")
         if self.baseline is None:
             if not result.passed:
                 raise CaseFailed(format_failure(result))
@@ -336,19 +352,70 @@ class GateItem(_PlainItem):
                 "with --promptsuite-update-baseline"
             )
         session = self.config.stash[_SESSION_KEY]
-        result = self.result = gate(
-            self.baseline, [session.result(job) for job in self.jobs], margin=config.gate_margin
-        )
-        self.user_properties.append(("promptsuite_gate", result.verdict.decision))
+        cases = [session.result(job) for job in self.jobs]
+        result = self.result = gate(self.baseline, cases, margin=config.gate_margin)
+        if config.judge_calibration == "require" and any(_judged(c) for c in cases):
+            from dataclasses import replace
+
+            from promptsuite.labels import gate_rests_on
+
+            reason = gate_rests_on(cases, _calibration(self.config))
+            result = self.result = replace(result, uncalibrated=reason)
+        self.user_properties.append(("promptsuite_gate", result.decision))
         self.user_properties.append(
             ("promptsuite_gate_mean_diff", f"{result.verdict.mean_diff:.4f}")
         )
         failure = result.failure(config.gate_inconclusive)
         if failure is not None:
             raise GateFailed(failure)
+        if result.uncalibrated is not None:
+            pytest.skip(f"suite gate: uncalibrated: {result.uncalibrated}")
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
         return self.path, None, self.name
+
+
+def _load_labels(
+    state: _RunState, suite_path: str, file: Path, jobs: list[Job], root: Path
+) -> None:
+    """Read a suite's labels file and note the jobs whose cases it labels: the judges'
+    calibration needs their results."""
+    from promptsuite.console import shown
+    from promptsuite.labels import labels_path, read_labels
+
+    path = labels_path(file)
+    labels = state.labels[suite_path] = read_labels(path, shown(path, root))
+    labelled = {placed.label.case for placed in labels.labels}
+    state.labelled_jobs += [job for job in jobs if job.case.id in labelled]
+
+
+def _withhold(reason: str) -> None:
+    """Report a case's verdict as withheld: a skip shown at the case's own place in its
+    suite file, not at this line."""
+    raise pytest.skip.Exception(reason, _use_item_location=True)
+
+
+def _judged(result: CaseResult) -> bool:
+    """Whether any check of the case was model-graded."""
+    return any(check.grader is not None for r in result.repeats for check in r.checks)
+
+
+def _calibration(config: pytest.Config) -> CalibrationReport:
+    """The run's judges measured against the suites' labels, once: from the results of the
+    cases the labels name (waiting for them, or running them in an xdist worker or a
+    shard that was not handed them)."""
+    state = config.stash[_STATE_KEY]
+    if state.calibration is None:
+        from promptsuite.labels import calibrate
+
+        session = config.stash[_SESSION_KEY]
+        state.calibration = calibrate(
+            [session.result(job) for job in state.labelled_jobs],
+            state.labels,
+            state.suites.case_ids,
+            threshold=config.stash[_CONFIG_KEY].judge_kappa,
+        )
+    return state.calibration
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -460,6 +527,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 plan=state.plan,
                 # An xdist controller collects nothing: its workers did.
                 suites=state.suites if _runs_jobs(config) else None,
+                labels=state.labels if _runs_jobs(config) else None,
             )
             from promptsuite.console import shown
             from promptsuite.markdown import write_step_summary
@@ -492,6 +560,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         report_problem=finished.report_problem,
         baselines_written=[shown(p, root) for p in finished.baselines_written],
         missing_baselines=finished.missing_baselines,
+        calibration=finished.calibration,
+        judge_calibration=config.stash[_CONFIG_KEY].judge_calibration,
     )
     terminalreporter.section("promptsuite")
     for line in summary_lines(summary):

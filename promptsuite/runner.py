@@ -249,6 +249,7 @@ class Runner:
             peers=lambda: self._peer_outputs(job, index),
             tool_calls=generation.tool_calls,
             tools=job.suite.prompt.variants[job.variant].tools,
+            default_grader=(self.settings.grader or job.model).display,
         )
 
     async def _sample(self, job: Job, request: GenerateRequest, index: int) -> _Sample:
@@ -403,6 +404,7 @@ class Runner:
             error_kind=error_kind,
             reducer=self._reducer(job),
             min_pass_rate=job.case.min_pass_rate,
+            threshold=job.case.threshold,
         )
 
     def _reducer(self, job: Job) -> Reducer:

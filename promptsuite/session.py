@@ -49,6 +49,7 @@ from promptsuite.models import call_helper
 from promptsuite.results import CaseResult, RunResults, call_counts
 
 if TYPE_CHECKING:
+    from promptsuite.labels import CalibrationReport, LabelsFile
     from promptsuite.runner import Job, Runner
     from promptsuite.suite import Suite
 
@@ -69,6 +70,8 @@ class FinishedRun:
             and each suite without a baseline when one is required.
         baselines: The committed baselines the run was compared with, by suite name (as
             they were before ``--promptsuite-update-baseline`` rewrote them).
+        calibration: The run's judges measured against the suites' labels, unless the
+            run ignored calibration (``judge-calibration: off``).
     """
 
     run: RunResults
@@ -80,6 +83,7 @@ class FinishedRun:
     missing_baselines: tuple[str, ...] = ()
     failures: tuple[str, ...] = ()
     baselines: Mapping[str, Baseline] = field(default_factory=dict)
+    calibration: CalibrationReport | None = None
 
 
 @dataclass
@@ -377,6 +381,7 @@ class RunSession:
         started: float,
         plan: ShardPlan | None = None,
         suites: SuiteFiles | None = None,
+        labels: Mapping[str, LabelsFile] | None = None,
     ) -> FinishedRun:
         """Write the run's results file, its HTML report and, when asked, the baselines.
 
@@ -394,6 +399,7 @@ class RunSession:
             plan: The shard's plan, when the run is one shard of a larger one.
             suites: The suite files as collection loaded them; None reads them from disk
                 (an xdist controller collected nothing).
+            labels: The suites' labels as collection read them; None reads them from disk.
         """
         updating = config.update_baseline and plan is None
         if suites is None:
@@ -402,6 +408,10 @@ class RunSession:
         metadata["gates"] = [g.to_dict() for g in sorted_gates(gates)]
         if plan is not None:
             metadata["shard"] = plan.to_dict()
+        calibration = None
+        if config.judge_calibration != "off":
+            calibration = run_calibration(cases, config.judge_kappa, root, suites, labels)
+            metadata["calibration"] = calibration.model_dump(mode="json")
         run = RunResults(cases=list(cases), metadata=metadata)
         stamp = _dt.datetime.now(_dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
         # The pid keeps two runs that finish in the same microsecond from sharing a name.
@@ -423,7 +433,15 @@ class RunSession:
         elif config.baseline_missing == "warn":
             missing = suites.without_baseline(cases)
         return FinishedRun(
-            run, tuple(gates), latest, report_path, problem, recorded, missing, baselines=baselines
+            run,
+            tuple(gates),
+            latest,
+            report_path,
+            problem,
+            recorded,
+            missing,
+            baselines=baselines,
+            calibration=calibration,
         )
 
     def _write_report(
@@ -477,6 +495,26 @@ class RunSession:
         self.stop_model_process()
 
 
+def run_calibration(
+    cases: Sequence[CaseResult],
+    threshold: float,
+    root: Path,
+    suites: SuiteFiles,
+    labels: Mapping[str, LabelsFile] | None = None,
+) -> CalibrationReport:
+    """The run's judges measured against the labels of the suites the cases ran (read
+    from beside each suite file when not given)."""
+    from promptsuite.console import shown
+    from promptsuite.labels import calibrate, labels_path, read_labels
+
+    if labels is None:
+        labels = {}
+        for suite_path in cases_by_suite_file(cases):
+            path = labels_path(suite_path, root)
+            labels[suite_path] = read_labels(path, shown(path, root))
+    return calibrate(cases, labels, suites.case_ids or None, threshold=threshold)
+
+
 def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
     for task in asyncio.all_tasks(loop):
         task.cancel()
@@ -506,6 +544,8 @@ def run_metadata(
             "baseline_missing": config.baseline_missing,
             "gate_margin": config.gate_margin,
             "gate_inconclusive": config.gate_inconclusive,
+            "judge_calibration": config.judge_calibration,
+            "judge_kappa": config.judge_kappa,
         },
         "model_calls": calls,
         "cache_hits": hits,

@@ -256,8 +256,8 @@ def paired_bootstrap(
     alpha = 1 - confidence
     return BootstrapResult(
         mean_diff=math.fsum(diffs) / n,
-        ci_low=_quantile(means, alpha / 2),
-        ci_high=_quantile(means, 1 - alpha / 2),
+        ci_low=quantile(means, alpha / 2),
+        ci_high=quantile(means, 1 - alpha / 2),
         sd_diff=statistics.stdev(diffs) if n > 1 else 0.0,
         n_cases=n,
         resamples=resamples,
@@ -306,7 +306,7 @@ def _differences(baseline: Sequence[float], current: Sequence[float]) -> list[fl
     return diffs
 
 
-def _quantile(ordered: Sequence[float], q: float) -> float:
+def quantile(ordered: Sequence[float], q: float) -> float:
     """The q-quantile of sorted values, interpolating linearly between neighbours."""
     position = q * (len(ordered) - 1)
     below = math.floor(position)

@@ -247,6 +247,7 @@ def grader_spec(spec: CheckSpec) -> ModelSpec | None:
     "threshold",
     validate=_need_rubric,
     aliases=("llm-rubric",),
+    rubric_of=_rubric,
 )
 async def judge(spec: CheckSpec, ctx: CheckContext) -> Finding:
     """A grader model scores the output against ``rubric`` (or ``value``); ``grader`` picks

@@ -80,6 +80,17 @@ def _text_value(spec: CheckSpec, what: str) -> str:
     return value
 
 
+def _criteria(spec: CheckSpec) -> str:
+    """What a check whose ``value`` holds its criteria is judged on."""
+    return _text_value(spec, "the criteria")
+
+
+def _fixed_instructions(spec: CheckSpec) -> str:
+    """What a check whose type fixes its own instructions is judged on: nothing of its own
+    (a factuality reference or a case's question is data, not a rubric)."""
+    return ""
+
+
 def _need_text(what: str) -> Any:
     def validate(spec: CheckSpec) -> Iterator[Problem]:
         try:
@@ -132,6 +143,7 @@ def _choice_scores(spec: CheckSpec) -> dict[str, float]:
     "config",
     validate=_need_text("the reference answer (the facts)"),
     aliases=("model-graded-factuality",),
+    rubric_of=_fixed_instructions,
 )
 async def factuality(spec: CheckSpec, ctx: CheckContext) -> Finding:
     """A grader compares the output's facts with the reference answer in ``value`` (OpenAI
@@ -171,6 +183,7 @@ async def factuality(spec: CheckSpec, ctx: CheckContext) -> Finding:
     "value",
     "grader",
     validate=_need_text("the criterion the output must meet"),
+    rubric_of=_criteria,
 )
 async def closed_qa(spec: CheckSpec, ctx: CheckContext) -> Finding:
     """A grader answers whether the output meets the criterion in ``value`` (OpenAI evals'
@@ -201,7 +214,14 @@ async def closed_qa(spec: CheckSpec, ctx: CheckContext) -> Finding:
 # --- G-Eval ---------------------------------------------------------------------------------
 
 
-@check("g-eval", "value", "grader", "threshold", validate=_need_text("the evaluation criteria"))
+@check(
+    "g-eval",
+    "value",
+    "grader",
+    "threshold",
+    validate=_need_text("the evaluation criteria"),
+    rubric_of=_criteria,
+)
 async def g_eval(spec: CheckSpec, ctx: CheckContext) -> Finding:
     """A grader writes evaluation steps for the criteria in ``value`` (a text or a list),
     follows them and scores the output 0-10 (G-Eval); the score / 10 must reach
@@ -240,7 +260,13 @@ async def g_eval(spec: CheckSpec, ctx: CheckContext) -> Finding:
 _QUESTIONS = 3
 
 
-@check("answer-relevance", "grader", "threshold", validate=score_threshold)
+@check(
+    "answer-relevance",
+    "grader",
+    "threshold",
+    validate=score_threshold,
+    rubric_of=_fixed_instructions,
+)
 async def answer_relevance(spec: CheckSpec, ctx: CheckContext) -> Finding:
     """The output answers the question (``vars.query``, else the last user message): a grader
     writes questions the output answers, and their mean embedding similarity to the real
@@ -278,7 +304,13 @@ async def answer_relevance(spec: CheckSpec, ctx: CheckContext) -> Finding:
 # --- select-best ----------------------------------------------------------------------------
 
 
-@check("select-best", "value", "grader", validate=_need_text("what makes one output the best"))
+@check(
+    "select-best",
+    "value",
+    "grader",
+    validate=_need_text("what makes one output the best"),
+    rubric_of=_criteria,
+)
 async def select_best(spec: CheckSpec, ctx: CheckContext) -> Finding:
     """A grader picks the best output among the suite's prompt variants for this case (on
     this model) by the criteria in ``value``; the chosen variant passes, the others fail."""

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from promptsuite._schema import CheckSpec
 from promptsuite.checks._scripts import apply_transform, transform_problems
-from promptsuite.errors import CheckError
+from promptsuite.errors import CheckError, PromptsuiteError
 from promptsuite.models import (
     Embeddings,
     GenerateRequest,
@@ -24,6 +24,7 @@ from promptsuite.models import (
     Message,
     ModelSpec,
     ToolCall,
+    parse_model_spec,
 )
 from promptsuite.results import CheckResult
 
@@ -64,6 +65,8 @@ class CheckContext:
             of a conversation with its tool round trips), or in the whole conversation for
             the case's own checks.
         tools: The tools the prompt declares (OpenAI's ``tools`` format).
+        default_grader: The name of the model that grades a model-graded check without
+            a ``grader`` of its own (the run's default grader, else the case's model).
     """
 
     output: str
@@ -76,6 +79,7 @@ class CheckContext:
     peers: PeersFn | None = None
     tool_calls: tuple[ToolCall, ...] = ()
     tools: tuple[Mapping[str, Any], ...] = ()
+    default_grader: str | None = None
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ class Finding:
 
 Run = Callable[[CheckSpec, CheckContext], Finding | Awaitable[Finding]]
 Validate = Callable[[CheckSpec], Iterator[Problem]]
+#: What a model-graded check is judged on: its rubric or criteria text.
+RubricOf = Callable[[CheckSpec], str]
 
 
 @dataclass(frozen=True)
@@ -117,6 +123,7 @@ class CheckType:
         summary: When it passes: the first paragraph of ``run``'s docstring, on one line.
         alias_of: For an alias (``llm-rubric``), the type it stands for.
         negation: What ``not-`` does to the score (``invert``: ``1 - score``).
+        rubric_of: For a model-graded type, what a check is judged on; None for the rest.
     """
 
     name: str
@@ -126,6 +133,7 @@ class CheckType:
     summary: str
     alias_of: str | None = None
     negation: Negation = "invert"
+    rubric_of: RubricOf | None = None
 
 
 @dataclass(frozen=True)
@@ -156,6 +164,7 @@ def check(
     validate: Validate = _no_problems,
     aliases: Sequence[str] = (),
     negation: Negation = "invert",
+    rubric_of: RubricOf | None = None,
 ) -> Callable[[Run], Run]:
     """Register the decorated function as check type ``name``.
 
@@ -166,6 +175,8 @@ def check(
         validate: Yields ``(field, message)`` for what is wrong with a check as loaded.
         aliases: Other names for the same type.
         negation: ``keep-score`` when ``not-`` inverts the pass but keeps the score.
+        rubric_of: Marks the type model-graded: what a check of it is judged on. Its
+            results then name their grader and rubric (the judge people calibrate).
 
     The function's docstring is the type's documentation: its first paragraph says when
     the check passes. Every type may also be written with a ``not-`` prefix.
@@ -182,12 +193,12 @@ def check(
             if taken in _REGISTRY or taken.startswith(NEGATION):
                 raise ValueError(f"check type {taken!r} is already registered or reserved")
         summary = " ".join(doc.split("\n\n")[0].split())
-        entry = CheckType(name, run, frozenset(fields), validate, summary, negation=negation)
+        entry = CheckType(
+            name, run, frozenset(fields), validate, summary, negation=negation, rubric_of=rubric_of
+        )
         _REGISTRY[name] = entry
         for alias in aliases:
-            _REGISTRY[alias] = CheckType(
-                alias, run, entry.fields, validate, entry.summary, name, negation
-            )
+            _REGISTRY[alias] = replace(entry, name=alias, alias_of=name)
         return run
 
     return register
@@ -246,7 +257,19 @@ async def evaluate(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
         reason=f"expected output {'not ' if negated else ''}to {finding.expected}; {finding.seen}",
         weight=spec.weight,
         metric=spec.metric,
+        grader=_grader_name(spec, ctx) if entry.rubric_of else None,
+        rubric=entry.rubric_of(spec) if entry.rubric_of else None,
     )
+
+
+def _grader_name(spec: CheckSpec, ctx: CheckContext) -> str:
+    """The name of the model that graded a model-graded check."""
+    if spec.grader is not None:
+        try:
+            return parse_model_spec(spec.grader).display
+        except PromptsuiteError as err:
+            raise CheckError(f"{spec.type} grader: {err}") from err
+    return ctx.default_grader or "the default grader"
 
 
 def outcome(results: Sequence[CheckResult], threshold: float | None) -> tuple[bool, float]:

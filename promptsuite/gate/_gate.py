@@ -29,19 +29,33 @@ class GateResult:
         model: Model label.
         variant: Prompt variant.
         verdict: The paired comparison and its figures.
+        uncalibrated: Set when the run required calibrated judges and the cases' scores
+            count a judge people have not calibrated: why. The verdict is then withheld
+            and the gate is inconclusive, whatever its figures say.
     """
 
     suite: str
     model: str
     variant: str
     verdict: GateVerdict
+    uncalibrated: str | None = None
+
+    @property
+    def decision(self) -> str:
+        """The verdict as reported: ``uncalibrated`` when it is withheld, else its decision."""
+        return "uncalibrated" if self.uncalibrated is not None else self.verdict.decision
 
     def failure(self, inconclusive: GateInconclusive = "pass") -> str | None:
         """Why this gate fails the run, or None when it does not.
 
         Args:
-            inconclusive: Whether an inconclusive decision passes or fails.
+            inconclusive: Whether an inconclusive decision (an uncalibrated one too)
+                passes or fails.
         """
+        if self.uncalibrated is not None:
+            return (
+                f"suite gate: uncalibrated: {self.uncalibrated}" if inconclusive == "fail" else None
+            )
         decision = self.verdict.decision
         if decision == "fail" or (decision == "inconclusive" and inconclusive == "fail"):
             return f"suite gate: {self.verdict.reason}"
@@ -49,22 +63,27 @@ class GateResult:
 
     def to_dict(self) -> dict[str, Any]:
         """The results file's form: the labels and the verdict's fields, flat."""
-        return {
+        data = {
             "suite": self.suite,
             "model": self.model,
             "variant": self.variant,
             **self.verdict.to_dict(),
         }
+        if self.uncalibrated is not None:
+            data["uncalibrated"] = self.uncalibrated
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> GateResult:
         """Read :meth:`to_dict`'s form."""
-        fields = {k: v for k, v in data.items() if k not in ("suite", "model", "variant")}
+        own = ("suite", "model", "variant", "uncalibrated")
+        fields = {k: v for k, v in data.items() if k not in own}
         return cls(
             str(data["suite"]),
             str(data["model"]),
             str(data["variant"]),
             GateVerdict.from_dict(fields),
+            data.get("uncalibrated"),
         )
 
 

@@ -214,6 +214,7 @@ def _compact_row(row: Mapping[str, Any], columns: list[str], intern: _Strings) -
             "l": cell["latency_s"],
             "c": cell["cost"],
             "e": intern(cell["error"]),
+            "u": intern(cell["uncalibrated"]),
             "id": cell["test_id"],
             "bs": None
             if base is None

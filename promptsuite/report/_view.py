@@ -32,7 +32,16 @@ from promptsuite.results import (
 from promptsuite.stats import wilson_interval
 
 #: How the matrix orders its rows: the most urgent first.
-SEVERITY = ("regression", "error", "fail", "known-failure", "flaky", "improved", "pass")
+SEVERITY = (
+    "regression",
+    "error",
+    "fail",
+    "uncalibrated",
+    "known-failure",
+    "flaky",
+    "improved",
+    "pass",
+)
 #: Outputs longer than this are not diffed (difflib is quadratic in the worst case).
 MAX_DIFF_CHARS = 20_000
 _TOKENS = re.compile(r"\s+|\w+|[^\w\s]")
@@ -72,6 +81,7 @@ class View:
     suites: list[str]
     totals: dict[str, Any]
     models: list[dict[str, Any]]
+    calibration: dict[str, Any] | None
 
 
 def build_view(
@@ -107,6 +117,7 @@ def build_view(
         suites=sorted({c.suite for c in cases}),
         totals=_totals(cases, groups),
         models=_models(cases, prices),
+        calibration=results.metadata.get("calibration"),
     )
 
 
@@ -122,7 +133,8 @@ def _cell(
     calls = case.generations
     cell: dict[str, Any] = {
         "state": state,
-        "kind": _kind(state, status, case.flaky),
+        "kind": "uncalibrated" if case.uncalibrated else _kind(state, status, case.flaky),
+        "uncalibrated": case.uncalibrated,
         "flaky": case.flaky,
         "baseline": status,
         "score": case.score,
@@ -259,6 +271,7 @@ def _totals(cases: Sequence[CaseResult], groups: Sequence[Group]) -> dict[str, A
         "failed": sum(not c.passed and c.error is None for c in cases),
         "errors": sum(c.error is not None for c in cases),
         "flaky": sum(c.flaky for c in cases),
+        "uncalibrated": sum(c.uncalibrated is not None for c in cases),
         "regressions": sum(g.statuses.get("regression", 0) for g in groups),
         "tokens": sum(g.tokens for g in groups),
         "cost": _sum_known(costs),

@@ -30,6 +30,12 @@ class CheckResult:
         metric: The name the check is reported under, if any.
         turn: In a conversation, the 1-based user turn whose reply it checked; None for a
             check of a single reply or of the whole transcript.
+        grader: For a model-graded check, the grader model that judged (its label or
+            ``provider:model``); None for every other check.
+        rubric: For a model-graded check, what it was judged on (the rubric or criteria
+            text; empty for types whose instructions are fixed, such as ``factuality``).
+            The grader, the type and the rubric name the judge that ``promptsuite
+            calibrate`` measures against people's labels.
     """
 
     type: str
@@ -39,6 +45,8 @@ class CheckResult:
     weight: float
     metric: str | None = None
     turn: int | None = None
+    grader: str | None = None
+    rubric: str | None = None
 
     @property
     def name(self) -> str:
@@ -57,6 +65,9 @@ class CheckResult:
         }
         if self.turn is not None:  # absent for single replies: their form is unchanged
             data["turn"] = self.turn
+        if self.grader is not None:  # only model-graded checks name their judge
+            data["grader"] = self.grader
+            data["rubric"] = self.rubric
         return data
 
     @classmethod
@@ -70,6 +81,8 @@ class CheckResult:
             weight=float(data.get("weight", 1.0)),
             metric=data.get("metric"),
             turn=int(data["turn"]) if data.get("turn") is not None else None,
+            grader=data.get("grader"),
+            rubric=data.get("rubric"),
         )
 
 
@@ -213,6 +226,12 @@ class CaseResult:
         min_pass_rate: The fraction of repeats that had to pass, when the case set one.
         baseline_status: Against the committed baseline: ``pass``, ``regression``,
             ``known-failure``, ``improved`` or ``new`` (None without a baseline).
+        threshold: The case's threshold on its weighted mean score, when it set one
+            (else it passes when every check with a positive weight passes).
+        uncalibrated: Set when the run required calibrated judges
+            (``judge-calibration: require``) and this verdict rests on a judge people have
+            not calibrated: why, with the judge's kappa and label count. The verdict is
+            then withheld (reported as uncalibrated, neither pass nor fail).
     """
 
     test_id: str
@@ -232,6 +251,8 @@ class CaseResult:
     reducer: Reducer = "all-pass"
     min_pass_rate: float | None = None
     baseline_status: BaselineStatus | None = None
+    threshold: float | None = None
+    uncalibrated: str | None = None
 
     @property
     def passes(self) -> int:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import struct
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,22 +15,8 @@ import pytest
 
 from promptsuite.report import PAGE_SIZE, write_report
 from tests.report_runs import synthetic_run
-from tests.system_tools import debian_tool
 
 TITLE = "browser test report"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    executable = debian_tool("chromium")
-    with sync_playwright() as driver:
-        launched = driver.chromium.launch(
-            executable_path=executable, args=["--no-sandbox", "--disable-gpu"]
-        )
-        yield launched
-        launched.close()
 
 
 RUN = synthetic_run(480, hostile=True, repeats=2)

@@ -42,6 +42,7 @@ PACKAGES = [
     "promptsuite.checks",
     "promptsuite.finetune",
     "promptsuite.gate",
+    "promptsuite.labels",
     "promptsuite.models",
     "promptsuite.models.openai",
     "promptsuite.optimize",
@@ -49,6 +50,7 @@ PACKAGES = [
     "promptsuite.optimize.search",
     "promptsuite.report",
     "promptsuite.results",
+    "promptsuite.review",
     "promptsuite.suite",
 ]
 

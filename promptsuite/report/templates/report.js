@@ -69,6 +69,7 @@
     var section = el("section", "case-detail");
     var head = add(section, el("h4", null, column + " "));
     add(head, el("small", null, c.id));
+    if (c.u !== null) add(section, el("p", "err", "uncalibrated: " + S[c.u]));
     var line = add(section, el("p"));
     add(line, el("span", "badge k-" + c.k, c.k));
     line.appendChild(document.createTextNode(
