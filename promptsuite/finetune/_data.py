@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from promptsuite.errors import ConfigError, PromptsuiteError
+from promptsuite.optimize import own_references
 from promptsuite.optimize.search import DEFAULT_FRACTIONS, split_cases
-from promptsuite.references import Reference, case_references
+from promptsuite.references import Reference
 from promptsuite.suite import Suite
 from promptsuite.template import render_messages
 
@@ -93,7 +94,7 @@ def chat_rows(
         else split_cases(suite.cases, seed=seed, fractions=fractions)
     )
     labelled = [case for case in suite.cases if assigned.get(case.id, "train") != "test"]
-    references, missing = case_references(suite, labelled)
+    references, missing = own_references(suite, labelled)
     for case_id, found in (extra or {}).items():
         if case_id in missing:
             references[case_id] = found

@@ -53,6 +53,7 @@ from promptsuite.optimize import (
     Say,
     mean,
     mean_score,
+    own_references,
     read_optimization_report,
     retest,
     sampled_references,
@@ -66,7 +67,6 @@ from promptsuite.optimize.search import (
     sampling_line,
     split_cases,
 )
-from promptsuite.references import case_references
 from promptsuite.suite import Suite
 from promptsuite.template import render_messages
 
@@ -259,7 +259,7 @@ def _sampling(
     plan = options.sampling
     assigned = split or split_cases(suite.cases, seed=seed, fractions=options.fractions)
     train = [c for c in suite.cases if assigned.get(c.id) == "train"]
-    _, missing = case_references(suite, train)
+    _, missing = own_references(suite, train)
     wanted = [c for c in train if c.id in missing]
     if not wanted or plan.samples < 1:
         return None

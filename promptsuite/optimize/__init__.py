@@ -53,7 +53,11 @@ from promptsuite.optimize._records import (
     mean_score,
     read_run,
 )
-from promptsuite.optimize._references import reference_answers, sampled_references
+from promptsuite.optimize._references import (
+    own_references,
+    reference_answers,
+    sampled_references,
+)
 from promptsuite.optimize._report import (
     REPORT_VERSION,
     OptimizationReport,
@@ -98,6 +102,7 @@ __all__ = [
     "mean",
     "mean_score",
     "optimize",
+    "own_references",
     "read_optimization_report",
     "read_run",
     "reference_answers",

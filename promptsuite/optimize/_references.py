@@ -1,7 +1,8 @@
 """Reference answers of an optimization run: the suite's own, plus the run's verified outputs.
 
 The suite's references (stated, or derived from the checks) follow the rule of
-:mod:`promptsuite.references`. An optimization run adds two kinds where the suite has none:
+:mod:`promptsuite.references`; an output a person labelled passing (:mod:`promptsuite.labels`)
+comes next. An optimization run adds two kinds where the suite has none:
 **sampled** references of train cases (the best passing reply of the sampling stage, from the
 task model or a teacher) and **verified** ones (outputs of its candidates that passed a case
 on every repeat). The fine-tuning export and the analysis share :func:`reference_answers`;
@@ -11,9 +12,33 @@ sampled; never a candidate's output, never a validation or test case).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+from promptsuite.labels import labelled_references
 from promptsuite.optimize._records import CaseScore, OptimizationRun, SampledCase, Sampling
 from promptsuite.references import Reference, case_references
-from promptsuite.suite import Suite
+from promptsuite.suite import ResolvedCase, Suite
+
+
+def own_references(
+    suite: Suite, cases: Iterable[ResolvedCase] | None = None
+) -> tuple[dict[str, Reference], dict[str, str]]:
+    """The suite's own references: stated or derived
+    (:func:`promptsuite.references.case_references`), else an output a person labelled
+    passing (``suites/__labels__/SUITE.jsonl``, written by ``promptsuite review``).
+
+    Returns:
+        ``(references, missing)``: case id -> reference, and case id -> why it has none.
+    """
+    references, missing = case_references(suite, cases)
+    if missing:
+        for case_id, labelled in labelled_references(suite.path).items():
+            if case_id in missing:
+                references[case_id] = Reference(
+                    case_id, labelled.output, "labelled", labelled.provenance
+                )
+                del missing[case_id]
+    return references, missing
 
 
 def reference_answers(
@@ -36,7 +61,7 @@ def reference_answers(
     if suite is None:
         unlabelled = {c: "no candidate passed it" for c in run.split if c not in verified}
         return {c: r for c, r in verified.items() if c in run.split}, unlabelled
-    own, why = case_references(suite)
+    own, why = own_references(suite)
     references: dict[str, Reference] = {}
     missing: dict[str, str] = {}
     for case in suite.cases:

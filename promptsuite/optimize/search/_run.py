@@ -36,7 +36,7 @@ from promptsuite.optimize._records import (
     SearchSettings,
     mean,
 )
-from promptsuite.optimize._references import sampled_reference
+from promptsuite.optimize._references import own_references, sampled_reference
 from promptsuite.optimize._shape import PromptShape, candidate_templates, shape_of
 from promptsuite.optimize.search import _calls
 from promptsuite.optimize.search._auto import auto_search
@@ -56,7 +56,7 @@ from promptsuite.optimize.search._options import (
 )
 from promptsuite.optimize.search._sampling import sample_references, sampling_cost
 from promptsuite.optimize.search._split import split_cases
-from promptsuite.references import Reference, case_references
+from promptsuite.references import Reference
 from promptsuite.suite import ResolvedCase, Suite, Variant
 
 
@@ -200,7 +200,7 @@ def run_search(
     shape = shape_of(suite.prompt.variants[variant], where=suite.prompt.file or suite.path)
     split = split_cases(suite.cases, seed=options.seed, fractions=options.fractions)
     train = [case for case in suite.cases if split[case.id] == "train"]
-    references, unlabelled = case_references(suite, train)
+    references, unlabelled = own_references(suite, train)
     sampling = _sample(suite, shape, train, references, unlabelled, model, options, say)
     run = OptimizationRun(
         suite=suite.name,

@@ -10,20 +10,25 @@ import pytest
 
 from promptsuite.config import RunSettings
 from promptsuite.finetune._data import chat_rows
+from promptsuite.gate import digest
+from promptsuite.labels import Label, labels_path, save_label
 from promptsuite.models._registry import parse_model_spec
 from promptsuite.optimize import (
     PipelineOptions,
     optimize,
+    own_references,
     read_optimization_report,
     reference_answers,
     sampled_references,
 )
 from promptsuite.optimize.analysis import consistency
 from promptsuite.optimize.search import (
+    DEFAULT_FRACTIONS,
     SamplingOptions,
     SearchOptions,
     run_search,
     sample_references,
+    split_cases,
 )
 from promptsuite.suite import Suite, load_suite
 from tests.unit.optimize import sampling_scripted
@@ -244,3 +249,39 @@ def test_the_advice_decides_on_an_open_ended_suite(make_suite, settings, tmp_pat
     )
     page = result.report_paths[0].read_text(encoding="utf-8")
     assert 'id="consistency"' in page and "pass@4" in page
+
+
+def test_a_person_labelled_output_is_a_reference_and_is_not_sampled(make_suite, settings):
+    suite = make_suite(never=10)
+    split = split_cases(suite.cases, seed=0, fractions=DEFAULT_FRACTIONS)
+    train = [c for c in split if split[c] == "train"]
+    labelled, other = train[0], train[1]
+    path = labels_path(suite.path)
+    save_label(
+        path,
+        Label.model_validate(
+            {
+                "case": labelled,
+                "check": "polite",
+                "output_digest": digest("Thanks, a person wrote this."),
+                "label": "pass",
+                "output": "Thanks, a person wrote this.",
+                "labeller": "ann",
+            }
+        ),
+    )
+    references, missing = own_references(suite)
+    assert references[labelled].source == "labelled"
+    assert references[labelled].detail.startswith("labelled by a person")
+    assert other in missing
+    run = run_search(
+        suite,
+        SearchOptions(
+            model=parse_model_spec(TASK), budget=1, settings=settings, sampling=SamplingOptions()
+        ),
+    ).run
+    assert run.references is not None and run.references.labelled == 1
+    assert run.sampling is not None and labelled not in {c.case_id for c in run.sampling.cases}
+    rows = chat_rows(suite, split=run.split)
+    assert rows.sources == {"labelled": 1}
+    assert rows.train[0][-1]["content"] == "Thanks, a person wrote this."
