@@ -55,6 +55,12 @@ def optimize_offline(tmp_path: Path, model: str, *args: str) -> OptimizationRun:
         encoding="utf-8",
     )
     (tmp_path / "prompt.yaml").write_text(PROMPT, encoding="utf-8")
+    return run_offline(tmp_path, *args)[1]
+
+
+def run_offline(tmp_path: Path, *args: str) -> tuple[str, OptimizationRun]:
+    """``promptsuite optimize suite.yaml --budget 2 ARGS`` in ``tmp_path`` under the offline
+    guard; check that it succeeded and attempted no connection; its output and run."""
     attempts = tmp_path / "attempts.txt"
     result = subprocess.run(
         [
@@ -75,8 +81,8 @@ def optimize_offline(tmp_path: Path, model: str, *args: str) -> OptimizationRun:
     )
     assert result.returncode == 0, result.stderr
     assert attempts.read_text(encoding="utf-8") == ""
-    [run_file] = (tmp_path / "reports" / "optimize").glob("scripted-*/run.json")
-    return read_run(run_file)
+    [run_file] = (tmp_path / "reports" / "optimize").glob("*/run.json")
+    return result.stderr, read_run(run_file)
 
 
 def test_optimize_runs_without_any_network_attempt(tmp_path):
@@ -119,32 +125,8 @@ def test_a_teacher_behind_an_openai_compatible_server_fills_the_gaps(tmp_path):
 
     with StubServer(behavior=behavior) as stub:
         teacher = f"{{provider: openai, model: teacher-model, base_url: {stub.base_url!r}}}"
-        attempts = tmp_path / "attempts.txt"
-        result = subprocess.run(
-            [
-                sys.executable,
-                str(ROOT / "tests" / "offline_guard.py"),
-                str(attempts),
-                "optimize",
-                "suite.yaml",
-                "--budget",
-                "2",
-                "--samples",
-                "3",
-                "--teacher",
-                teacher,
-            ],
-            cwd=tmp_path,
-            env=offline_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        said, run = run_offline(tmp_path, "--samples", "3", "--teacher", teacher)
         requests = stub.stats().total
-    assert result.returncode == 0, result.stderr
-    assert attempts.read_text(encoding="utf-8") == ""
-    [run_file] = (tmp_path / "reports" / "optimize").glob("open-*/run.json")
-    run = read_run(run_file)
     sampling = run.sampling
     assert sampling is not None and sampling.teacher == "openai:teacher-model"
     never = [c for c in sampling.cases if c.case_id.startswith("never")]
@@ -155,4 +137,4 @@ def test_a_teacher_behind_an_openai_compatible_server_fills_the_gaps(tmp_path):
     assert requests == sampling.teacher_usage.calls == 3 * len(never)
     assert sorted(asked) == sorted(f"Message: {c.case_id}" for c in never for _ in range(3))
     assert run.references is not None and run.references.teacher == len(never)
-    assert "from the teacher" in result.stderr
+    assert "from the teacher" in said
