@@ -23,7 +23,7 @@ from promptsuite.optimize._records import Candidate, OptimizationRun, Verificati
 from promptsuite.optimize._report import OptimizationReport
 from promptsuite.optimize._retest import retest
 from promptsuite.optimize._shape import PromptShape, candidate_templates
-from promptsuite.optimize._writeback import NewVariant, unique_names, write_default, write_variants
+from promptsuite.optimize._writeback import NewVariant, add_variants, unique_names, write_default
 from promptsuite.optimize.analysis import LearningCurve, analyze
 from promptsuite.optimize.search import Progress, SearchOptions, run_search
 from promptsuite.suite import Suite, Variant, load_suite
@@ -154,7 +154,11 @@ def pick(
 
 
 def write_back(suite: Suite, picks: Sequence[Pick], write: bool, say: Say) -> bool:
-    """Append the picks to the prompt file as named variants; whether it was written."""
+    """Append the picks to the prompt file as named variants; whether it was written.
+
+    A prompt file that cannot be edited is left as it was: the picks go to a new prompt file
+    beside it (and are verified in memory), so a finished search is never lost.
+    """
     if not picks:
         say("no candidate beat the baseline on validation; nothing written")
         return False
@@ -163,9 +167,24 @@ def write_back(suite: Suite, picks: Sequence[Pick], write: bool, say: Say) -> bo
         say(f"not writing variants ({why}); verifying them in memory")
         return False
     variants = [NewVariant(p.name, p.variant.templates, p.variant.description or "") for p in picks]
-    write_variants(suite.prompt.file, variants)
-    say(f"wrote variant(s) {', '.join(p.name for p in picks)} to {suite.prompt.file}")
-    return True
+    names = ", ".join(p.name for p in picks)
+    outcome = add_variants(suite.prompt.file, variants)
+    if outcome.refused is None:
+        say(f"wrote variant(s) {names} to {suite.prompt.file}")
+        return True
+    if outcome.path is None:
+        say(
+            f"could not edit {suite.prompt.file} ({outcome.refused}) nor write a prompt file "
+            f"beside it ({outcome.failed}); verifying variant(s) {names} in memory (the run "
+            "record holds their instructions and demos)"
+        )
+        return False
+    say(
+        f"{suite.prompt.file} was not edited ({outcome.refused}); wrote variant(s) {names} to "
+        f"{outcome.path} instead, a new prompt file with its variants and these: point the "
+        "suite's prompt at it to use them"
+    )
+    return False
 
 
 def verify(
@@ -199,7 +218,7 @@ def apply(
 ) -> None:
     """Make the winner the prompt's default, unless it scores below the baseline on test."""
     if not written:
-        say("--apply: no variant was written, the default stays")
+        say("--apply: no variant was written into the prompt file, its default stays")
         return
     winner = picks[0]
     baseline_test = mean_score(run.test_results[0])

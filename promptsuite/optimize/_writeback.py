@@ -2,16 +2,23 @@
 
 The file is edited as text, not re-dumped, so its comments, order and quoting survive:
 new variants are appended to the ``variants`` mapping. A file without ``variants`` (one
-top-level variant) first has its ``system`` / ``examples`` / ``user`` / ``messages``
-moved, as written, under ``variants: {<its name>: ...}``, which loads to the same variant.
-Adding variants never changes the user's default; :func:`write_default` does. The result is loaded
-with :func:`promptsuite.suite.load_prompt` and compared with what was meant before it
-replaces the file; on any mismatch the file is left untouched.
+top-level variant) first has its ``system`` / ``examples`` / ``user`` / ``messages`` /
+``tools`` / ``response_format`` moved, as written, under ``variants: {<its name>: ...}``,
+which loads to the same variant. Adding variants never changes the user's default;
+:func:`write_default` does. The result is loaded with :func:`promptsuite.suite.load_prompt`
+and compared with what was meant before it replaces the file; on any mismatch the file is
+left untouched.
+
+A file that cannot be edited so (flow style such as JSON, read-only, a layout the edit does
+not survive, a write that fails) keeps its text: :func:`add_variants` then writes a new
+prompt file beside it (:func:`write_beside`) with the file's variants and the new ones, so
+a finished search is never lost.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,13 +26,24 @@ from typing import Any
 import yaml
 
 from promptsuite._files import atomic_writer
-from promptsuite.errors import ConfigError, PromptsuiteError
+from promptsuite.errors import ConfigError, Location, PromptsuiteError
 from promptsuite.optimize._shape import Templates
-from promptsuite.suite import load_prompt
+from promptsuite.suite import Variant, load_prompt
 
-__all__ = ["NewVariant", "unique_names", "variant_data", "write_default", "write_variants"]
+__all__ = [
+    "NewVariant",
+    "WriteBack",
+    "add_variants",
+    "unique_names",
+    "variant_data",
+    "write_beside",
+    "write_default",
+    "write_variants",
+]
 
-_VARIANT_KEYS = ("system", "examples", "user", "messages")
+_VARIANT_KEYS = ("system", "examples", "user", "messages", "tools", "response_format")
+_BLOCK_ONLY = "the optimizer edits block-style YAML only, to keep the file's text"
+_FLOW_STYLE = f"it is written in flow style ({{...}}, as JSON is); {_BLOCK_ONLY}"
 
 
 @dataclass(frozen=True)
@@ -53,11 +71,15 @@ def unique_names(existing: Iterable[str], base: str, count: int) -> list[str]:
 
 def variant_data(variant: NewVariant) -> dict[str, Any]:
     """The variant as prompt-file data: system/examples/user when it has that shape."""
-    data: dict[str, Any] = {"description": variant.description}
-    templates = list(variant.templates)
-    system = templates.pop(0)[1] if templates and templates[0][0] == "system" else None
-    last = templates.pop()[1] if templates and templates[-1][0] == "user" else None
-    pairs = templates
+    return {"description": variant.description, **_template_fields(variant.templates)}
+
+
+def _template_fields(templates: Templates) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    rest = list(templates)
+    system = rest.pop(0)[1] if rest and rest[0][0] == "system" else None
+    last = rest.pop()[1] if rest and rest[-1][0] == "user" else None
+    pairs = rest
     regular = (
         last is not None
         and len(pairs) % 2 == 0
@@ -67,8 +89,7 @@ def variant_data(variant: NewVariant) -> dict[str, Any]:
         )
     )
     if not regular:
-        data["messages"] = [{"role": role, "content": text} for role, text in variant.templates]
-        return data
+        return {"messages": [{"role": role, "content": text} for role, text in templates]}
     if system is not None:
         data["system"] = system
     if pairs:
@@ -76,6 +97,19 @@ def variant_data(variant: NewVariant) -> dict[str, Any]:
             {"user": pairs[i][1], "assistant": pairs[i + 1][1]} for i in range(0, len(pairs), 2)
         ]
     data["user"] = last
+    return data
+
+
+def _loaded_variant_data(variant: Variant) -> dict[str, Any]:
+    """A loaded variant as prompt-file data that loads back to it."""
+    data: dict[str, Any] = {}
+    if variant.description is not None:
+        data["description"] = variant.description
+    data.update(_template_fields(variant.templates))
+    if variant.tools:
+        data["tools"] = list(variant.tools)
+    if variant.response_format is not None:
+        data["response_format"] = variant.response_format
     return data
 
 
@@ -108,10 +142,19 @@ def _end_line(node: yaml.Node) -> int:
     return mark.line if mark.column == 0 else mark.line + 1
 
 
-def _compose_mapping(text: str) -> yaml.MappingNode:
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+def _compose_mapping(text: str, path: Path) -> yaml.MappingNode:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        # The edit assumed a layout the file does not have (a document end marker, say).
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise ConfigError(
+            f"its layout is one the edit does not survive (the edited text would not parse: "
+            f"{problem})",
+            Location(str(path)),
+        ) from None
     if not isinstance(root, yaml.MappingNode):
-        raise ConfigError("expected a mapping at the top level")
+        raise ConfigError("expected a mapping at the top level", Location(str(path)))
     return root
 
 
@@ -123,37 +166,35 @@ def write_variants(path: str | Path, variants: Sequence[NewVariant]) -> None:
     """Append ``variants`` to a prompt file; its default stays as it is.
 
     Raises:
-        ConfigError: the file cannot be edited safely (flow-style mapping, a name already
-            used, or the edited file would not load to the intended variants).
+        ConfigError: the file cannot be edited safely (flow-style mapping, read-only, a name
+            already used, or the edited file would not load to the intended variants).
+        OSError: the edited file could not be written (the file is left as it was).
     """
     path = Path(path)
+    _refuse_read_only(path)
     text = path.read_text(encoding="utf-8")
     if text and not text.endswith("\n"):
         text += "\n"
     lines = text.splitlines(keepends=True)
     root = yaml.compose(text, Loader=yaml.SafeLoader)
     if not isinstance(root, yaml.MappingNode) or root.flow_style:
-        raise ConfigError(f"{path}: expected a block mapping at the top level to add variants to")
+        raise ConfigError(_FLOW_STYLE, Location(str(path)))
     before = load_prompt(path)
-    clash = [v.name for v in variants if v.name in before.variants]
-    if clash:
-        raise ConfigError(f"{path}: variant name(s) already used: {', '.join(clash)}")
+    _refuse_used_names(path, before.variants, variants)
     keys = _top_level(root)
     if "variants" not in keys:
         lines = _nest_single_variant(lines, keys, before.default)
-        keys = _top_level(_compose_mapping("".join(lines)))
+        keys = _top_level(_compose_mapping("".join(lines), path))
     variants_node = keys["variants"][1]
     if not isinstance(variants_node, yaml.MappingNode) or variants_node.flow_style:
-        raise ConfigError(f"{path}: 'variants' must be a block mapping to add variants to")
+        raise ConfigError(f"'variants' is a flow-style mapping; {_BLOCK_ONLY}", Location(str(path)))
     indent = variants_node.value[0][0].start_mark.column if variants_node.value else 2
     added: list[str] = []
     for variant in variants:
         added.extend(_dump({variant.name: variant_data(variant)}, indent))
     at = _end_line(variants_node)
     lines = lines[:at] + added + lines[at:]
-    expected = {name: v.templates for name, v in before.variants.items()}
-    expected.update({v.name: v.templates for v in variants})
-    _replace_checked(path, "".join(lines), expected, before.default)
+    _write_checked(path, "".join(lines), _expected(before.variants, variants), before.default)
 
 
 def write_default(path: str | Path, name: str) -> None:
@@ -161,14 +202,122 @@ def write_default(path: str | Path, name: str) -> None:
 
     Raises:
         ConfigError: the variant does not exist, or the file cannot be edited safely.
+        OSError: the edited file could not be written (the file is left as it was).
+    """
+    path = Path(path)
+    _refuse_read_only(path)
+    before = load_prompt(path)
+    if name not in before.variants:
+        raise ConfigError(f"no variant {name!r} to make the default", Location(str(path)))
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    _write_checked(path, "".join(_set_default(lines, name, path)), before.variants, name)
+
+
+def _beside_path(path: Path) -> Path:
+    """A free name beside a prompt file: ``NAME.optimized.yaml``, ``NAME.optimized-2.yaml``..."""
+    candidate = path.with_name(f"{path.stem}.optimized.yaml")
+    number = 2
+    while os.path.lexists(candidate):
+        candidate = path.with_name(f"{path.stem}.optimized-{number}.yaml")
+        number += 1
+    return candidate
+
+
+def write_beside(path: str | Path, variants: Sequence[NewVariant]) -> Path:
+    """Write a new prompt file beside ``path`` with its variants and ``variants``.
+
+    The new file, ``NAME.optimized.yaml`` (``NAME.optimized-2.yaml``... when taken), has the
+    prompt's name and default, so a suite that points at it runs what it ran before unless it
+    picks a new variant. ``path`` is only read.
+
+    Returns:
+        The new file.
+
+    Raises:
+        ConfigError: ``path`` does not load, a name is already used, or the new file would
+            not load to the intended variants (nothing is written).
+        OSError: the new file could not be written.
     """
     path = Path(path)
     before = load_prompt(path)
-    if name not in before.variants:
-        raise ConfigError(f"{path}: no variant {name!r} to make the default")
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    expected = {key: v.templates for key, v in before.variants.items()}
-    _replace_checked(path, "".join(_set_default(lines, name)), expected, name)
+    _refuse_used_names(path, before.variants, variants)
+    target = _beside_path(path)
+    data = {
+        "name": before.name,
+        "default": before.default,
+        "variants": {
+            **{name: _loaded_variant_data(v) for name, v in before.variants.items()},
+            **{v.name: variant_data(v) for v in variants},
+        },
+    }
+    header = (
+        f"# Written by promptsuite optimize: the variants of {path.name} (left as it was) and\n"
+        "# the optimizer's. Point the suite's prompt at this file to use them.\n"
+    )
+    text = header + "".join(_dump(data, 0))
+    _write_checked(target, text, _expected(before.variants, variants), before.default)
+    return target
+
+
+@dataclass(frozen=True)
+class WriteBack:
+    """Where new variants went.
+
+    Attributes:
+        path: The prompt file itself, a new prompt file beside it, or None when neither
+            could be written.
+        refused: Why the prompt file itself was not edited (None: it was).
+        failed: Why the file beside it could not be written either (None: it was, or it
+            was not needed).
+    """
+
+    path: Path | None
+    refused: str | None = None
+    failed: str | None = None
+
+
+def add_variants(path: str | Path, variants: Sequence[NewVariant]) -> WriteBack:
+    """Append ``variants`` to the prompt file, or, when it cannot be edited, write them beside.
+
+    Never raises for a file that cannot be written: the outcome says where the variants went
+    and why, so the caller can carry on with them in memory.
+    """
+    path = Path(path)
+    try:
+        write_variants(path, variants)
+        return WriteBack(path)
+    except (ConfigError, OSError) as exc:
+        refused = _why(exc, path)
+    try:
+        return WriteBack(write_beside(path, variants), refused)
+    except (ConfigError, OSError) as exc:
+        return WriteBack(None, refused, _why(exc, path))
+
+
+def _why(exc: ConfigError | OSError, path: Path) -> str:
+    """The error in one line, without the prompt file's name in front."""
+    return str(exc).splitlines()[0].removeprefix(f"{path}: ")
+
+
+def _refuse_read_only(path: Path) -> None:
+    # The atomic rename would replace a file without write permission (and root may write
+    # anything): its mode is the owner's word that it is not to be edited.
+    if not path.stat().st_mode & 0o222 or not os.access(path, os.W_OK):
+        raise ConfigError("the file is read-only", Location(str(path)))
+
+
+def _refuse_used_names(
+    path: Path, existing: Mapping[str, Variant], variants: Sequence[NewVariant]
+) -> None:
+    clash = [v.name for v in variants if v.name in existing]
+    if clash:
+        raise ConfigError(f"variant name(s) already used: {', '.join(clash)}", Location(str(path)))
+
+
+def _expected(
+    existing: Mapping[str, Variant], variants: Sequence[NewVariant]
+) -> dict[str, Variant]:
+    return {**existing, **{v.name: Variant(v.name, v.templates, v.description) for v in variants}}
 
 
 def _nest_single_variant(
@@ -184,23 +333,32 @@ def _nest_single_variant(
     return [*kept, "variants:\n", f"  {name}:\n", *nested]
 
 
-def _set_default(lines: list[str], default: str) -> list[str]:
-    current = _top_level(_compose_mapping("".join(lines)))
+def _set_default(lines: list[str], default: str, path: Path) -> list[str]:
+    current = _top_level(_compose_mapping("".join(lines), path))
     if "default" not in current:
         if "variants" not in current:
-            raise ConfigError("a file without 'variants' has one variant, its default")
+            raise ConfigError(
+                "a file without 'variants' has one variant, its default", Location(str(path))
+            )
         at = current["variants"][0].start_mark.line
         return [*lines[:at], f"default: {default}\n", *lines[at:]]
     value = current["default"][1]
     start, end = value.start_mark, value.end_mark
     if start.line != end.line:
-        raise ConfigError("the 'default' key spans several lines; set it by hand")
+        raise ConfigError(
+            "the 'default' key spans several lines; set it by hand", Location(str(path))
+        )
     line = lines[start.line]
     lines[start.line] = line[: start.column] + default + line[end.column :]
     return lines
 
 
-def _replace_checked(path: Path, text: str, expected: dict[str, Templates], default: str) -> None:
+def _write_checked(path: Path, text: str, expected: Mapping[str, Variant], default: str) -> None:
+    """Write ``text`` to ``path`` if it loads to the ``expected`` variants and ``default``.
+
+    A variant is compared on what the model is sent: its templates, tools and response format.
+    """
+    where = Location(str(path))
     with atomic_writer(path) as (handle, temp):
         handle.write(text)
         handle.flush()
@@ -208,13 +366,17 @@ def _replace_checked(path: Path, text: str, expected: dict[str, Templates], defa
             loaded = load_prompt(temp, display=str(path))
         except PromptsuiteError as exc:
             raise ConfigError(
-                f"{path}: the edited file would not load ({exc}); left unchanged"
+                f"the edited file would not load ({exc}); not written", where
             ) from None
-        for name, templates in expected.items():
+        for name, variant in expected.items():
             got = loaded.variants.get(name)
-            if got is None or got.templates != templates:
+            if got is None or _sent(got) != _sent(variant):
                 raise ConfigError(
-                    f"{path}: variant {name!r} would not load as intended; file left unchanged"
+                    f"variant {name!r} would not load as intended; not written", where
                 )
         if loaded.default != default:
-            raise ConfigError(f"{path}: the default would be {loaded.default!r}, not {default!r}")
+            raise ConfigError(f"the default would be {loaded.default!r}, not {default!r}", where)
+
+
+def _sent(variant: Variant) -> tuple[Any, ...]:
+    return variant.templates, variant.tools, variant.response_format

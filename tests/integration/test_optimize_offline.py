@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from promptsuite.optimize import OptimizationRun, read_run
+from promptsuite.suite import load_prompt, load_suite
 from tests.stub_server import Reply, StubServer
 from tests.unit.optimize import optimize_scripted
 from tests.unit.optimize.optimize_scripted import PROMPT, suite_text
@@ -47,15 +48,18 @@ def test_the_guard_refuses_and_records_a_public_connection():
     assert "connect ('93.184.216.34', 80)" in out.stdout
 
 
-def optimize_offline(tmp_path: Path, model: str, *args: str) -> OptimizationRun:
+def optimize_offline(
+    tmp_path: Path, model: str, *args: str, prompt: str = PROMPT
+) -> tuple[OptimizationRun, str]:
     """Run ``promptsuite optimize`` on a suite with ``model`` under the offline guard; check
-    that it succeeded and attempted no connection; return its recorded run."""
+    that it succeeded and attempted no connection; return its recorded run and its stderr."""
     (tmp_path / "suite.yaml").write_text(
         suite_text().replace("prompt: prompt.yaml\n", f"prompt: prompt.yaml\nmodels: [{model}]\n"),
         encoding="utf-8",
     )
-    (tmp_path / "prompt.yaml").write_text(PROMPT, encoding="utf-8")
-    return run_offline(tmp_path, *args)[1]
+    (tmp_path / "prompt.yaml").write_text(prompt, encoding="utf-8")
+    said, run = run_offline(tmp_path, *args)
+    return run, said
 
 
 def run_offline(tmp_path: Path, *args: str) -> tuple[str, OptimizationRun]:
@@ -86,24 +90,56 @@ def run_offline(tmp_path: Path, *args: str) -> tuple[str, OptimizationRun]:
 
 
 def test_optimize_runs_without_any_network_attempt(tmp_path):
-    run = optimize_offline(tmp_path, SCRIPT, "--optimizer", "copro")
+    run, _ = optimize_offline(tmp_path, SCRIPT, "--optimizer", "copro")
     assert run.candidates[0].source == "baseline"
     assert run.prompt_model_usage.calls > 0
 
 
-def test_optimize_on_an_openai_compatible_endpoint(tmp_path):
-    def behavior(index: int, body: dict[str, object]) -> Reply:
-        messages = body["messages"]
-        assert isinstance(messages, list)
-        return Reply(text=optimize_scripted.answer(messages, {}))
+def scripted_reply(index: int, body: dict[str, object]) -> Reply:
+    messages = body["messages"]
+    assert isinstance(messages, list)
+    return Reply(text=optimize_scripted.answer(messages, {}))
 
-    with StubServer(behavior=behavior) as stub:
+
+def test_optimize_on_an_openai_compatible_endpoint(tmp_path):
+    with StubServer(behavior=scripted_reply) as stub:
         model = f"{{provider: openai, model: stub-model, base_url: {stub.base_url!r}}}"
-        run = optimize_offline(tmp_path, model)
+        run, _ = optimize_offline(tmp_path, model)
         requests = stub.stats().total
     assert run.verification is not None
     assert run.task_model_usage.calls + run.verification.model_calls == requests > 0
     assert max(c.val_score for c in run.candidates) > run.candidates[0].val_score
+
+
+def test_a_prompt_file_in_flow_style_ends_with_a_verdict_and_a_file_beside_it(tmp_path):
+    # JSON is YAML, and the optimizer cannot edit it in place: the search must not be lost.
+    flow = '{"name": "scripted", "system": "Classify the case.", "user": "Q: {{ q }}"}\n'
+    with StubServer(behavior=scripted_reply) as stub:
+        model = f"{{provider: openai, model: stub-model, base_url: {stub.base_url!r}}}"
+        run, err = optimize_offline(tmp_path, model, "--keep", "1", prompt=flow)
+    assert "prompt.yaml was not edited (it is written in flow style" in err
+    assert "wrote variant(s) opt-auto-1 to prompt.optimized.yaml instead" in err
+    assert "verdict: " in err
+    [report] = (tmp_path / "reports" / "optimize").glob("scripted-*/optimization.html")
+    assert f"report: {report.relative_to(tmp_path)}" in err
+    assert (tmp_path / "prompt.yaml").read_text(encoding="utf-8") == flow
+    beside = load_prompt(tmp_path / "prompt.optimized.yaml")
+    assert list(beside.variants) == ["default", "opt-auto-1"]
+    best = max(run.candidates, key=lambda c: (c.val_score, -c.index))
+    assert set(run.test_results) == {0, best.index}
+    test_ids = {case_id for case_id, split in run.split.items() if split == "test"}
+    assert {s.case_id for s in run.test_results[best.index]} == test_ids
+    # The file beside is a prompt file a suite can point at.
+    suite = (tmp_path / "suite.yaml").read_text(encoding="utf-8")
+    (tmp_path / "suite.yaml").write_text(
+        suite.replace(
+            "prompt: prompt.yaml", "prompt: {file: prompt.optimized.yaml, variants: [opt-auto-1]}"
+        ),
+        encoding="utf-8",
+    )
+    assert load_suite(tmp_path / "suite.yaml").prompt.variants["opt-auto-1"].templates == (
+        beside.variants["opt-auto-1"].templates
+    )
 
 
 def test_a_teacher_behind_an_openai_compatible_server_fills_the_gaps(tmp_path):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -67,6 +70,55 @@ def test_no_write_leaves_the_prompt_file_alone(project):
     run = the_run(project)
     assert run.written_variants == []
     assert len(run.test_results) >= 2
+
+
+FLOW_PROMPT = '{"name": "scripted", "system": "Classify the case.", "user": "Q: {{ q }}"}\n'
+
+
+def test_a_flow_style_prompt_gets_the_variants_beside_it_and_the_run_goes_on(project, capsys):
+    (project / "prompt.yaml").write_text(FLOW_PROMPT, encoding="utf-8")
+    assert main(["optimize", "suite.yaml", "--budget", "3", "--keep", "1", "--apply"]) == 0
+    err = capsys.readouterr().err
+    assert (
+        "prompt.yaml was not edited (it is written in flow style ({...}, as JSON is); the "
+        "optimizer edits block-style YAML only, to keep the file's text); wrote variant(s) "
+        "opt-auto-1 to prompt.optimized.yaml instead, a new prompt file with its variants and "
+        "these: point the suite's prompt at it to use them\n"
+    ) in err
+    assert "--apply: no variant was written into the prompt file, its default stays" in err
+    assert "verdict:" in err and "report:" in err
+    assert (project / "prompt.yaml").read_text(encoding="utf-8") == FLOW_PROMPT
+    beside = load_prompt(project / "prompt.optimized.yaml")
+    assert (list(beside.variants), beside.default) == (["default", "opt-auto-1"], "default")
+    run = the_run(project)
+    assert run.written_variants == [] and run.applied is None
+    # Verified in memory: the variant the file beside holds, on the test split.
+    best = max(run.candidates, key=lambda c: (c.val_score, -c.index))
+    assert set(run.test_results) == {0, best.index}
+    winner = {s.case_id: s.passed for s in run.test_results[best.index]}
+    assert all(passed for case_id, passed in winner.items() if case_id.startswith("hard"))
+
+
+def test_a_prompt_nothing_can_be_written_for_is_verified_in_memory(project, capsys, monkeypatch):
+    # The prompt's folder is on a read-only file system: its writes' temporary files are
+    # refused (the run's own outputs go to reports/, which stays writable).
+    real_mkstemp = tempfile.mkstemp
+
+    def mkstemp(*args: object, **kwargs: object) -> tuple[int, str]:
+        if Path(str(kwargs.get("dir"))).resolve() == project.resolve():
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(project))
+        return real_mkstemp(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    assert main(["optimize", "suite.yaml", "--budget", "2", "--keep", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "could not edit prompt.yaml ([Errno 30] Read-only file system: " in err
+    assert "nor write a prompt file beside it ([Errno 30]" in err
+    assert "verifying variant(s) opt-auto-1 in memory" in err
+    assert "verdict:" in err
+    assert sorted(p.name for p in project.glob("*.yaml")) == ["prompt.yaml", "suite.yaml"]
+    assert (project / "prompt.yaml").read_text(encoding="utf-8") == PROMPT
+    assert len(the_run(project).test_results) == 2
 
 
 def test_bad_options_are_one_line_errors(project, capsys):
