@@ -10,14 +10,19 @@ cache, on the model given (default: the embedded one), exactly as a new user wou
 
     python benchmarks/known_answer/run.py [--model local] [--suite order_number ...]
 
-It prints one row per suite (baseline and best test score, verdict, model calls, wall time)
-and whether the verdict is the right one, and exits 1 if any is not.
+It prints one row per suite (baseline and best test score, verdict, model calls, the tokens
+of those calls, wall time) and whether the verdict is the right one, and exits 1 if any is
+not. The tokens are read from the run's fresh response cache, which holds every call the run
+made (the search's, the sampling stage's and the verification's), once each.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -60,6 +65,7 @@ def run_suite(name: str, model: str | None, extra: list[str]) -> dict[str, objec
             raise SystemExit(f"{name}: promptsuite optimize failed:\n{result.stderr}")
         [report] = (work / "reports" / "optimize").glob(f"{name}-*/optimization.json")
         saved = read_optimization_report(report)
+        tokens = _cached_tokens(work / ".promptsuite" / "cache.sqlite")
     analysis, run = saved.analysis, saved.run
     verified = run.verification.model_calls if run.verification is not None else 0
     sampling = run.sampling
@@ -78,8 +84,17 @@ def run_suite(name: str, model: str | None, extra: list[str]) -> dict[str, objec
         "sampling_calls": sampled,
         "sampling_s": sampling.wall_s if sampling else 0.0,
         "references": f"{len(sampling.references())}/{len(sampling.cases)}" if sampling else "-",
+        "tokens": tokens,
         "wall_s": wall,
     }
+
+
+def _cached_tokens(path: Path) -> int:
+    """Prompt and completion tokens of every response in a run's own cache."""
+    with contextlib.closing(sqlite3.connect(path)) as db:
+        rows = db.execute("SELECT response FROM responses").fetchall()
+    generations = [json.loads(response) for (response,) in rows]
+    return sum(g.get("prompt_tokens", 0) + g.get("completion_tokens", 0) for g in generations)
 
 
 def main() -> None:
@@ -91,14 +106,14 @@ def main() -> None:
     rows = [run_suite(name, args.model, args.extra) for name in args.suite or EXPECTED]
     print(
         "| suite | kind | baseline test | best test | verdict | right | candidates | "
-        "model calls | sampled references | sampling calls | sampling time | wall time |"
+        "model calls | tokens | sampled references | sampling calls | sampling time | wall time |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['suite']} | {r['kind']} | {r['baseline']:.3f} | {r['best']:.3f} | "
             f"{r['verdict']} | {'yes' if r['right'] else 'NO'} | {r['candidates']} | "
-            f"{r['calls']} | {r['references']} | {r['sampling_calls']} | "
+            f"{r['calls']} | {r['tokens']} | {r['references']} | {r['sampling_calls']} | "
             f"{r['sampling_s']:.0f} s | {r['wall_s']:.0f} s |"
         )
     sys.exit(0 if all(r["right"] for r in rows) else 1)
