@@ -92,10 +92,14 @@ def _run(
         cases=tuple(case for case in suite.cases if split.get(case.id) == "test"),
     )
     runner = Runner(settings)
+    # One variant's cases back to back: a local model then reuses the variant's prompt prefix
+    # (its instruction and demos) from one call to the next instead of re-reading it each time.
+    order = {name: position for position, name in enumerate(variants)}
+    jobs = sorted(plan_jobs(test_suite, [model]), key=lambda job: order[job.variant])
 
     async def run() -> list[CaseResult]:
         try:
-            return await runner.run_jobs(plan_jobs(test_suite, [model]))
+            return await runner.run_jobs(jobs)
         finally:
             await runner.aclose()
 

@@ -12,6 +12,7 @@ import pytest
 from promptsuite.cli import main
 from promptsuite.optimize import OptimizationRun, read_run
 from promptsuite.suite import load_prompt
+from tests.unit.optimize import optimize_scripted
 from tests.unit.optimize.optimize_scripted import PROMPT, suite_text
 
 SCRIPT = '{provider: scripted, model: s, script: "tests.unit.optimize.optimize_scripted:answer"}'
@@ -144,3 +145,16 @@ def test_model_option_takes_a_mapping(project):
     (project / "suite.yaml").write_text(suite.replace(f"models: [{SCRIPT}]\n", ""), "utf-8")
     assert main(["optimize", "suite.yaml", "--budget", "1", "--model", SCRIPT]) == 0
     assert the_run(project).model == "scripted:s"
+
+
+def test_the_verification_runs_one_variants_cases_back_to_back(project):
+    optimize_scripted.CALLS.clear()
+    assert main(["optimize", "suite.yaml", "--budget", "3", "--keep", "1"]) == 0
+    run = the_run(project)
+    assert run.verification is not None
+    verified = optimize_scripted.CALLS[-run.verification.model_calls :]
+    prompts = [tuple(m["content"] for m in call[:-1]) for call in verified]
+    # Each variant's shared text (instruction and demos) comes in one run of calls, so a
+    # local model reuses it as its prompt prefix.
+    runs = [prompt for i, prompt in enumerate(prompts) if i == 0 or prompt != prompts[i - 1]]
+    assert len(runs) == len(set(prompts)) == len(run.verification.variants) == 2
