@@ -22,6 +22,7 @@ from promptsuite.optimize import (
     OptimizationRun,
     PipelineOptions,
     ReferenceSummary,
+    SpendingLimits,
     mean_score,
     optimize,
 )
@@ -99,6 +100,30 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--max-demos", type=int, default=4, help="most demos per candidate (4)")
     add_sampling_arguments(parser, "they also measure how consistent the model is")
     parser.add_argument(
+        "--no-racing",
+        action="store_true",
+        help="auto: score every candidate on every validation case and run the whole budget "
+        "(by default candidates race: one clearly behind the best so far is dropped early, "
+        "and the search stops once the target is clearly reached or the plateau is decided)",
+    )
+    parser.add_argument(
+        "--max-calls",
+        type=int,
+        help="stop the sampling stage and the search after this many model calls (cache hits "
+        "are free); the verification on the test split comes on top",
+    )
+    parser.add_argument(
+        "--max-tokens",
+        type=int,
+        help="stop them after this many prompt and completion tokens",
+    )
+    parser.add_argument(
+        "--max-cost",
+        type=float,
+        help="stop them after this many US dollars at the models' prices (the embedded and "
+        "scripted models cost nothing)",
+    )
+    parser.add_argument(
         "--keep", type=int, default=2, help="best candidates to write back as variants (2)"
     )
     parser.add_argument(
@@ -139,10 +164,17 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         "budget": (args.budget, 1),
         "max-demos": (args.max_demos, 0),
         "keep": (args.keep, 0),
+        "max-calls": (args.max_calls, 1),
+        "max-tokens": (args.max_tokens, 1),
     }
     for name, (value, least) in minimums.items():
-        if value < least:
+        if value is not None and value < least:
             raise ConfigError(f"--{name} must be at least {least}, got {value}")
+    if args.max_cost is not None and not args.max_cost > 0:
+        raise ConfigError(f"--max-cost must be more than 0 US dollars, got {args.max_cost:g}")
+    limits = SpendingLimits(
+        max_calls=args.max_calls, max_tokens=args.max_tokens, max_cost=args.max_cost
+    )
     out_dir = Path(args.out) / f"{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     out_dir.mkdir(parents=True, exist_ok=True)
     say(
@@ -151,18 +183,23 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         f"seed {args.seed}"
         + ("" if args.optimizer == "auto" else f"; DSPy log: {out_dir / 'dspy.log'}")
     )
+    if limits.any:
+        say(f"limits: {limits_text(limits)} for the sampling stage and the search")
 
     def progress(candidate: Candidate, run: OptimizationRun) -> None:
         if candidate.index == 0:
             for line in reference_lines(run.references):
                 say(line)
-        best = max(c.val_score for c in run.candidates)
+        best = run.best_candidate().val_score
+        cases = "" if candidate.complete else f" on {candidate.val_cases} cases"
         say(
-            f"  candidate {candidate.index:>3} {candidate.source:<9} val {candidate.val_score:.3f} "
-            f"(best {best:.3f})  demos {len(candidate.demos)}  calls {candidate.lm_calls}"
-            f"+{candidate.prompt_model_calls}  tokens {candidate.tokens}  "
+            f"  candidate {candidate.index:>3} {candidate.source:<9} val {candidate.val_score:.3f}"
+            f"{cases} (best {best:.3f})  demos {len(candidate.demos)}  calls "
+            f"{candidate.lm_calls}+{candidate.prompt_model_calls}  tokens {candidate.tokens}  "
             f"{candidate.elapsed_s:.0f}s"
         )
+        if candidate.stopped:
+            say(f"      stopped: {candidate.stopped}")
 
     search = SearchOptions(
         model=model,
@@ -178,6 +215,8 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         settings=settings,
         log=out_dir / "dspy.log",
         sampling=sampling_options(args),
+        racing=not args.no_racing,
+        limits=limits,
     )
     options = PipelineOptions(
         search=search,
@@ -190,9 +229,16 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     result = optimize(suite, options, say=say, progress=progress)
     run = result.run
     baseline = run.candidates[0]
-    best = min(run.candidates, key=lambda c: (-c.val_score, c.index))
+    best = run.best_candidate()
     task, proposer = run.task_model_usage, run.prompt_model_usage
-    say(f"candidates: {len(run.candidates)} (baseline + {len(run.candidates) - 1})")
+    dropped = sum(1 for c in run.candidates if not c.complete)
+    say(
+        f"candidates: {len(run.candidates)} (baseline + {len(run.candidates) - 1}"
+        + (f"; {dropped} scored on part of the validation cases" if dropped else "")
+        + ")"
+    )
+    if run.stopped is not None:
+        say(f"the search stopped early: {run.stopped.detail}")
     say(
         f"validation: baseline {baseline.val_score:.3f}, best {best.val_score:.3f} "
         f"(candidate {best.index}, {best.source})"
@@ -218,6 +264,16 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         say(f"report: {result.report_paths[0]}")
     say(f"run record: {result.run_path}")
     return 0
+
+
+def limits_text(limits: SpendingLimits) -> str:
+    """``--max-calls 200, --max-cost 0.5``: the limits that are set."""
+    shown = {
+        "--max-calls": limits.max_calls,
+        "--max-tokens": limits.max_tokens,
+        "--max-cost": limits.max_cost,
+    }
+    return ", ".join(f"{name} {value:g}" for name, value in shown.items() if value is not None)
 
 
 def reference_lines(references: ReferenceSummary | None) -> list[str]:

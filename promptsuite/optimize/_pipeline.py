@@ -135,10 +135,11 @@ def save_run(run: OptimizationRun, path: Path) -> None:
 def pick(
     run: OptimizationRun, shape: PromptShape, suite: Suite, keep: int, optimizer: str
 ) -> list[Pick]:
-    """The best candidates that beat the baseline on validation, best first."""
+    """The best candidates that beat the baseline on validation, best first (only those
+    scored on every validation case: a candidate racing dropped was behind)."""
     baseline = run.candidates[0]
     better = sorted(
-        (c for c in run.candidates[1:] if c.val_score > baseline.val_score),
+        (c for c in run.candidates[1:] if c.complete and c.val_score > baseline.val_score),
         key=lambda c: (-c.val_score, c.index),
     )[:keep]
     names = unique_names(suite.prompt.variants, f"opt-{optimizer}", len(better))

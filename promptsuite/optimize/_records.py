@@ -26,6 +26,7 @@ __all__ = [
     "CaseScore",
     "Demo",
     "DspySearch",
+    "LimitReason",
     "ModelUsage",
     "OptimizationRun",
     "ReferenceSummary",
@@ -34,6 +35,10 @@ __all__ = [
     "SampledCase",
     "Sampling",
     "SearchSettings",
+    "SearchStop",
+    "Spend",
+    "SpendingLimits",
+    "StopReason",
     "Verification",
     "mean",
     "mean_score",
@@ -119,6 +124,78 @@ class Candidate(FrozenRecord):
     """Mean prompt tokens of one call with this candidate."""
     elapsed_s: float = 0.0
     """Seconds since the run started, when it was recorded."""
+    val_cases: int = 0
+    """Validation cases it was scored on: all of them, unless ``stopped`` says why not
+    (a record from before racing holds every case; it is read with their count)."""
+    stopped: str | None = None
+    """Why it was scored on part of the validation cases only, in one line: racing found
+    it clearly behind the best so far, or a spending limit ran out (None: scored on all)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _count_cases(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "val_cases" not in data:
+            return {**data, "val_cases": len(data.get("cases") or ())}
+        return data
+
+    @property
+    def complete(self) -> bool:
+        """Whether it was scored on every validation case (only those compete for best)."""
+        return self.stopped is None
+
+
+class SpendingLimits(FrozenRecord):
+    """What the sampling stage and the search may spend, in the user's units (None: no limit).
+
+    The verification on the held-out test split runs after them and is not limited: without
+    it there is no verdict (its calls are at most the test cases' repeats times the variants
+    it verifies)."""
+
+    max_calls: int | None = None
+    """Model calls (cache hits are free)."""
+    max_tokens: int | None = None
+    """Prompt and completion tokens of those calls."""
+    max_cost: float | None = None
+    """US dollars at the models' prices (the embedded and scripted models cost nothing)."""
+
+    @property
+    def any(self) -> bool:
+        """Whether any limit is set."""
+        return (self.max_calls, self.max_tokens, self.max_cost) != (None, None, None)
+
+
+class Spend(FrozenRecord):
+    """What the sampling stage and the search spent, in the units of the limits."""
+
+    calls: int = 0
+    """Model calls made (cache hits are free)."""
+    tokens: int = 0
+    """Prompt and completion tokens of those calls."""
+    cost: float | None = 0.0
+    """US dollars at the models' prices; None when a model's price is unknown."""
+
+
+LimitReason = Literal["max-calls", "max-tokens", "max-cost"]
+"""The spending limit that ran out."""
+StopReason = Literal["target", "plateau", "max-calls", "max-tokens", "max-cost"]
+"""Why a search stopped before its budget of candidates."""
+
+
+class SearchStop(FrozenRecord):
+    """Why the search stopped before its budget of candidates."""
+
+    reason: StopReason
+    """``target``: a candidate clearly reached the target on validation; ``plateau``: the
+    plateau was decided and flat; otherwise the spending limit that ran out."""
+    detail: str
+    """What happened, in one line."""
+    candidates: int
+    """Candidates recorded when it stopped (the baseline included)."""
+    spent: Spend
+    """What the sampling stage and the search had spent when it stopped."""
+    per_candidate: Spend | None = None
+    """What one candidate scored on every validation case cost, on average (None before
+    one was): what a further candidate would cost."""
 
 
 class SearchSettings(FrozenRecord):
@@ -134,6 +211,12 @@ class SearchSettings(FrozenRecord):
     """Most demos in a candidate."""
     params: GenerationParams
     """The suite's sampling parameters."""
+    racing: bool = False
+    """Whether candidates raced: scored on the validation cases in rounds, dropped when
+    clearly behind the best so far, the search stopped once the target was clearly reached
+    on validation or the plateau decided (the ``auto`` search's default)."""
+    limits: SpendingLimits = SpendingLimits()
+    """What the sampling stage and the search were allowed to spend."""
 
 
 class ReferenceSummary(FrozenRecord):
@@ -277,7 +360,11 @@ class Sampling(FrozenRecord):
     cases: list[SampledCase]
     """Every sampled train case, in the suite's order."""
     skipped: dict[str, str] = Field(default_factory=dict)
-    """Train case id -> why it was not sampled (a conversation, say)."""
+    """Train case id -> why it was not sampled (a conversation, or a spending limit that
+    ran out)."""
+    stopped: str | None = None
+    """Why the stage stopped before sampling every case (a spending limit ran out; the
+    cases left are in ``skipped``)."""
     usage: ModelUsage = ModelUsage()
     """What the task model's samples cost."""
     teacher_usage: ModelUsage = ModelUsage()
@@ -363,6 +450,11 @@ class OptimizationRun(SuiteRunRecord):
     """What the prompt model cost the search."""
     optimizer_error: str | None = None
     """Why the optimizer stopped early, in one line (the candidates so far are kept)."""
+    stopped: SearchStop | None = None
+    """Why the sampling stage or the search stopped before the whole budget (None: it
+    did not)."""
+    spent: Spend = Spend()
+    """What the sampling stage and the search spent, in the units of the limits."""
     search_s: float | None = None
     """Seconds the search took."""
     wall_s: float | None = None
@@ -371,6 +463,22 @@ class OptimizationRun(SuiteRunRecord):
     """The verification's runner counters (None until it ran)."""
     applied: str | None = None
     """The variant made the prompt's default by ``--apply``, if any."""
+
+    def best_candidate(self) -> Candidate:
+        """The best candidate: the highest validation score among those scored on every
+        validation case, the first on ties; the first candidate (your prompt) holds the
+        title until one beats it.
+
+        Raises:
+            ValueError: No candidate was recorded.
+        """
+        if not self.candidates:
+            raise ValueError("the run recorded no candidates")
+        best = self.candidates[0]
+        for candidate in self.candidates[1:]:
+            if candidate.complete and candidate.val_score > best.val_score:
+                best = candidate
+        return best
 
     def details(self) -> dict[str, Any]:
         """The settings, usage and timings (what version 2 kept in ``metadata``), as JSON."""
@@ -416,6 +524,8 @@ _DETAILS = frozenset(
         "task_model_usage",
         "prompt_model_usage",
         "optimizer_error",
+        "stopped",
+        "spent",
         "search_s",
         "wall_s",
         "verification",

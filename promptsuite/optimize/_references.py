@@ -103,7 +103,8 @@ def sampled_reference(case: SampledCase, sampling: Sampling) -> Reference:
 
 
 def _verified_outputs(run: OptimizationRun) -> dict[str, Reference]:
-    ranked = sorted(run.candidates, key=lambda c: (-c.val_score, c.index))
+    # Candidates scored on every validation case first: a dropped one's mean is not comparable.
+    ranked = sorted(run.candidates, key=lambda c: (not c.complete, -c.val_score, c.index))
     results: list[tuple[int, str, CaseScore]] = []
     for candidate in ranked:
         results.extend((candidate.index, "validation", s) for s in candidate.cases)

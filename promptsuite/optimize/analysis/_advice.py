@@ -17,6 +17,10 @@ rule                              what it adds, or the verdict it gives
 ``no_held_out_results``           ``undecided``: validation figures only
 ``note_unreliable_passes``        at the target on average, not by each case's worst repeat
 ``target_reached``                ``target-reached`` (reliably, when consistency is required)
+``stopped_by_a_limit``            ``undecided``: a spending limit stopped the search before a
+                                  plateau could be judged, and what more would decide it
+``stopped_at_the_target``         ``undecided``: the search stopped once validation clearly
+                                  reached the target, and the test split did not confirm it
 ``empty_search``                  ``undecided``: no candidate besides the user's prompt
 ``stopped_before_a_plateau``      ``undecided``: the optimizer stopped before a plateau
 ``no_labelled_demos``             ``undecided``: no train reference and no samples, so no demo
@@ -163,6 +167,36 @@ class FailureFacts:
 
 
 @dataclass(frozen=True)
+class StopFacts:
+    """Why the search stopped before its budget of candidates, and what it had spent.
+
+    Attributes:
+        reason: ``target``, ``plateau``, or the spending limit that ran out (``max-calls``,
+            ``max-tokens``, ``max-cost``).
+        detail: What happened, in one line.
+        candidates: Candidates recorded when it stopped (the baseline included).
+        complete: Of those, the ones scored on every validation case.
+        unit: The limit's unit (``calls``, ``tokens``, ``USD``); None for other stops.
+        per_candidate: What one candidate scored on every validation case cost, in
+            ``unit``; None when unknown.
+        sampling: Why the sampling stage stopped before sampling every case, if it did.
+    """
+
+    reason: str
+    detail: str
+    candidates: int
+    complete: int
+    unit: str | None = None
+    per_candidate: float | None = None
+    sampling: str | None = None
+
+    @property
+    def limit(self) -> bool:
+        """Whether a spending limit stopped the search."""
+        return self.unit is not None
+
+
+@dataclass(frozen=True)
 class Evidence:
     """Everything a verdict rests on.
 
@@ -179,6 +213,7 @@ class Evidence:
         stopped_early: Why the optimizer stopped before its budget, if it did.
         consistency: The sampling stage's figures, when train cases were sampled for
             references (None otherwise).
+        stop: Why the search stopped before its budget (None: it did not).
     """
 
     plateau: Plateau
@@ -191,6 +226,7 @@ class Evidence:
     extra_reasons: tuple[str, ...] = ()
     stopped_early: str | None = None
     consistency: Consistency | None = None
+    stop: StopFacts | None = None
 
     @property
     def closing_reasons(self) -> tuple[str, ...]:
@@ -252,6 +288,56 @@ def target_reached(evidence: Evidence, reasons: list[str]) -> Verdict | None:
         "target-reached",
         "Target reached by prompting: use the best prompt; fine-tuning is not needed.",
         (*reasons, *evidence.extra_reasons),
+    )
+
+
+def stopped_by_a_limit(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """A spending limit stopped the search: say so; undecided when too few candidates were
+    scored to judge a plateau, with about how much more would decide it."""
+    stop = evidence.stop
+    if stop is None or not stop.limit:
+        return None
+    reasons.append(
+        f"{stop.detail}: {stop.candidates} candidates recorded, {stop.complete} of them "
+        "scored on every validation case"
+    )
+    if stop.sampling:
+        reasons.append(f"the sampling stage stopped early: {stop.sampling}")
+    plateau = evidence.plateau
+    if plateau.decided:
+        return None
+    more = plateau.window + 1 - stop.candidates
+    if stop.per_candidate is None:
+        need = "a larger limit"
+    else:
+        need = f"about {_amount(more * stop.per_candidate, stop.unit)} more"
+        reasons.append(
+            f"a plateau is judged over {plateau.window} candidates after a first: {more} more "
+            f"candidates, at about {_amount(stop.per_candidate, stop.unit)} each"
+        )
+    return _undecided(
+        evidence,
+        reasons,
+        "Undecided: the spending limit stopped the search before a plateau could be "
+        f"judged; {need} would decide it.",
+    )
+
+
+def stopped_at_the_target(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """The search stopped once validation clearly reached the target, and the held-out test
+    did not confirm it: undecided, and how to search on."""
+    stop = evidence.stop
+    if stop is None or stop.reason != "target":
+        return None
+    reasons.append(
+        f"the search stopped early: {stop.detail}; the held-out test cases did not confirm it"
+    )
+    return _undecided(
+        evidence,
+        reasons,
+        "Undecided: validation said the target was reached and the search stopped there, but "
+        "the held-out test cases disagree; search the whole budget with --no-racing, or add "
+        "validation cases.",
     )
 
 
@@ -411,6 +497,12 @@ def collect_more_labels(evidence: Evidence, reasons: list[str]) -> Verdict:
     )
 
 
+def _amount(value: float, unit: str | None) -> str:
+    if unit == "USD":
+        return f"{value:.2f} USD" if value >= 0.01 else f"{value:.4f} USD"
+    return f"{round(value)} {unit}"
+
+
 def _undecided(evidence: Evidence, reasons: list[str], headline: str) -> Verdict:
     return Verdict("undecided", headline, (*reasons, *evidence.closing_reasons))
 
@@ -435,6 +527,8 @@ VERDICT_RULES: tuple[VerdictRule, ...] = (
     no_held_out_results,
     note_unreliable_passes,
     target_reached,
+    stopped_by_a_limit,
+    stopped_at_the_target,
     empty_search,
     stopped_before_a_plateau,
     no_labelled_demos,

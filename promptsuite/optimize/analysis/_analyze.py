@@ -22,6 +22,7 @@ from promptsuite.optimize.analysis._advice import (
     FinalScore,
     LabelFacts,
     SearchFacts,
+    StopFacts,
     Verdict,
     decide,
 )
@@ -69,6 +70,10 @@ class TrajectoryPoint:
         prompt_tokens_per_call: Mean prompt tokens of one call.
         lm_calls: Task-model calls of the run so far.
         elapsed_s: Seconds into the run.
+        val_cases: Validation cases it was scored on (None in reports from before racing:
+            all of them).
+        stopped: Why it was scored on part of them only (racing dropped it, or a spending
+            limit ran out); None when it was scored on all.
     """
 
     index: int
@@ -80,6 +85,8 @@ class TrajectoryPoint:
     prompt_tokens_per_call: float
     lm_calls: int
     elapsed_s: float
+    val_cases: int | None = None
+    stopped: str | None = None
 
 
 @dataclass(frozen=True)
@@ -216,7 +223,8 @@ def analyze(
         raise ValueError("the run recorded no candidates; nothing to analyse")
     candidates = run.candidates
     scores = [c.val_score for c in candidates]
-    best_positions = best_so_far(scores)
+    complete = [c.complete for c in candidates]
+    best_positions = best_so_far(scores, complete)
     best = candidates[best_positions[-1]]
     baseline = next((c for c in candidates if c.index == 0), candidates[0])
     trajectory = tuple(
@@ -230,6 +238,8 @@ def analyze(
             prompt_tokens_per_call=c.prompt_tokens_per_call,
             lm_calls=c.lm_calls,
             elapsed_s=c.elapsed_s,
+            val_cases=c.val_cases,
+            stopped=c.stopped,
         )
         for c, b in zip(candidates, best_positions, strict=True)
     )
@@ -243,6 +253,7 @@ def analyze(
         confidence=confidence,
         seed=seed,
         resamples=resamples,
+        complete=complete,
     )
     final = _final_figures(run, baseline, best, seed, resamples)
     references, missing = reference_answers(run, suite)
@@ -287,9 +298,10 @@ def analyze(
             reasons=failures.lines(),
             resistant=resistant,
         ),
-        extra_reasons=_extra_reasons(final, cases, cost),
+        extra_reasons=_extra_reasons(final, cases, cost, run),
         stopped_early=run.optimizer_error,
         consistency=sampled,
+        stop=stop_facts(run),
     )
     verdict = decide(evidence)
     return Analysis(
@@ -408,12 +420,50 @@ def search_facts(run: OptimizationRun) -> SearchFacts:
     )
 
 
+_UNITS = {"max-calls": "calls", "max-tokens": "tokens", "max-cost": "USD"}
+
+
+def stop_facts(run: OptimizationRun) -> StopFacts | None:
+    """Why the run's search stopped before its budget, in the verdict's terms."""
+    stop = run.stopped
+    if stop is None:
+        return None
+    unit = _UNITS.get(stop.reason)
+    each = stop.per_candidate
+    per_candidate: float | None = None
+    if unit is not None and each is not None:
+        per_candidate = {"calls": each.calls, "tokens": each.tokens, "USD": each.cost}[unit]
+    return StopFacts(
+        reason=stop.reason,
+        detail=stop.detail,
+        candidates=stop.candidates,
+        complete=sum(1 for c in run.candidates if c.complete),
+        unit=unit,
+        per_candidate=per_candidate,
+        sampling=run.sampling.stopped if run.sampling is not None else None,
+    )
+
+
 def _extra_reasons(
     final: FinalFigures,
     cases: Sequence[CaseInsight],
     cost: CostSummary,
+    run: OptimizationRun,
 ) -> tuple[str, ...]:
     lines = []
+    stop = run.stopped
+    if stop is not None and stop.reason == "plateau":
+        lines.append(
+            f"the search stopped after {stop.candidates} of {run.budget + 1} candidates, once "
+            "the plateau was decided"
+        )
+    partial = sum(1 for c in run.candidates if not c.complete)
+    if partial:
+        lines.append(
+            f"{partial} of {len(run.candidates)} candidates were scored on part of the "
+            "validation cases (clearly behind the best so far, or cut by a limit); only those "
+            "scored on every case compete for the best"
+        )
     if final.n_cases:
         lines.append(
             f"against your prompt on {final.n_cases} {final.source} cases: "

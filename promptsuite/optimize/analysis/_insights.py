@@ -148,18 +148,21 @@ def case_insights(
 def tag_insights(
     candidates: Sequence[Candidate], baseline: int, best: int, cases: Sequence[CaseInsight]
 ) -> tuple[TagInsight, ...]:
-    """Every tag of the validation cases, lowest ceiling first."""
+    """Every tag of the validation cases, lowest ceiling first.
+
+    The means (and so the ceiling) are those of the candidates scored on every validation
+    case: one racing dropped was scored on some of a tag's cases only."""
     tags = sorted({t for c in candidates for s in c.cases for t in s.tags})
     status = {c.case_id: c.status for c in cases}
+    compared = [c for c in candidates if c.complete] or list(candidates)
     rows = []
     for tag in tags:
         means: dict[int, float] = {}
-        members: set[str] = set()
-        for candidate in candidates:
+        members: set[str] = {s.case_id for c in candidates for s in c.cases if tag in s.tags}
+        for candidate in compared:
             tagged = [s for s in candidate.cases if tag in s.tags]
             if tagged:
                 means[candidate.index] = mean([s.score for s in tagged])
-                members.update(s.case_id for s in tagged)
         ceiling_index = max(means, key=lambda i: (means[i], -i))
         rows.append(
             TagInsight(

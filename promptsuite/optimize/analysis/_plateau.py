@@ -106,11 +106,16 @@ def default_window(budget: int, n_candidates: int) -> int:
     return max(MIN_WINDOW, round(0.25 * max(budget, n_candidates)))
 
 
-def best_so_far(scores: Sequence[float]) -> list[int]:
-    """Position of the best score among positions ``0..k``, for every ``k``; ties keep the first."""
+def best_so_far(scores: Sequence[float], complete: Sequence[bool] | None = None) -> list[int]:
+    """Position of the best score among positions ``0..k``, for every ``k``; ties keep the first.
+
+    With ``complete``, only candidates scored on every validation case take the title from
+    the first one (a candidate dropped by racing was scored on part of them: its mean is not
+    comparable, and it was dropped for being behind)."""
     positions: list[int] = []
     for position, score in enumerate(scores):
-        if not positions or score > scores[positions[-1]]:
+        eligible = complete is None or complete[position]
+        if not positions or (eligible and score > scores[positions[-1]]):
             positions.append(position)
         else:
             positions.append(positions[-1])
@@ -127,6 +132,7 @@ def detect_plateau(
     confidence: float = PLATEAU_CONFIDENCE,
     seed: int = 0,
     resamples: int = 10_000,
+    complete: Sequence[bool] | None = None,
 ) -> Plateau:
     """Decide whether a search trajectory has plateaued.
 
@@ -139,6 +145,9 @@ def detect_plateau(
         confidence: Two-sided confidence of the bootstrap interval.
         seed: Bootstrap seed.
         resamples: Bootstrap resamples.
+        complete: Whether each candidate was scored on every validation case (default:
+            all were); only those can be the best so far (:func:`best_so_far`), so the
+            comparison is between candidates scored on the same cases.
 
     Returns:
         The plateau decision and its evidence.
@@ -154,7 +163,9 @@ def detect_plateau(
         raise ValueError(f"window must be at least 1, got {window}")
     if margin < 0:
         raise ValueError(f"margin must be non-negative, got {margin}")
-    best = best_so_far(scores)
+    if complete is not None and len(complete) != len(scores):
+        raise ValueError("complete must have one entry per candidate")
+    best = best_so_far(scores, complete)
     end = best[-1]
     if len(scores) <= window:
         return Plateau(

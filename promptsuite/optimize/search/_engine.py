@@ -28,6 +28,7 @@ from promptsuite.models import (
 )
 from promptsuite.optimize._records import ModelUsage
 from promptsuite.optimize.search import _calls
+from promptsuite.optimize.search._limits import Meter
 
 __all__ = ["Bridge", "EngineStats", "PromptsuiteEngine"]
 
@@ -107,6 +108,7 @@ class PromptsuiteEngine:
             and max_tokens from DSPy's request (the prompt-proposing model).
         seed: Sampling seed for requests that take their parameters from DSPy.
         task: Whether this is the task model (its calls are attributed to candidates).
+        meter: The run's spending limits: a call is refused once one has run out.
     """
 
     def __init__(
@@ -117,8 +119,10 @@ class PromptsuiteEngine:
         params: GenerationParams | None,
         seed: int | None = None,
         task: bool,
+        meter: Meter | None = None,
     ) -> None:
         self.bridge = bridge
+        self.meter = meter
         self.spec = spec
         self.params = params
         self.seed = seed
@@ -155,17 +159,23 @@ class PromptsuiteEngine:
 
     def generate(self, request: GenerateRequest) -> Generation:
         """Generate through the runner (and its cache), counting the cost."""
+        if self.meter is not None:
+            self.meter.allow()
         index = self._sample_index(request)
         try:
             generation = self.bridge.call(
                 self.bridge.runner.generate(self.spec, replace(request, repeat=index), index)
             )
         except Exception as exc:
+            if self.meter is not None:
+                self.meter.release()
             with self.stats._lock:
                 self.stats.errors += 1
                 self.stats.last_error = f"{type(exc).__name__}: {exc}"
             raise
         self.stats.add(generation)
+        if self.meter is not None:
+            self.meter.add_call(self.spec, generation)
         if self.task:
             _calls.attach(request.messages, generation)
         return generation

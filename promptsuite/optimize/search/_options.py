@@ -9,7 +9,7 @@ from pathlib import Path
 
 from promptsuite.config import RunSettings
 from promptsuite.models import ModelSpec
-from promptsuite.optimize._records import Candidate, OptimizationRun
+from promptsuite.optimize._records import Candidate, OptimizationRun, SpendingLimits
 from promptsuite.optimize._shape import PromptShape
 from promptsuite.optimize.search._sampling import SamplingOptions
 from promptsuite.optimize.search._split import DEFAULT_FRACTIONS
@@ -61,6 +61,11 @@ class SearchOptions:
         log: Where DSPy's own output goes (default: discarded).
         sampling: The sampling stage's samples, temperature and teacher (references for
             train cases that have none).
+        racing: Race the ``auto`` search's candidates (:mod:`._racing`): score them on the
+            validation cases in rounds, drop one clearly behind the best so far, and stop
+            once the target is clearly reached on validation or the plateau is decided.
+            False scores every candidate on every case and runs the whole budget.
+        limits: What the sampling stage and the search may spend (calls, tokens, dollars).
     """
 
     model: ModelSpec | None = None
@@ -77,6 +82,8 @@ class SearchOptions:
     threads: int | None = None
     log: Path | None = None
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
+    racing: bool = True
+    limits: SpendingLimits = field(default_factory=SpendingLimits)
 
 
 @dataclass(frozen=True)

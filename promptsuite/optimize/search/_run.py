@@ -34,6 +34,7 @@ from promptsuite.optimize._records import (
     ReferenceSummary,
     Sampling,
     SearchSettings,
+    SearchStop,
     mean,
 )
 from promptsuite.optimize._references import own_references, sampled_reference
@@ -41,6 +42,7 @@ from promptsuite.optimize._shape import PromptShape, candidate_templates, shape_
 from promptsuite.optimize.search import _calls
 from promptsuite.optimize.search._auto import auto_search
 from promptsuite.optimize.search._derived import RULES_HEADING, check_rules, instruction_with
+from promptsuite.optimize.search._limits import Meter
 from promptsuite.optimize.search._optimizers import (
     PROMPT_MAX_TOKENS,
     RUNNERS,
@@ -196,12 +198,22 @@ def run_search(
         raise ConfigError(f"--joins {options.joins!r} is not one of: {', '.join(JOINING)}")
     model = options.model or suite.models[0]
     prompt_model = options.prompt_model or model
+    teacher = options.sampling.teacher
+    meter = Meter(
+        options.limits,
+        list(dict.fromkeys([model, prompt_model, *([teacher] if teacher else [])])),
+    )
     variant = suite.variants[0]
     shape = shape_of(suite.prompt.variants[variant], where=suite.prompt.file or suite.path)
     split = split_cases(suite.cases, seed=options.seed, fractions=options.fractions)
     train = [case for case in suite.cases if split[case.id] == "train"]
     references, unlabelled = own_references(suite, train)
-    sampling = _sample(suite, shape, train, references, unlabelled, model, options, say)
+    # The sampling stage leaves room for scoring your prompt on validation.
+    reserve = sum(options.settings.repeat or c.repeat for c in suite.cases if split[c.id] == "val")
+    sampling = _sample(
+        suite, shape, train, references, unlabelled, model, options, say, meter, reserve
+    )
+    racing = options.racing and options.optimizer == "auto"
     run = OptimizationRun(
         suite=suite.name,
         suite_path=suite.path,
@@ -219,6 +231,8 @@ def run_search(
             fractions=options.fractions,
             max_demos=options.max_demos,
             params=suite.params,
+            racing=racing,
+            limits=options.limits,
         ),
         references=reference_summary(references, unlabelled),
         sampling=sampling,
@@ -228,10 +242,14 @@ def run_search(
     if options.optimizer == "auto":
         # With a proposer of its own, half the budget goes to its instruction proposals.
         proposer = prompt_model != model
-        auto_search(setup, options, budget=max(1, options.budget // 2) if proposer else None)
+        stop = auto_search(
+            setup, options, meter, budget=max(1, options.budget // 2) if proposer else None
+        )
         left = options.budget - (len(run.candidates) - 1)
-        if proposer and left > 0:
-            best = min(run.candidates, key=lambda c: (-c.val_score, c.index))
+        # A flat plateau of the auto schedule hands over to the proposer's instructions.
+        if proposer and left > 0 and (stop is None or stop.reason == "plateau"):
+            stop = None
+            best = run.best_candidate()
             _dspy_search(
                 dataclasses.replace(
                     setup, shape=dataclasses.replace(shape, instruction=best.instruction)
@@ -239,9 +257,13 @@ def run_search(
                 dataclasses.replace(options, optimizer=options.joins, budget=left),
                 prompt_model=prompt_model,
                 start_demos=best.demos,
+                meter=meter,
             )
+        run.stopped = stop or (_limit_stop(run, meter) if run.dspy is not None else None)
     else:
-        _dspy_search(setup, options, prompt_model=prompt_model, start_demos=None)
+        _dspy_search(setup, options, prompt_model=prompt_model, start_demos=None, meter=meter)
+        run.stopped = _limit_stop(run, meter)
+    run.spent = meter.spend
     run.search_s = round(time.perf_counter() - started, 3)
     return SearchOutcome(run, shape)
 
@@ -255,6 +277,8 @@ def _sample(
     model: ModelSpec,
     options: SearchOptions,
     say: Callable[[str], None] | None,
+    meter: Meter,
+    reserve: int,
 ) -> Sampling | None:
     """Run the sampling stage on the train cases without a reference; the references it
     keeps join ``references`` (and leave ``unlabelled``).
@@ -286,6 +310,8 @@ def _sample(
         settings=options.settings,
         variant=variant,
         rules=[r.text for r in rules],
+        meter=meter,
+        reserve=reserve,
     )
     for case in sampling.cases:
         if case.reference is not None:
@@ -300,6 +326,19 @@ def _sample(
     return sampling
 
 
+def _limit_stop(run: OptimizationRun, meter: Meter) -> SearchStop | None:
+    """The stop of a spending limit that refused a DSPy optimizer's calls, if one did."""
+    reason = meter.ran_out()
+    if reason is None or not meter.refused:
+        return None
+    return SearchStop(
+        reason=reason,
+        detail=meter.describe(reason),
+        candidates=len(run.candidates),
+        spent=meter.spend,
+    )
+
+
 def sampling_line(sampling: Sampling) -> str:
     """What the sampling stage found and cost, in one line."""
     kept = sampling.references()
@@ -309,7 +348,7 @@ def sampling_line(sampling: Sampling) -> str:
         f"sampling: references for {len(kept)} of {len(sampling.cases)} cases"
         + (f" ({teacher} from the teacher)" if sampling.teacher else "")
         + f"; {usage.calls} calls (+{usage.cache_hits} cached), {usage.tokens} tokens, "
-        f"{sampling.wall_s:.0f} s"
+        f"{sampling.wall_s:.0f} s" + (f"; stopped: {sampling.stopped}" if sampling.stopped else "")
     )
 
 
@@ -337,11 +376,13 @@ def _dspy_search(
     *,
     prompt_model: ModelSpec,
     start_demos: Sequence[Demo] | None,
+    meter: Meter,
 ) -> None:
     """Run a DSPy optimizer, recording its candidates into the setup's run.
 
     With ``start_demos`` (None: a fresh search), the student starts from the setup's
-    instruction and those demos, and the baseline is not scored again.
+    instruction and those demos, and the baseline is not scored again. A spending limit that
+    runs out refuses every further call (the optimizer then stops, its candidates kept).
     """
     suite, run, shape, references, model = (
         setup.suite,
@@ -375,9 +416,9 @@ def _dspy_search(
     )
     bridge = Bridge(options.settings)
     try:
-        task_engine = PromptsuiteEngine(bridge, model, params=suite.params, task=True)
+        task_engine = PromptsuiteEngine(bridge, model, params=suite.params, task=True, meter=meter)
         prompt_engine = PromptsuiteEngine(
-            bridge, prompt_model, params=None, seed=options.seed, task=False
+            bridge, prompt_model, params=None, seed=options.seed, task=False, meter=meter
         )
         before = run.task_model_usage
 

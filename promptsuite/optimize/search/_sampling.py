@@ -30,6 +30,7 @@ from promptsuite.config import RunSettings
 from promptsuite.models import ModelSpec
 from promptsuite.optimize._records import ModelUsage, SampledCase, Sampling
 from promptsuite.optimize.search._derived import repair
+from promptsuite.optimize.search._limits import Meter
 from promptsuite.references import text_score
 from promptsuite.results import CaseResult
 from promptsuite.runner import Runner, plan_jobs
@@ -88,6 +89,8 @@ def sample_references(
     settings: RunSettings,
     variant: Variant | None = None,
     rules: Sequence[str] = (),
+    meter: Meter | None = None,
+    reserve: int = 0,
 ) -> Sampling:
     """Sample the train ``cases`` (those without a reference) and keep their best passing replies.
 
@@ -101,6 +104,9 @@ def sample_references(
         settings: The runner's settings (cache, concurrency, grader).
         variant: The prompt variant every reply is asked with (default: the suite's first).
         rules: The rules that variant adds to your instruction, for the record.
+        meter: What the run spent so far against its spending limits: the stage samples the
+            cases in turn, as many as fit, and stops at a case boundary (None: no limits).
+        reserve: Calls to leave for after the stage (scoring your prompt on validation).
 
     Returns:
         The stage's record: each case's replies' passes, the reference kept, the cost.
@@ -118,41 +124,78 @@ def sample_references(
     samples = options.samples
     task_usage, teacher_usage = ModelUsage(), ModelUsage()
     sampled: list[SampledCase] = []
+    stopped: str | None = None
 
     async def run() -> None:
-        nonlocal task_usage, teacher_usage
+        nonlocal task_usage, teacher_usage, stopped
         # One runner (one model instance, one cache) for both passes; the case's repeat
         # count says how many replies each pass asks for.
         runner = Runner(dataclasses.replace(settings, repeat=None))
+        greedy: list[CaseResult] = []
+        drawn: list[CaseResult] = []
         try:
-            greedy = await _replies(runner, suite, single, model, None, seed, 1)
-            drawn = await _replies(runner, suite, single, model, options.temperature, seed, samples)
+            while len(greedy) < len(single):
+                left = single[len(greedy) :]
+                fit, cut = (
+                    meter.fitting(len(left), calls_per_case=1 + samples, reserve=reserve)
+                    if meter is not None
+                    else (len(left), None)
+                )
+                asked = left[:fit]
+                calls = runner.stats.model_calls
+                greedy += await _replies(runner, suite, asked, model, None, seed, 1)
+                drawn += await _replies(
+                    runner, suite, asked, model, options.temperature, seed, samples
+                )
+                if meter is not None:
+                    fresh = runner.stats.model_calls - calls
+                    meter.add(
+                        model,
+                        [*greedy[-fit:], *drawn[-fit:]] if fit else [],
+                        fresh,
+                        fit * (1 + samples),
+                    )
+                    cut = cut or (meter.ran_out() if len(greedy) < len(single) else None)
+                if cut is not None:
+                    assert meter is not None
+                    stopped = f"{meter.describe(cut)} after {len(greedy)} of {len(single)} cases"
+                    break
         finally:
             await runner.aclose()
         task_usage = _usage(runner, [*greedy, *drawn])
+        done = single[: len(greedy)]
+        for case in single[len(greedy) :]:
+            skipped[case.id] = f"not sampled: {stopped}"
         pending = {
             case.id: await _case(case, g, d, suite)
-            for case, g, d in zip(single, greedy, drawn, strict=True)
+            for case, g, d in zip(done, greedy, drawn, strict=True)
         }
-        unsolved = [c for c in single if pending[c.id].reference is None]
-        if options.teacher is not None and unsolved:
+        unsolved = [c for c in done if pending[c.id].reference is None]
+        teacher = options.teacher
+        if teacher is not None and unsolved and meter is not None:
+            fit, cut = meter.fitting(len(unsolved), calls_per_case=samples, reserve=reserve)
+            unsolved = unsolved[:fit]
+            if cut is not None:
+                stopped = stopped or (
+                    f"{meter.describe(cut)}: the teacher was asked {fit} of the cases "
+                    "the model never passed"
+                )
+        if teacher is not None and unsolved:
             teacher_runner = Runner(dataclasses.replace(settings, repeat=None))
             try:
                 taught = await _replies(
-                    teacher_runner,
-                    suite,
-                    unsolved,
-                    options.teacher,
-                    options.temperature,
-                    seed,
-                    samples,
+                    teacher_runner, suite, unsolved, teacher, options.temperature, seed, samples
                 )
             finally:
                 await teacher_runner.aclose()
             teacher_usage = _usage(teacher_runner, taught)
+            if meter is not None:
+                meter.add(
+                    teacher, taught, teacher_runner.stats.model_calls, len(unsolved) * samples
+                )
             for case, result in zip(unsolved, taught, strict=True):
                 pending[case.id] = await _with_teacher(pending[case.id], case, result, suite)
-        sampled.extend(pending[c.id] for c in single)
+        sampled.extend(pending[c.id] for c in done)
 
     if single and samples > 0:
         asyncio.run(run())
@@ -165,6 +208,7 @@ def sample_references(
         rules=list(rules),
         cases=sampled,
         skipped=skipped,
+        stopped=stopped,
         usage=task_usage,
         teacher_usage=teacher_usage,
         wall_s=round(time.perf_counter() - started, 3),

@@ -73,9 +73,10 @@ SCRIPT = {
 }
 
 
-def suite_text() -> str:
+def suite_text(kinds: dict[str, int] = KINDS) -> str:
+    """The suite, with ``kinds[kind]`` cases of each kind."""
     cases = []
-    for kind, count in KINDS.items():
+    for kind, count in kinds.items():
         for number in range(1, count + 1):
             label = f"label{number}"
             cases.append(

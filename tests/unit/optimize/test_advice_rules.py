@@ -22,6 +22,7 @@ from promptsuite.optimize.analysis import (
     LabelFacts,
     Plateau,
     SearchFacts,
+    StopFacts,
     Verdict,
     decide,
     estimate_gain,
@@ -32,6 +33,15 @@ RULE = {rule.__name__: rule for rule in VERDICT_RULES}
 FAILING = ("the best prompt fails 9 test cases: 9 knowledge",)
 EXTRA = ("against your prompt on 20 test cases: +0.100", "cost: 1.8x the tokens")
 PRIOR = "a line an earlier rule added"
+
+LIMIT = StopFacts(
+    reason="max-calls",
+    detail="the --max-calls 100 limit ran out (100 calls spent)",
+    candidates=2,
+    complete=1,
+    unit="calls",
+    per_candidate=29.0,
+)
 
 
 def plateau(*, decided: bool = True, plateaued: bool = True, gain: float = 0.0) -> Plateau:
@@ -118,6 +128,7 @@ def test_decide_gives_the_first_verdict_with_every_line_added_before_it() -> Non
         evidence(final=FinalScore(score=0.5, source="val", held_out=2)),
         evidence(search=SearchFacts(0, False, 0, ("why",)), stopped_early="boom"),
         evidence(plateau=plateau(plateaued=False, gain=0.2)),
+        evidence(plateau=plateau(decided=False), stop=LIMIT),
     ],
 )
 def test_a_rule_only_ever_appends_reason_lines(facts: Evidence) -> None:
@@ -182,6 +193,55 @@ def test_target_reached_leaves_out_where_prompting_fails() -> None:
         assert reasons == [PRIOR]
     passes("target_reached", evidence(final=FinalScore(0.95, "test", 0.89)))
     passes("target_reached", evidence(final=FinalScore(0.89, "test", None)))
+
+
+def test_stopped_by_a_limit() -> None:
+    early = evidence(stop=LIMIT, plateau=plateau(decided=False))
+    verdict, reasons = apply("stopped_by_a_limit", early)
+    assert verdict is not None and verdict.code == "undecided"
+    assert verdict.headline == (
+        "Undecided: the spending limit stopped the search before a plateau could be judged; "
+        "about 87 calls more would decide it."
+    )
+    assert reasons == [
+        PRIOR,
+        "the --max-calls 100 limit ran out (100 calls spent): 2 candidates recorded, 1 of them "
+        "scored on every validation case",
+        "a plateau is judged over 4 candidates after a first: 3 more candidates, at about 29 "
+        "calls each",
+    ]
+    assert verdict.reasons == (*reasons, *FAILING, *EXTRA)
+    dollars = replace(LIMIT, unit="USD", per_candidate=0.004, sampling="cut after 8 of 16 cases")
+    verdict, reasons = apply("stopped_by_a_limit", replace(early, stop=dollars))
+    assert verdict is not None and "about 0.01 USD more would decide it" in verdict.headline
+    assert "the sampling stage stopped early: cut after 8 of 16 cases" in reasons
+    assert "3 more candidates, at about 0.0040 USD each" in reasons[-1]
+    # Before any candidate was scored on every case, what one costs is unknown.
+    unknown = replace(early, stop=replace(LIMIT, per_candidate=None))
+    verdict, _ = apply("stopped_by_a_limit", unknown)
+    assert verdict is not None and verdict.headline.endswith("; a larger limit would decide it.")
+    # A plateau judged on what the limit left: the line, and the next rules decide.
+    verdict, reasons = apply("stopped_by_a_limit", evidence(stop=LIMIT))
+    assert verdict is None and reasons[-1].startswith("the --max-calls 100 limit ran out")
+    passes("stopped_by_a_limit", evidence())
+    passes("stopped_by_a_limit", evidence(stop=replace(LIMIT, reason="plateau", unit=None)))
+
+
+def test_stopped_at_the_target() -> None:
+    stop = StopFacts("target", "candidate 1 clearly reached the target 0.9 on validation", 2, 2)
+    verdict, reasons = apply("stopped_at_the_target", evidence(stop=stop))
+    assert verdict is not None and verdict.code == "undecided"
+    assert "search the whole budget with --no-racing" in verdict.headline
+    assert reasons[-1] == (
+        "the search stopped early: candidate 1 clearly reached the target 0.9 on validation; "
+        "the held-out test cases did not confirm it"
+    )
+    assert verdict.reasons == (*reasons, *FAILING, *EXTRA)
+    passes("stopped_at_the_target", evidence())
+    passes("stopped_at_the_target", evidence(stop=replace(stop, reason="plateau")))
+    # Confirmed on the test split, the target rule has already decided.
+    reached = evidence(stop=stop, final=FinalScore(score=0.95, source="test", held_out=20))
+    assert decide(reached).code == "target-reached"
 
 
 def test_empty_search() -> None:
