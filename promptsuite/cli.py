@@ -210,7 +210,8 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         return 0
     from promptsuite.console import RunSummary, summary_lines
 
-    for line in summary_lines(RunSummary(results.cases, gates, results_path=args.results)):
+    summary = RunSummary(results.cases, gates, results_path=args.results, prices=prices)
+    for line in summary_lines(summary):
         print(line.text)
     return 0
 
@@ -250,6 +251,7 @@ def _merge_results(args: argparse.Namespace) -> bool:
         report_problem=finished.report_problem,
         baselines_written=[shown(p, root) for p in finished.baselines_written],
         missing_baselines=finished.missing_baselines,
+        prices=prices,
     )
     for line in summary_lines(summary):
         print(line.text)

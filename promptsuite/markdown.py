@@ -27,6 +27,7 @@ from promptsuite.console import (
     case_outcome,
     gate_rows,
     repeat_line,
+    spend_text,
     summary_rows,
 )
 from promptsuite.errors import PromptsuiteError
@@ -104,7 +105,7 @@ def markdown_summary(
     head += ["", "### Suites", "", _table(_suite_rows(cases, prices), (*SUMMARY_HEADERS, "cost"))]
     if gates:
         head += ["", "### Gate", "", _table(gate_rows(gates), GATE_HEADERS)]
-    tail = [_footer(cases, results_path, report_path)]
+    tail = [_footer(cases, prices, results_path, report_path)]
 
     found = baselines or {}
     sections = [
@@ -279,10 +280,15 @@ def _flaky(case: CaseResult) -> str:
     return f"- {_code(case.test_id)}: {_code(repeat_line(case))}"
 
 
-def _footer(cases: Sequence[CaseResult], results_path: str | None, report_path: str | None) -> str:
-    calls, hits = call_counts(cases)
+def _footer(
+    cases: Sequence[CaseResult],
+    prices: Mapping[str, Price] | None,
+    results_path: str | None,
+    report_path: str | None,
+) -> str:
     tokens = sum(c.tokens for c in cases)
-    text = f"model calls: {count(calls)}, cache hits: {count(hits)}, tokens: {count(tokens)}"
+    text = f"{call_counts(cases).text(count)}, tokens: {count(tokens)}"
+    text += spend_text(cases, prices)
     if results_path:
         text += f"; results: {_code(results_path)}"
     if report_path:

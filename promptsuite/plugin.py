@@ -492,6 +492,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         report_problem=finished.report_problem,
         baselines_written=[shown(p, root) for p in finished.baselines_written],
         missing_baselines=finished.missing_baselines,
+        prices=config.stash[_CONFIG_KEY].prices,
     )
     terminalreporter.section("promptsuite")
     for line in summary_lines(summary):
