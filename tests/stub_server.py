@@ -29,6 +29,7 @@ import contextlib
 import itertools
 import json
 import signal
+import ssl
 import threading
 import time
 from collections import Counter
@@ -224,6 +225,7 @@ class StubServer:
         behavior: Picks an action per request; may be replaced while the server runs.
         port: Port to bind; 0 picks a free one.
         record: Keep every request's headers and body (see :meth:`received`).
+        tls: Serve HTTPS with this server context (:meth:`base_url` then says ``https``).
     """
 
     def __init__(
@@ -233,8 +235,10 @@ class StubServer:
         behavior: Behavior | None = None,
         port: int = 0,
         record: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.delay = delay
+        self.tls = tls
         self.behavior = behavior
         self.record = record
         self._requested_port = port
@@ -250,7 +254,7 @@ class StubServer:
     @property
     def base_url(self) -> str:
         """The URL to give an OpenAI client, ending in ``/v1``."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1"
 
     def start(self) -> StubServer:
         """Bind and serve; returns once the port is open."""
@@ -335,7 +339,7 @@ class StubServer:
                 handlers.discard(task)
 
         server = await asyncio.start_server(
-            on_connect, "127.0.0.1", self._requested_port, backlog=1024
+            on_connect, "127.0.0.1", self._requested_port, backlog=1024, ssl=self.tls
         )
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
