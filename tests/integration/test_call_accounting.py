@@ -41,14 +41,8 @@ PRICE = (2.0, 8.0)
 
 SUITE = """
 prompt:
-  system: "You help customers with their orders."
-  tools:
-    - type: function
-      function:
-        name: lookup_order
-        parameters:
-          type: object
-          properties: {{order_id: {{type: string}}}}
+  system: "You track parcels."
+  tools: [{{type: function, function: {{name: track_parcel}}}}]
 models:
   - {{provider: openai, model: stub-model, label: stub, base_url: "{base_url}",
      max_retries: 2, backoff_base: 0.01, backoff_max: 0.02}}
@@ -60,7 +54,7 @@ cases:
 
 CASE = """
   - id: order-{n}
-    tool_results: {{lookup_order: {{status: shipped}}}}
+    tool_results: {{track_parcel: {{status: shipped}}}}
     turns:
       - user: "Where is order {n}?"
       - user: "Thanks for order {n}!"
@@ -77,7 +71,7 @@ def agent(schedule: FaultSchedule) -> Callable[[int, dict[str, Any]], Action]:
             return action
         last = body["messages"][-1]
         if last["role"] == "user" and last["content"].startswith("Where"):
-            return ToolCalls((("lookup_order", '{"order_id": "1"}'),))
+            return ToolCalls((("track_parcel", "{}"),))
         return Reply(text="It has shipped. You are welcome.")
 
     return behavior
