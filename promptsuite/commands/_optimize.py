@@ -143,6 +143,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     for name, (value, least) in minimums.items():
         if value < least:
             raise ConfigError(f"--{name} must be at least {least}, got {value}")
+    sampling = sampling_options(args)
     out_dir = Path(args.out) / f"{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     out_dir.mkdir(parents=True, exist_ok=True)
     say(
@@ -177,7 +178,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         max_demos=args.max_demos,
         settings=settings,
         log=out_dir / "dspy.log",
-        sampling=sampling_options(args),
+        sampling=sampling,
     )
     options = PipelineOptions(
         search=search,
