@@ -82,6 +82,8 @@ def _print_run(report: soak.RunReport, config: soak.SoakConfig, parallel: int) -
         f"{report.model_calls}, cache hits {report.cache_hits}, cached responses "
         f"{report.cache_rows}"
     )
+    counted = [line for line in report.output.splitlines() if line.startswith("model calls:")]
+    print(f"  the run's summary: {counted[-1] if counted else '(no summary line)'}")
     bound = soak.time_bound_s(config, config.cases, parallel)
     print(f"  wall time {report.wall_s:.1f} s (bound from the settings: {bound:.0f} s)")
 

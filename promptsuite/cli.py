@@ -356,6 +356,7 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         results.cases,
         gates,
         results_path=args.results,
+        prices=prices,
         calibration=CalibrationReport.model_validate(calibration) if calibration else None,
         judge_calibration=str(settings.get("judge_calibration") or "warn"),
     )
@@ -399,6 +400,7 @@ def _merge_results(args: argparse.Namespace) -> bool:
         report_problem=finished.report_problem,
         baselines_written=[shown(p, root) for p in finished.baselines_written],
         missing_baselines=finished.missing_baselines,
+        prices=prices,
     )
     for line in summary_lines(summary):
         print(line.text)

@@ -6,18 +6,20 @@ Pure functions from results to text, so the pytest plugin only writes the lines.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from promptsuite._format import ms, num, pct, signed
+from promptsuite._format import ms, num, pct, signed, usd
 from promptsuite.gate import GateResult
+from promptsuite.prices import Price, price_for
 from promptsuite.results import (
     CaseResult,
     CheckResult,
     RepeatResult,
     call_counts,
+    spent_usd,
     summarize,
     transcript_line,
 )
@@ -90,6 +92,8 @@ class RunSummary:
         missing_baselines: Suite files that ran without a baseline, as shown.
         calibration: The judges measured against people's labels, when the run did.
         judge_calibration: The run's ``judge-calibration`` option.
+        prices: Per-model prices overriding :data:`promptsuite.prices.DEFAULT_PRICES`, for
+            what the run's requests cost.
     """
 
     cases: Sequence[CaseResult]
@@ -101,6 +105,7 @@ class RunSummary:
     missing_baselines: Sequence[str] = ()
     calibration: CalibrationReport | None = None
     judge_calibration: str = "off"
+    prices: Mapping[str, Price] | None = None
 
 
 def summary_lines(run: RunSummary) -> list[Line]:
@@ -114,11 +119,11 @@ def summary_lines(run: RunSummary) -> list[Line]:
     if flaky:
         lines += [Line(""), Line(f"flaky cases ({len(flaky)}): repeats disagree")]
         lines += [Line(f"  {case.test_id}: {repeat_line(case)}") for case in flaky]
-    calls, hits = call_counts(run.cases)
     tail = f"; results: {run.results_path}" if run.results_path else ""
     if run.report_path:
         tail += f"; report: {run.report_path}"
-    lines.append(Line(f"model calls: {calls}, cache hits: {hits}{tail}"))
+    spend = spend_text(run.cases, run.prices)
+    lines.append(Line(f"{call_counts(run.cases).text()}{spend}{tail}"))
     if run.report_problem:
         lines.append(Line(run.report_problem, warning=True))
     lines += _baseline_lines(run)
@@ -231,6 +236,23 @@ def resting_verdicts(
             ),
         )
     return counts if any(counts) else None
+
+
+def spend_text(cases: Sequence[CaseResult], prices: Mapping[str, Price] | None) -> str:
+    """``, est. cost: $0.0021`` for requests sent to a priced model; nothing when they
+    cost nothing (the embedded model, the cache)."""
+    spent = spent_usd(cases, prices)
+    if spent is not None:
+        return f", est. cost: {usd(spent)}" if spent else ""
+    unpriced = sorted(
+        {
+            c.model
+            for c in cases
+            if any(not g.cached for g in c.generations)
+            and price_for(c.model, c.backend, prices) is None
+        }
+    )
+    return f", est. cost: unknown (no price for {', '.join(unpriced)})"
 
 
 def summary_rows(cases: Iterable[CaseResult]) -> list[list[Any]]:

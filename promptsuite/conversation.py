@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from promptsuite.errors import ModelError
 from promptsuite.models import GenerateRequest, Generation, GenerationParams, Message, ToolCall
 from promptsuite.results import GenerationRecord
 
@@ -83,25 +84,63 @@ async def respond(
     return Reply(generation, tuple(generations), tuple(calls), tuple(added))
 
 
-def total_record(generations: Sequence[Generation]) -> GenerationRecord:
-    """What several generations cost together: tokens and latency summed, the last's finish
-    reason and model; cached only when every one was."""
-    last = generations[-1]
-    return GenerationRecord(
-        prompt_tokens=sum(g.prompt_tokens for g in generations),
-        completion_tokens=sum(g.completion_tokens for g in generations),
-        latency_s=sum(g.latency_s for g in generations),
-        finish_reason=last.finish_reason,
-        model=last.model,
-        cached=all(g.cached for g in generations),
-        calls=len(generations),
-        cache_hits=sum(g.cached for g in generations),
-    )
+@dataclass
+class CallTally:
+    """What one sample's requests to its model came to, as they are made.
+
+    The runner adds every answer (from the model or the cache) and every request that
+    failed, so a sample that errors half-way still reports what it spent.
+
+    Attributes:
+        answers: Every answer, in order.
+        failed: Requests sent that got no usable answer (retried ones included).
+        retried: Of those, the requests that were sent again.
+        unusable_tokens: (prompt, completion) tokens the endpoint reported in answers that
+            could not be used.
+    """
+
+    answers: list[Generation] = field(default_factory=list)
+    failed: int = 0
+    retried: int = 0
+    unusable_tokens: tuple[int, int] = (0, 0)
+
+    def answered(self, generation: Generation) -> None:
+        """Count an answer, and the failed requests its provider retried before it."""
+        self.answers.append(generation)
+        self.failed += generation.retried
+        self.retried += generation.retried
+
+    def gave_up(self, error: ModelError) -> None:
+        """Count the requests of a generation that failed: each but the last was retried."""
+        self.failed += error.requests
+        self.retried += max(error.requests - 1, 0)
+        prompt, completion = self.unusable_tokens
+        self.unusable_tokens = (prompt + error.prompt_tokens, completion + error.completion_tokens)
+
+    def record(self) -> GenerationRecord | None:
+        """The sample's record; None when it neither sent a request nor hit the cache."""
+        answers = self.answers
+        if not answers and not self.failed:
+            return None
+        last = answers[-1] if answers else None
+        return GenerationRecord(
+            prompt_tokens=sum(g.prompt_tokens for g in answers) + self.unusable_tokens[0],
+            completion_tokens=sum(g.completion_tokens for g in answers) + self.unusable_tokens[1],
+            latency_s=sum(g.latency_s for g in answers),
+            finish_reason=last.finish_reason if last else None,
+            model=last.model if last else "",
+            cached=bool(answers) and not self.failed and all(g.cached for g in answers),
+            calls=len(answers),
+            # As one answer's record reads back: its hit is ``cached``.
+            cache_hits=sum(g.cached for g in answers) if len(answers) != 1 or self.failed else None,
+            failed=self.failed,
+            retried=self.retried,
+        )
 
 
 def total_generation(generations: Sequence[Generation], text: str) -> Generation:
     """One generation standing for several (for checks of a whole conversation)."""
-    record = total_record(generations)
+    record = CallTally(list(generations)).record() or GenerationRecord(calls=0)
     return Generation(
         text=text,
         prompt_tokens=record.prompt_tokens,

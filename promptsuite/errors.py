@@ -134,7 +134,28 @@ class GateFailed(PromptsuiteError):
 
 
 class ModelError(PromptsuiteError):
-    """A provider could not produce a generation. Reported as a test error, never a fail."""
+    """A provider could not produce a generation. Reported as a test error, never a fail.
+
+    What the failure cost is kept on the error, so a run counts every request it made.
+
+    Attributes:
+        requests: Requests sent to the model for this generation, every one failed (0
+            when none was sent: a missing key, a cache miss, a model that would not load).
+        prompt_tokens: Prompt tokens the endpoint reported in answers it could not use.
+        completion_tokens: Completion tokens reported in those answers.
+    """
+
+    def __init__(
+        self,
+        *args: object,
+        requests: int = 0,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+    ) -> None:
+        super().__init__(*args)
+        self.requests = requests
+        self.prompt_tokens = prompt_tokens
+        self.completion_tokens = completion_tokens
 
 
 class ModelTimeout(ModelError):

@@ -30,6 +30,7 @@ from promptsuite.console import (
     judge_rows,
     repeat_line,
     resting_verdicts,
+    spend_text,
     summary_rows,
 )
 from promptsuite.errors import PromptsuiteError
@@ -119,7 +120,7 @@ def markdown_summary(
     if isinstance(calibration, Mapping):
         mode = str(settings.get("judge_calibration") or "warn")
         head += ["", *_judges(cases, gates, CalibrationReport.model_validate(calibration), mode)]
-    tail = [_footer(cases, results_path, report_path)]
+    tail = [_footer(cases, prices, results_path, report_path)]
 
     found = baselines or {}
     sections = [
@@ -329,10 +330,15 @@ def _flaky(case: CaseResult) -> str:
     return f"- {_code(case.test_id)}: {_code(repeat_line(case))}"
 
 
-def _footer(cases: Sequence[CaseResult], results_path: str | None, report_path: str | None) -> str:
-    calls, hits = call_counts(cases)
+def _footer(
+    cases: Sequence[CaseResult],
+    prices: Mapping[str, Price] | None,
+    results_path: str | None,
+    report_path: str | None,
+) -> str:
     tokens = sum(c.tokens for c in cases)
-    text = f"model calls: {count(calls)}, cache hits: {count(hits)}, tokens: {count(tokens)}"
+    text = f"{call_counts(cases).text(count)}, tokens: {count(tokens)}"
+    text += spend_text(cases, prices)
     if results_path:
         text += f"; results: {_code(results_path)}"
     if report_path:

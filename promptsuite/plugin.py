@@ -562,6 +562,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         missing_baselines=finished.missing_baselines,
         calibration=finished.calibration,
         judge_calibration=config.stash[_CONFIG_KEY].judge_calibration,
+        prices=config.stash[_CONFIG_KEY].prices,
     )
     terminalreporter.section("promptsuite")
     for line in summary_lines(summary):

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any
 from promptsuite.cache import CacheMode, ResponseCache, cache_key
 from promptsuite.config import RunSettings
 from promptsuite.conversation import (
+    CallTally,
     numbered,
     respond,
     total_generation,
-    total_record,
     transcript_output,
 )
-from promptsuite.errors import CacheMiss, PromptsuiteError
+from promptsuite.errors import CacheMiss, ModelError, PromptsuiteError
 from promptsuite.models import (
     Embeddings,
     GenerateRequest,
@@ -33,7 +33,7 @@ from promptsuite.models import (
     Provider,
     create_provider,
 )
-from promptsuite.results import CaseResult, CheckResult, GenerationRecord, RepeatResult
+from promptsuite.results import CaseResult, CheckResult, RepeatResult
 from promptsuite.stats import Reducer, reduce_repeats
 from promptsuite.suite import ResolvedCase, Suite
 from promptsuite.template import render, render_messages
@@ -55,9 +55,18 @@ class Job:
 
 @dataclass
 class RunStats:
-    """Counters for the end-of-run summary."""
+    """Counters of a run's requests and outcomes.
+
+    Attributes:
+        model_calls: Requests sent to a model, answered or failed (retries included).
+        failed_calls: Of those, the requests that got no usable answer.
+        cache_hits: Requests the cache (or an identical request in flight) answered.
+        errors: Samples that ended in an error.
+        by_provider: Requests sent, per provider name.
+    """
 
     model_calls: int = 0
+    failed_calls: int = 0
     cache_hits: int = 0
     errors: int = 0
     by_provider: dict[str, int] = field(default_factory=dict)
@@ -113,25 +122,41 @@ class Runner:
         return self._limits[key]
 
     async def generate(
-        self, spec: ModelSpec, request: GenerateRequest, repeat: int = 0
+        self,
+        spec: ModelSpec,
+        request: GenerateRequest,
+        repeat: int = 0,
+        tally: CallTally | None = None,
     ) -> Generation:
-        """One generation, through the cache and the concurrency bounds."""
+        """One generation, through the cache and the concurrency bounds.
+
+        Args:
+            spec: The model.
+            request: What to send.
+            repeat: The repeat index (part of the cache key).
+            tally: Where to count the answer and every request this call sends, failed
+                ones included (a sample's own tally).
+        """
         provider = self.provider(spec)
         identity = provider.identity()
         key = cache_key(identity, request, repeat)
         mode = self.settings.cache_mode
+        tally = tally if tally is not None else CallTally()
         if self._cache is not None and mode in (CacheMode.USE, CacheMode.REPLAY):
             hit = self._cache.get(key)
             if hit is not None:
                 self.stats.cache_hits += 1
+                tally.answered(hit)
                 return hit
         if mode in (CacheMode.USE, CacheMode.REPLAY):
             # An identical request already on its way is answered by the same generation,
-            # as the cache would answer it a moment later.
+            # as the cache would answer it a moment later (and its requests are the other
+            # caller's to count).
             pending = self._inflight.get(key)
             if pending is not None:
-                generation = await asyncio.shield(pending)
+                generation = replace(await asyncio.shield(pending), cached=True, retried=0)
                 self.stats.cache_hits += 1
+                tally.answered(generation)
                 return generation
         if mode is CacheMode.REPLAY:
             raise CacheMiss(
@@ -141,7 +166,7 @@ class Runner:
         future: asyncio.Future[Generation] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:
-            generation = await self._call(spec, provider, request)
+            generation = await self._call(spec, provider, request, tally)
         except Exception as exc:
             future.set_exception(exc)
             future.exception()  # retrieved here, so an unawaited future logs nothing
@@ -158,20 +183,30 @@ class Runner:
         return generation
 
     async def _call(
-        self, spec: ModelSpec, provider: Provider, request: GenerateRequest
+        self, spec: ModelSpec, provider: Provider, request: GenerateRequest, tally: CallTally
     ) -> Generation:
         if self._global is None:
             self._global = asyncio.Semaphore(self.settings.concurrency)
         limit = self._limit(repr(spec), provider)
-        async with self._global:
-            if limit is None:
-                generation = await provider.generate(request)
-            else:
-                async with limit:
+        try:
+            async with self._global:
+                if limit is None:
                     generation = await provider.generate(request)
-        self.stats.model_calls += 1
-        self.stats.by_provider[spec.provider] = self.stats.by_provider.get(spec.provider, 0) + 1
+                else:
+                    async with limit:
+                        generation = await provider.generate(request)
+        except ModelError as err:
+            self._count_requests(spec, err.requests, err.requests)
+            tally.gave_up(err)
+            raise
+        self._count_requests(spec, 1 + generation.retried, generation.retried)
+        tally.answered(generation)
         return generation
+
+    def _count_requests(self, spec: ModelSpec, sent: int, failed: int) -> None:
+        self.stats.model_calls += sent
+        self.stats.failed_calls += failed
+        self.stats.by_provider[spec.provider] = self.stats.by_provider.get(spec.provider, 0) + sent
 
     async def embed(self, spec: ModelSpec, texts: Sequence[str]) -> Embeddings:
         """Embedding vectors of ``texts`` by ``spec``'s model, each text embedded once a run."""
@@ -230,8 +265,10 @@ class Runner:
             error_kind=failed.error_kind if failed else None,
         )
 
-    def _generate_for(self, job: Job) -> Callable[[GenerateRequest], Awaitable[Generation]]:
-        return lambda request: self.generate(job.model, request, request.repeat)
+    def _generate_for(
+        self, job: Job, tally: CallTally
+    ) -> Callable[[GenerateRequest], Awaitable[Generation]]:
+        return lambda request: self.generate(job.model, request, request.repeat, tally)
 
     def _context(
         self, job: Job, generation: Generation, messages: tuple[Message, ...], index: int
@@ -255,13 +292,14 @@ class Runner:
     async def _sample(self, job: Job, request: GenerateRequest, index: int) -> _Sample:
         from promptsuite.checks import score
 
+        tally = CallTally()
         try:
             reply = await respond(
-                self._generate_for(job), request.messages, request.params, index, {}
+                self._generate_for(job, tally), request.messages, request.params, index, {}
             )
         except PromptsuiteError as exc:  # model errors, a missing extra, bad provider options
             self.stats.errors += 1
-            return _Sample.failed(index, exc)
+            return _Sample.failed(index, exc, tally)
         generation = reply.generation
         if reply.calls:  # the checks see every call of the round trips
             generation = replace(generation, tool_calls=reply.calls)
@@ -272,17 +310,13 @@ class Runner:
             )
         except PromptsuiteError as exc:  # a check or its grader could not be evaluated
             self.stats.errors += 1
-            return _Sample.failed(index, exc, generation, where=_where(job))
+            return _Sample.failed(index, exc, tally, generation.text, where=_where(job))
         round_trips = len(reply.generations) > 1
         return _Sample(
             RepeatResult(
                 index=index,
                 output=generation.text,
-                generation=(
-                    total_record(reply.generations)
-                    if round_trips
-                    else generation_record(generation)
-                ),
+                generation=tally.record(),
                 checks=list(scored.results),
                 passed=scored.passed,
                 score=scored.score,
@@ -306,6 +340,7 @@ class Runner:
         checks: list[CheckResult] = []
         replies: list[str] = []
         generations: list[Generation] = []
+        tally = CallTally()
         user_turn = 0
         try:
             for t, turn in enumerate(case.turns):
@@ -319,7 +354,7 @@ class Runner:
                 transcript += numbered([message], user_turn)
                 sent = tuple(messages)
                 reply = await respond(
-                    self._generate_for(job), sent, params, index, turn.tool_results
+                    self._generate_for(job, tally), sent, params, index, turn.tool_results
                 )
                 messages.extend(reply.messages)
                 transcript += numbered(reply.messages, user_turn)
@@ -343,7 +378,7 @@ class Runner:
         except PromptsuiteError as exc:
             self.stats.errors += 1
             where = _where(job) + (f", turn {user_turn}" if user_turn else "")
-            failed = _Sample.failed(index, exc, where=where)
+            failed = _Sample.failed(index, exc, tally, where=where)
             return replace(failed, result=replace(failed.result, transcript=transcript))
         checks += scored.results
         passed, value = outcome(tuple(checks), case.threshold)
@@ -351,7 +386,7 @@ class Runner:
             RepeatResult(
                 index=index,
                 output=whole.text,
-                generation=total_record(generations) if generations else None,
+                generation=tally.record(),
                 checks=checks,
                 passed=passed,
                 score=value,
@@ -430,7 +465,8 @@ class _Sample:
         cls,
         index: int,
         exc: PromptsuiteError,
-        generation: Generation | None = None,
+        tally: CallTally,
+        output: str = "",
         *,
         where: str | None = None,
     ) -> _Sample:
@@ -438,8 +474,8 @@ class _Sample:
         return cls(
             RepeatResult(
                 index=index,
-                output=generation.text if generation else "",
-                generation=generation_record(generation) if generation else None,
+                output=output,
+                generation=tally.record(),
                 checks=[],
                 passed=False,
                 score=0.0,
@@ -470,15 +506,3 @@ def _params(job: Job) -> GenerationParams:
 def _where(job: Job) -> str:
     """``suites/x.yaml:12: case 'id'``: where a template or check error is fixed."""
     return f"{job.suite.path}:{job.case.line}: case {job.case.id!r}"
-
-
-def generation_record(generation: Generation) -> GenerationRecord:
-    """What a generation cost, as a repeat records it (its text is the repeat's output)."""
-    return GenerationRecord(
-        prompt_tokens=generation.prompt_tokens,
-        completion_tokens=generation.completion_tokens,
-        latency_s=generation.latency_s,
-        finish_reason=generation.finish_reason,
-        model=generation.model,
-        cached=generation.cached,
-    )

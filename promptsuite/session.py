@@ -46,7 +46,7 @@ from promptsuite.config import PluginConfig, RunSettings, Shard
 from promptsuite.errors import PromptsuiteError
 from promptsuite.gate import Baseline, GateResult, baseline_path, sorted_gates, updated
 from promptsuite.models import call_helper
-from promptsuite.results import CaseResult, RunResults, call_counts
+from promptsuite.results import CaseResult, RunResults, usage_metadata
 
 if TYPE_CHECKING:
     from promptsuite.labels import CalibrationReport, LabelsFile
@@ -524,7 +524,6 @@ def run_metadata(
     config: PluginConfig, cases: Sequence[CaseResult], *, root: Path, started: float
 ) -> dict[str, Any]:
     """How the run was made: when, with which versions, settings and commit."""
-    calls, hits = call_counts(cases)
     settings = config.settings
     return {
         "started": _dt.datetime.fromtimestamp(started, _dt.UTC).isoformat(),
@@ -547,8 +546,7 @@ def run_metadata(
             "judge_calibration": config.judge_calibration,
             "judge_kappa": config.judge_kappa,
         },
-        "model_calls": calls,
-        "cache_hits": hits,
+        **usage_metadata(cases, config.prices),
     }
 
 

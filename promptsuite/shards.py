@@ -23,7 +23,7 @@ from promptsuite.gate import (
     sorted_gates,
 )
 from promptsuite.prices import Price
-from promptsuite.results import CaseResult, RunResults, call_counts, group_by_variant
+from promptsuite.results import CaseResult, RunResults, group_by_variant, usage_metadata
 from promptsuite.session import FinishedRun, ShardPlan, SuiteFiles, cases_by_suite_file
 
 #: Settings the shards of one run may differ in: they change how fast it runs, not what.
@@ -74,7 +74,7 @@ def merge_shards(
     updating = bool(settings.get("update_baseline"))
     suites = SuiteFiles.read(root, (c.suite_path for c in cases), case_ids=updating)
     gates, failures = ([], []) if updating else _merged_gates(cases, positions, suites, settings)
-    run = RunResults(cases=cases, metadata=_merged_metadata(shards, cases, gates))
+    run = RunResults(cases=cases, metadata=_merged_metadata(shards, cases, gates, prices))
     run.write(out)
     baselines = suites.baselines_by_name(cases)
     report_path, problem = None, None
@@ -213,16 +213,17 @@ def _merged_gates(
 
 
 def _merged_metadata(
-    shards: Sequence[_ShardFile], cases: Sequence[CaseResult], gates: Sequence[GateResult]
+    shards: Sequence[_ShardFile],
+    cases: Sequence[CaseResult],
+    gates: Sequence[GateResult],
+    prices: Mapping[str, Price] | None,
 ) -> dict[str, Any]:
     first = shards[0].run.metadata
-    calls, hits = call_counts(cases)
     metadata = {key: value for key, value in first.items() if key != "shard"}
     metadata.update(
         started=min(str(s.run.metadata.get("started", "")) for s in shards),
         finished=max(str(s.run.metadata.get("finished", "")) for s in shards),
-        model_calls=calls,
-        cache_hits=hits,
+        **usage_metadata(cases, prices),
         gates=[g.to_dict() for g in gates],
         merged_from=[
             {

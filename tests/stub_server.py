@@ -29,6 +29,7 @@ import contextlib
 import itertools
 import json
 import signal
+import ssl
 import threading
 import time
 from collections import Counter
@@ -177,12 +178,17 @@ class StubStats:
             ``models`` for ``GET /v1/models``.
         in_flight: Chat requests being answered now.
         max_in_flight: Most chat requests answered at once since start or reset.
+        prompt_tokens: Prompt tokens of the usage in every completion sent whole (answers
+            a client cannot use, such as empty choices, included): what a provider bills.
+        completion_tokens: Completion tokens of that usage.
     """
 
     total: int
     by_kind: dict[str, int]
     in_flight: int
     max_in_flight: int
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
 
 @dataclass
@@ -191,6 +197,8 @@ class _Counters:
     total: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     by_kind: Counter[str] = field(default_factory=Counter)
     received: list[Received] = field(default_factory=list)
 
@@ -217,6 +225,7 @@ class StubServer:
         behavior: Picks an action per request; may be replaced while the server runs.
         port: Port to bind; 0 picks a free one.
         record: Keep every request's headers and body (see :meth:`received`).
+        tls: Serve HTTPS with this server context (:meth:`base_url` then says ``https``).
     """
 
     def __init__(
@@ -226,8 +235,10 @@ class StubServer:
         behavior: Behavior | None = None,
         port: int = 0,
         record: bool = True,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.delay = delay
+        self.tls = tls
         self.behavior = behavior
         self.record = record
         self._requested_port = port
@@ -243,7 +254,7 @@ class StubServer:
     @property
     def base_url(self) -> str:
         """The URL to give an OpenAI client, ending in ``/v1``."""
-        return f"http://127.0.0.1:{self.port}/v1"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}/v1"
 
     def start(self) -> StubServer:
         """Bind and serve; returns once the port is open."""
@@ -278,7 +289,14 @@ class StubServer:
         """A snapshot of the counters."""
         c = self._counters
         with c.lock:
-            return StubStats(c.total, dict(c.by_kind), c.in_flight, c.max_in_flight)
+            return StubStats(
+                c.total,
+                dict(c.by_kind),
+                c.in_flight,
+                c.max_in_flight,
+                c.prompt_tokens,
+                c.completion_tokens,
+            )
 
     def received(self) -> list[Received]:
         """Every chat request seen since start or reset, in arrival order."""
@@ -291,6 +309,7 @@ class StubServer:
         with c.lock:
             c.total = 0
             c.max_in_flight = c.in_flight
+            c.prompt_tokens = c.completion_tokens = 0
             c.by_kind.clear()
             c.received.clear()
 
@@ -320,7 +339,7 @@ class StubServer:
                 handlers.discard(task)
 
         server = await asyncio.start_server(
-            on_connect, "127.0.0.1", self._requested_port, backlog=1024
+            on_connect, "127.0.0.1", self._requested_port, backlog=1024, ssl=self.tls
         )
         self.port = server.sockets[0].getsockname()[1]
         self._ready.set()
@@ -437,12 +456,15 @@ class StubServer:
             await _send(writer, 200, action.body)
             return True
         if isinstance(action, EmptyChoices):
-            await _send(writer, 200, _dumps(self._completion(body, Reply(), choices=[])))
+            completion = self._completion(body, Reply(), choices=[])
+            await _send(writer, 200, _dumps(completion))
+            self._bill(completion)
             return True
         if isinstance(action, NullContent):
             completion = self._completion(body, Reply())
             completion["choices"][0]["message"]["content"] = None
             await _send(writer, 200, _dumps(completion))
+            self._bill(completion)
             return True
         if isinstance(action, ToolCalls):
             completion = self._completion(body, Reply(text="", finish_reason="tool_calls"))
@@ -453,9 +475,11 @@ class StubServer:
                 for i, (n, a) in enumerate(action.calls)
             ]
             await _send(writer, 200, _dumps(completion))
+            self._bill(completion)
             return True
         reply = action if isinstance(action, Reply) else Reply()
-        payload = _dumps(self._completion(body, reply))
+        completion = self._completion(body, reply)
+        payload = _dumps(completion)
         if isinstance(action, CloseMidBody):
             writer.write(_head(200, len(payload)) + payload[: len(payload) // 2])
             await writer.drain()
@@ -467,9 +491,18 @@ class StubServer:
                 await asyncio.sleep(action.chunk_delay)
                 writer.write(payload[start : start + action.chunk_size])
                 await writer.drain()
+            self._bill(completion)
             return True
         await _send(writer, 200, payload)
+        self._bill(completion)
         return True
+
+    def _bill(self, completion: dict[str, Any]) -> None:
+        """Count the usage of a completion that was sent whole."""
+        usage = completion.get("usage") or {}
+        with self._counters.lock:
+            self._counters.prompt_tokens += usage.get("prompt_tokens", 0)
+            self._counters.completion_tokens += usage.get("completion_tokens", 0)
 
     def _completion(
         self, body: dict[str, Any], reply: Reply, choices: list[Any] | None = None

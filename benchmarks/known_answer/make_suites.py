@@ -21,9 +21,9 @@ to sample its references):
   that apologises or thanks, and neither refuses nor sends the customer elsewhere. The 135M
   model answers at length, calls itself a "customer service AI" and says it cannot help;
   example replies fix it.
-- ``team_reply`` (open-ended, knowledge-gap): a free-text reply that names the team handling
-  the request; the ten team names are listed, which team handles what is arbitrary, so no
-  prompt can teach it and no model knows it.
+- ``team_reply`` (open-ended, knowledge-gap): a free-text reply that names the one team
+  handling the request (naming another team as well fails); the ten team names are listed,
+  which team handles what is arbitrary, so no prompt can teach it and no model knows it.
 
 Usage::
 
@@ -255,13 +255,19 @@ def polite_reply(rows: Sequence[Row], rng: random.Random) -> None:
     write("polite_reply", prompt, suite)
 
 
+def others(team: str) -> str:
+    """The other teams' names, as a YAML list (a reply naming several teams guesses)."""
+    return "[" + ", ".join(t for t in sorted(TEAMS.values()) if t != team) + "]"
+
+
 def team_reply(rows: Sequence[Row], rng: random.Random) -> None:
     cases = [
         case_block(
             f"{intent}-{row[1]}",
             [intent],
             row[2].strip(),
-            f"    expect:\n      - {{type: icontains, value: {q(team)}, metric: team}}\n",
+            f"    expect:\n      - {{type: icontains, value: {q(team)}, metric: team}}\n"
+            f"      - {{type: not-icontains-any, value: {others(team)}, metric: one-team}}\n",
         )
         for intent, team in TEAMS.items()
         for row in pick(rows, intent, 6, rng)

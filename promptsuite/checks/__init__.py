@@ -36,7 +36,13 @@ from promptsuite.checks import (  # noqa: F401 - importing registers the types
     _tools,
 )
 from promptsuite.checks._common import bounds_text
-from promptsuite.checks._json import json_candidates, parse_json_output, parse_path
+from promptsuite.checks._json import (
+    extract_json_objects,
+    json_candidates,
+    parse_json_output,
+    parse_path,
+    slash_comments_to_hash,
+)
 from promptsuite.checks._registry import (
     NEGATION,
     CheckContext,
@@ -77,6 +83,7 @@ __all__ = [
     "check_problems",
     "check_types",
     "evaluate",
+    "extract_json_objects",
     "has_value",
     "json_candidates",
     "known_types",
@@ -84,6 +91,7 @@ __all__ = [
     "parse_json_output",
     "parse_path",
     "score",
+    "slash_comments_to_hash",
     "split_type",
     "transform_problems",
     "uses_type",

@@ -1,11 +1,13 @@
 """JSON checks: the output is JSON, holds JSON, matches a schema, or has a field's value.
 
 Also the JSON readers other parts share: :func:`parse_json_output` (the output as JSON),
-:func:`json_candidates` (every JSON value in it) and :func:`parse_path` (``a.b[0].c``).
+:func:`json_candidates` (every JSON value in it), :func:`extract_json_objects` (the objects
+in it as promptfoo's ``contains-json`` finds them) and :func:`parse_path` (``a.b[0].c``).
 """
 
 from __future__ import annotations
 
+import bisect
 import json
 import re
 from collections.abc import Iterator, Sequence
@@ -23,16 +25,21 @@ _ANY_FENCE = re.compile(r"```[ \t]*(?:json)?[ \t]*\r?\n(.*?)```", re.S | re.I)
 _DECODER = json.JSONDecoder()
 
 
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 def _loads(text: str) -> tuple[bool, Any]:
     try:
-        return True, json.loads(text)
-    except ValueError:
+        # Python's reader takes NaN and Infinity; JSON (and JavaScript's JSON.parse) do not.
+        return True, json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):
         return False, None
 
 
 def loads_strict(text: str) -> tuple[bool, Any]:
     """The whole text as JSON, like JavaScript's ``JSON.parse`` (surrounding whitespace
-    allowed, nothing else).
+    allowed, nothing else; ``NaN`` and ``Infinity`` are not JSON).
 
     Returns:
         ``(found, value)``; ``(False, None)`` when the text is not JSON.
@@ -72,6 +79,162 @@ def json_candidates(output: str) -> Iterator[Any]:
             continue
         yield data
         start = output.find("{", end)
+
+
+#: promptfoo looks no further than this many characters from an opening brace.
+_MAX_OBJECT_CHARS = 100_000
+#: Objects nested deeper (brackets and braces) are not read: each failed reading of one
+#: costs time in proportion to its depth, and an output may hold thousands of braces.
+_MAX_DEPTH = 32
+_NESTING = re.compile(r"[{}\[\]]")
+
+
+def extract_json_objects(output: str) -> Iterator[dict[str, Any]]:
+    """The JSON objects in the output, found as promptfoo's ``extractJsonObjects`` finds them.
+
+    From each ``{``, the text up to the brace that balances it (braces counted as they come,
+    in strings too) is read as YAML 1.2 with ``//`` comments turned into ``#`` ones, so an
+    object written the way models write them counts: comments, trailing commas, unquoted
+    keys and values, single quotes. An object cut off at the end of the output is closed
+    with the braces it lacks. The scan goes on after each object found (an object that
+    does not read is searched for objects inside it). Only objects count: a bare array or
+    scalar is not extracted.
+    """
+    braces = [m.start() for m in re.finditer(r"[{}]", output)]
+    closing = _closing_braces(output, braces)
+    at = 0
+    while at < len(braces):
+        start = braces[at]
+        limit = min(start + _MAX_OBJECT_CHARS, len(output))
+        # promptfoo reads nothing from a closing brace, or from an opening one that ends it.
+        if output[start] == "}" or start + 1 >= limit:
+            at += 1
+            continue
+        match = closing[at]
+        # Cut off (no balancing brace within reach): read to the limit, closed.
+        end = limit if match is None or braces[match] >= limit else braces[match] + 1
+        data = None if _nests_deeper(output, start, end) else _lenient_object(output[start:end])
+        if data is None:
+            at += 1
+        else:
+            yield data
+            at = bisect.bisect_left(braces, end)
+
+
+def _closing_braces(output: str, braces: Sequence[int]) -> list[int | None]:
+    """For each brace (by its index in ``braces``), the index of the ``}`` that balances an
+    opening one, counting from it; None for closing braces and for ``{`` left open."""
+    closing: list[int | None] = [None] * len(braces)
+    open_ones: list[int] = []
+    for index, position in enumerate(braces):
+        if output[position] == "{":
+            open_ones.append(index)
+        elif open_ones:
+            closing[open_ones.pop()] = index
+    return closing
+
+
+def _lenient_object(text: str) -> dict[str, Any] | None:
+    """``text`` as an object: as strict JSON (fast), else as YAML 1.2 (promptfoo reads it
+    with js-yaml), closed with the braces it lacks when it was cut off; None when it is
+    neither, or not an object."""
+    text += "}" * (text.count("{") - text.count("}"))
+    found, data = _loads(text)
+    if not found:
+        from ruamel.yaml.error import YAMLError
+
+        try:
+            data = _string_keys(_yaml().load(slash_comments_to_hash(text)))
+        except (YAMLError, ValueError):  # ValueError: a value or key YAML cannot build
+            return None
+    return data if isinstance(data, dict) else None
+
+
+def _nests_deeper(output: str, start: int, end: int) -> bool:
+    """Whether brackets and braces in ``output[start:end]`` nest deeper than _MAX_DEPTH."""
+    depth = 0
+    for match in _NESTING.finditer(output, start, end):
+        depth += 1 if match[0] in "{[" else -1
+        if depth > _MAX_DEPTH:
+            return True
+    return False
+
+
+def _string_keys(data: Any) -> Any:
+    """YAML's keys as JavaScript's are: text (``{1: a}`` has the key ``"1"``)."""
+    if isinstance(data, dict):
+        return {_key_text(k): _string_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_string_keys(item) for item in data]
+    return data
+
+
+def _key_text(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is None or isinstance(key, bool):
+        return json.dumps(key)
+    if isinstance(key, float) and key.is_integer():
+        return str(int(key))
+    if isinstance(key, int | float):
+        return str(key)
+    # A mapping or sequence as a key: js-yaml refuses the object, so do we.
+    raise ValueError(f"a key that is not text: {key!r}")
+
+
+@lru_cache(maxsize=1)
+def _yaml() -> Any:
+    # ruamel.yaml reads YAML 1.2 (``yes`` and ``on`` are text, as for js-yaml; PyYAML's 1.1
+    # makes them booleans). Imported on the first output that is not strict JSON.
+    from ruamel.yaml import YAML
+
+    reader = YAML(typ="safe", pure=True)
+    reader.allow_duplicate_keys = True  # the last one wins, as in JSON.parse
+    return reader
+
+
+def slash_comments_to_hash(text: str) -> str:
+    """promptfoo's ``convertSlashCommentsToHash``: on each line, the first ``//`` outside a
+    quoted string (and not in a ``scheme://`` word) starts a comment, written as ``#``
+    (``////`` as ``##``). A single quote after a letter is an apostrophe, not a quote."""
+    return "\n".join(_line_comment_to_hash(line) for line in text.split("\n"))
+
+
+def _line_comment_to_hash(line: str) -> str:
+    quote_char = ""
+    at = 0
+    while at < len(line):
+        char = line[at]
+        if quote_char:
+            if char == quote_char and not _escaped(line, at):
+                after = line[at + 1 : at + 2]
+                if quote_char == '"' or not after.isascii() or not after.isalpha():
+                    quote_char = ""
+        elif char == '"' or (char == "'" and not _after_letter(line, at)):
+            quote_char = char
+        elif line.startswith("//", at) and "://" not in line[_word_start(line, at) : at + 2]:
+            slashes = len(line[at:]) - len(line[at:].lstrip("/"))
+            return line[:at] + "#" * (slashes // 2) + line[at + slashes :]
+        at += 1
+    return line
+
+
+def _after_letter(line: str, at: int) -> bool:
+    before = line[at - 1 : at]
+    return before.isascii() and before.isalpha()
+
+
+def _escaped(line: str, at: int) -> bool:
+    backslashes = len(line[:at]) - len(line[:at].rstrip("\\"))
+    return backslashes % 2 == 1
+
+
+def _word_start(line: str, at: int) -> int:
+    """Where the word holding position ``at`` starts (after the last whitespace before it)."""
+    for back in range(at - 1, -1, -1):
+        if line[back].isspace():
+            return back + 1
+    return 0
 
 
 def json_equal(a: Any, b: Any) -> bool:
@@ -199,15 +362,17 @@ def is_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
 
 @check("contains-json", "value", "schema", validate=_optional_schema)
 def contains_json(spec: CheckSpec, ctx: CheckContext) -> Finding:
-    """JSON appears anywhere in the output, alone, fenced or inside text (with a schema in
-    ``value`` or ``schema``: some JSON in it validates)."""
+    """A JSON object appears in the output, alone, fenced or inside text, read as promptfoo
+    reads it: comments, trailing commas, unquoted keys and values and an object cut off at
+    the end are accepted; a bare array or scalar is not an object (with a schema in
+    ``value`` or ``schema``: some object in it validates)."""
     schema = schema_of(spec, ctx.suite_dir)
     expected = "contain JSON" + (" matching the schema" if schema is not None else "")
     first_errors = ""
-    for data in json_candidates(ctx.output):
+    for data in extract_json_objects(ctx.output):
         errors = "" if schema is None else schema_errors(schema, data)
         if not errors:
-            return Finding.of(True, expected, f"found {quote(json.dumps(data))}")
+            return Finding.of(True, expected, f"found {quote(json.dumps(data, default=str))}")
         first_errors = first_errors or errors
     if first_errors:
         return Finding.of(False, expected, f"no JSON in it matches; first: {first_errors}")

@@ -175,6 +175,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     limits = SpendingLimits(
         max_calls=args.max_calls, max_tokens=args.max_tokens, max_cost=args.max_cost
     )
+    sampling = sampling_options(args)
     out_dir = Path(args.out) / f"{suite.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     out_dir.mkdir(parents=True, exist_ok=True)
     say(
@@ -214,7 +215,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         max_demos=args.max_demos,
         settings=settings,
         log=out_dir / "dspy.log",
-        sampling=sampling_options(args),
+        sampling=sampling,
         racing=not args.no_racing,
         limits=limits,
     )

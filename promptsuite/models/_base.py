@@ -181,6 +181,8 @@ class Generation:
         cached: True when served from the response cache instead of the model.
         logprobs: The log-probability of each generated token, when asked for and returned.
         tool_calls: The tools the model called instead of (or beside) answering.
+        retried: Requests for it that failed and were sent again before this answer came
+            (a provider's retries; never stored in the cache, 0 for a cached answer).
     """
 
     text: str
@@ -192,6 +194,7 @@ class Generation:
     cached: bool = False
     logprobs: tuple[float, ...] | None = None
     tool_calls: tuple[ToolCall, ...] = ()
+    retried: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {

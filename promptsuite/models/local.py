@@ -416,8 +416,14 @@ class LocalProvider(Provider):
             ModelError: llama.cpp rejected the request or could not load the model.
         """
         server = await asyncio.to_thread(get_server, self.settings)
-        response, latency = await asyncio.to_thread(_complete, server, self._request_body(request))
-        generation = _parse(response, latency, str(self.identity()["model"]))
+        try:
+            response, latency = await asyncio.to_thread(
+                _complete, server, self._request_body(request)
+            )
+            generation = _parse(response, latency, str(self.identity()["model"]))
+        except ModelError as err:  # the request reached the model: it counts
+            err.requests = 1
+            raise
         if request.params.tools:
             text, calls = parse_tool_reply(generation.text, calls_before(request.messages))
             generation = replace(generation, text=text, tool_calls=calls)

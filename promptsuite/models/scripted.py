@@ -71,7 +71,7 @@ class ScriptedProvider(Provider):
         last_user = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         for needle, message in self._fail.items():
             if needle in last_user:
-                raise ModelError(f"scripted failure: {message}")
+                raise ModelError(f"scripted failure: {message}", requests=1)
         if self._script_ref:
             messages = [m.to_dict() for m in request.messages]
             params = {**request.params.to_dict(), "repeat": request.repeat}

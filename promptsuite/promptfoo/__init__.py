@@ -6,8 +6,9 @@ spellings directly.
 """
 
 from promptsuite.promptfoo._assertions import AssertionConverter, parse_compact
-from promptsuite.promptfoo._import import ImportResult, import_config, slug
+from promptsuite.promptfoo._import import ImportResult, import_config
 from promptsuite.promptfoo._notes import Notes
+from promptsuite.promptfoo._prompts import slug
 
 __all__ = [
     "AssertionConverter",

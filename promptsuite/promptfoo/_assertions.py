@@ -14,6 +14,7 @@ from typing import Any
 
 from promptsuite.checks import known_types, split_type
 from promptsuite.promptfoo._notes import Notes, Where, read_file
+from promptsuite.promptfoo._nunjucks import translate_filters
 from promptsuite.promptfoo._providers import grader_ref
 
 FILE = "file://"
@@ -107,6 +108,8 @@ class AssertionConverter:
             self.notes.add(where, f"promptsuite has no {base!r} check; left out")
             return None
         check = {k: v for k, v in raw.items() if k in _CARRIED}
+        if "value" in check:  # rendered over the case's vars, as promptfoo renders it
+            check["value"] = self._jinja(check["value"], (*where, "value"))
         for key in sorted(set(raw) - _CARRIED):
             self.notes.add((*where, key), f"{key!r} is not carried over ({base} runs without it)")
         if base == "assert-set":
@@ -134,6 +137,19 @@ class AssertionConverter:
             )
             return None
         return check
+
+    def _jinja(self, value: Any, where: Where) -> Any:
+        """A value with the Nunjucks filters of its templates as Jinja2's."""
+        if isinstance(value, str):
+            translated, problems = translate_filters(value)
+            for problem in problems:
+                self.notes.add(where, problem)
+            return translated
+        if isinstance(value, list):
+            return [self._jinja(item, where) for item in value]
+        if isinstance(value, dict):
+            return {key: self._jinja(item, where) for key, item in value.items()}
+        return value
 
     def _files(self, check: dict[str, Any], base: str, where: Where) -> bool:
         value = check.get("value")

@@ -1,17 +1,18 @@
 """``promptsuite import promptfooconfig.yaml``: a promptfoo config as a prompt file and a suite.
 
-What it carries over: prompts (inline, ``file://``, lists, ``---``-separated files, JSON chat
-messages) as variants of one prompt file; OpenAI and OpenAI-compatible providers as models
-(their temperature, max_tokens and seed as suite defaults); ``tests`` inline or from CSV,
+What it carries over: prompts (inline, ``file://``, lists, ``---``-separated files, JSON and
+YAML chats, also those valid only once rendered; Nunjucks filters as Jinja2's) as variants
+of one prompt file; OpenAI and OpenAI-compatible providers as models (their temperature,
+max_tokens and seed as suite defaults); ``tests`` inline or from CSV,
 JSON, JSONL and YAML files (CSV ``__expected`` columns included); ``defaultTest`` as the
 suite defaults; vars (lists expand into one case per combination, as promptfoo does);
 every assertion promptsuite has a check for, with weights, thresholds, metrics, ``not-``
 forms, ``assert-set`` and Python transforms. Everything else is listed, one located line
 each; nothing is dropped silently.
 
-At about 500 lines it stays whole on purpose: it is one translation, top-level key by key.
-The assertion mapping (``_assertions``), the provider mapping (``_providers``) and the
-located notes (``_notes``) already live apart.
+The prompts (``_prompts``, with the Nunjucks filters of ``_nunjucks``), the assertion
+mapping (``_assertions``), the provider mapping (``_providers``) and the located notes and
+file reading (``_notes``) live apart; this module is the translation, top-level key by key.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import csv
 import itertools
 import json
 import re
-from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,8 @@ from promptsuite.promptfoo._assertions import (
     parse_compact,
     python_transform,
 )
-from promptsuite.promptfoo._notes import Notes, Where, read_file
+from promptsuite.promptfoo._notes import Notes, Where, globbed, read_all, read_file
+from promptsuite.promptfoo._prompts import prompt_document, prompt_variants, slug
 from promptsuite.promptfoo._providers import Converted, convert_provider
 from promptsuite.suite import load_suite, read_yaml
 
@@ -43,8 +44,6 @@ _TOP_LEVEL |= {"evaluateOptions", "outputPath", "sharing", "env", "writeLatestRe
 _TOP_LEVEL |= {"assertionTemplates"}
 _TEST_FIELDS = {"description", "vars", "assert", "threshold", "options", "metadata"}
 _CSV_SPECIAL = re.compile(r"^__expected\d*$")
-_SEPARATOR = re.compile(r"^-{3,}\s*$", re.M)
-_SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
 _MAX_CASES = 10_000
 
 
@@ -65,12 +64,6 @@ class ImportResult:
     cases: int
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-def slug(text: str, fallback: str) -> str:
-    """An identifier made of ``text`` (``Translate to French`` -> ``translate-to-french``)."""
-    cleaned = _SLUG.sub("-", text.strip().lower()).strip("-._")[:60]
-    return cleaned or fallback
 
 
 def import_config(
@@ -112,7 +105,7 @@ def import_config(
         options.get("provider"),
         templates if isinstance(templates, dict) else None,
     )
-    variants = _prompts(data.get("prompts"), path.parent, notes)
+    variants = prompt_variants(data.get("prompts"), path.parent, notes)
     if not variants:
         raise ConfigError(f"{path}: no prompt could be converted; nothing written")
     models, params = _models(data.get("providers"), notes)
@@ -121,7 +114,7 @@ def import_config(
     if not cases:
         cases = [{"id": "case-1", "description": "the prompt with the default vars"}]
         notes.add(("tests",), "no test could be converted; wrote one case with the default vars")
-    prompt_doc = _prompt_document(base, variants)
+    prompt_doc = prompt_document(base, variants)
     suite_doc: dict[str, Any] = {"name": base}
     if data.get("description"):
         suite_doc["description"] = str(data["description"])
@@ -166,101 +159,6 @@ _Dumper.add_representer(str, _text)
 
 def _dump(document: dict[str, Any]) -> str:
     return yaml.dump(document, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
-
-
-# --- prompts --------------------------------------------------------------------------------
-
-
-def _prompts(raw: Any, config_dir: Path, notes: Notes) -> dict[str, dict[str, Any]]:
-    """Variant name -> prompt variant (``user:`` or ``messages:``)."""
-    if isinstance(raw, dict):  # promptfoo's {path-or-text: label} form
-        raw = [{"raw": text, "label": label} for text, label in raw.items()]
-    items = raw if isinstance(raw, list) else [raw] if raw is not None else []
-    if not items:
-        notes.add(("prompts",), "the config has no prompts")
-    variants: dict[str, dict[str, Any]] = {}
-    for i, item in enumerate(items):
-        where: Where = ("prompts", i) if isinstance(raw, list) else ("prompts",)
-        label = None
-        if isinstance(item, dict):
-            label = item.get("label") or item.get("id")
-            text = item.get("raw") or item.get("id")
-        else:
-            text = item
-        if not isinstance(text, str):
-            notes.add(where, "a prompt must be text or file://; left out")
-            continue
-        for j, variant in enumerate(_prompt_texts(text, config_dir, where, notes)):
-            name = f"p{len(variants) + 1}"
-            if label:
-                name = slug(str(label), name) + (f"-{j + 1}" if j else "")
-            variants[name] = variant
-    return variants
-
-
-def _prompt_texts(text: str, config_dir: Path, where: Where, notes: Notes) -> list[dict[str, Any]]:
-    if not text.startswith(FILE):
-        return [_variant(text, where, notes)]
-    paths = []
-    for path in _globbed(config_dir, text[len(FILE) :]):
-        if path.suffix in {".py", ".js", ".ts", ".mjs", ".cjs"} or ":" in path.name:
-            notes.add(where, f"{text}: prompt functions are not converted; left out")
-        else:
-            paths.append(path)
-    found: list[dict[str, Any]] = []
-    for path, content in _read_all(paths, f"{text}: no file at", where, notes):
-        if path.suffix in {".json", ".yaml", ".yml"}:
-            found.append(_variant(content, where, notes))
-        else:
-            found.extend(
-                _variant(part.strip("\n"), where, notes)
-                for part in _SEPARATOR.split(content)
-                if part.strip()
-            )
-    return found
-
-
-def _globbed(config_dir: Path, target: str) -> list[Path]:
-    """The files a reference names: its glob's matches, or the one path it is."""
-    paths = sorted(config_dir.glob(target)) if any(c in target for c in "*?[") else []
-    return paths or [config_dir / target]
-
-
-def _read_all(
-    paths: Sequence[Path], missing: str, where: Where, notes: Notes
-) -> Iterator[tuple[Path, str]]:
-    """Each file's text; a missing file (``{missing} {path}``) or an unreadable one is a
-    note, and left out."""
-    for path in paths:
-        if not path.is_file():
-            notes.add(where, f"{missing} {path}; left out")
-            continue
-        text = read_file(path, notes, where)
-        if text is not None:
-            yield path, text
-
-
-def _variant(text: str, where: Where, notes: Notes) -> dict[str, Any]:
-    """A prompt's text as a variant: a JSON or YAML chat message list, else one user turn."""
-    stripped = text.strip()
-    if stripped.startswith("[") or stripped.startswith("- role"):
-        try:
-            messages = yaml.safe_load(stripped)
-        except yaml.YAMLError:
-            messages = None
-        if isinstance(messages, list) and all(
-            isinstance(m, dict) and {"role", "content"} <= set(m) for m in messages
-        ):
-            return {
-                "messages": [{"role": m["role"], "content": str(m["content"])} for m in messages]
-            }
-    return {"user": text}
-
-
-def _prompt_document(name: str, variants: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    if len(variants) == 1:
-        return {"name": name, **next(iter(variants.values()))}
-    return {"name": name, "default": next(iter(variants)), "variants": variants}
 
 
 # --- providers ------------------------------------------------------------------------------
@@ -355,9 +253,9 @@ def _cases(
 def _tests_from_file(
     ref: str, config_dir: Path, where: Where, notes: Notes
 ) -> list[tuple[Any, Where, Path | None]]:
-    paths = _globbed(config_dir, ref[len(FILE) :] if ref.startswith(FILE) else ref)
+    paths = globbed(config_dir, ref[len(FILE) :] if ref.startswith(FILE) else ref)
     found: list[tuple[Any, Where, Path | None]] = []
-    for path, text in _read_all(paths, f"{ref}: no tests file at", where, notes):
+    for path, text in read_all(paths, f"{ref}: no tests file at", where, notes):
         if path.suffix == ".csv":
             try:
                 rows = list(csv.DictReader(text.splitlines()))

@@ -1,8 +1,10 @@
-"""What an import could not carry over, one located line each."""
+"""What an import could not carry over, one located line each; the files a config names,
+read with a located note when they cannot be."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,3 +66,23 @@ def read_file(
         reason = " ".join(str(err).split())[:160]
         notes.add(where, f"cannot read {path}: {type(err).__name__}: {reason}; left out", file=file)
         return None
+
+
+def globbed(config_dir: Path, target: str) -> list[Path]:
+    """The files a reference names: its glob's matches, or the one path it is."""
+    paths = sorted(config_dir.glob(target)) if any(c in target for c in "*?[") else []
+    return paths or [config_dir / target]
+
+
+def read_all(
+    paths: Sequence[Path], missing: str, where: Where, notes: Notes
+) -> Iterator[tuple[Path, str]]:
+    """Each file's text; a missing file (``{missing} {path}``) or an unreadable one is a
+    note, and left out."""
+    for path in paths:
+        if not path.is_file():
+            notes.add(where, f"{missing} {path}; left out")
+            continue
+        text = read_file(path, notes, where)
+        if text is not None:
+            yield path, text

@@ -67,12 +67,12 @@ def convert_provider(raw: Any, where: Where, notes: Notes) -> Converted | None:
     model_name = ":".join(parts)
     options: dict[str, Any] = {}
     if prefix == "openai":
-        base = config.get("apiBaseUrl") or config.get("apiHost")
+        base = _endpoint(config, where, notes)
         if base:
-            options["base_url"] = base if "://" in str(base) else f"https://{base}"
+            options["base_url"] = base
     elif prefix in _COMPATIBLE:
         base_url, key_env = _COMPATIBLE[prefix]
-        options["base_url"] = config.get("apiBaseUrl") or base_url
+        options["base_url"] = _endpoint(config, where, notes) or base_url
         if key_env:
             options["api_key_env"] = key_env
         notes.add(where, f"{ident}: mapped to the openai provider at {options['base_url']}")
@@ -98,6 +98,31 @@ def convert_provider(raw: Any, where: Where, notes: Notes) -> Converted | None:
     if not options and "label" not in raw:
         return Converted(f"openai:{model_name}", params)
     return Converted(_labelled({"provider": "openai", "model": model_name, **options}, raw), params)
+
+
+def _endpoint(config: dict[str, Any], where: Where, notes: Notes) -> str | None:
+    """The endpoint as promptfoo's OpenAI provider builds it: ``apiHost`` (a host name) as
+    ``https://HOST/v1``, before ``apiBaseUrl`` (a URL, taken as written); None for neither."""
+    host = str(config.get("apiHost") or "").strip().rstrip("/")
+    base = str(config.get("apiBaseUrl") or "").strip()
+    if host and base:
+        notes.add(
+            (*where, "config", "apiBaseUrl"),
+            f"not used: promptfoo prefers apiHost when both are set (https://{host}/v1)",
+        )
+    if host and "://" in host:
+        # promptfoo would request https://http://... ; the URL meant is the one written.
+        notes.add(
+            (*where, "config", "apiHost"),
+            f"apiHost is a host name, not a URL; {host}/v1 used (promptfoo would prefix "
+            "https:// and fail)",
+        )
+        return f"{host}/v1"
+    if host:
+        return f"https://{host}/v1"
+    if base:
+        return base if "://" in base else f"https://{base}"
+    return None
 
 
 def _labelled(model: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any]:

@@ -211,6 +211,7 @@ def _compact_row(row: Mapping[str, Any], columns: list[str], intern: _Strings) -
             "f": cell["failed"],
             "m": [[role, intern(content)] for role, content in cell["messages"]],
             "tk": cell["tokens"],
+            "mc": cell["calls"],
             "l": cell["latency_s"],
             "c": cell["cost"],
             "e": intern(cell["error"]),

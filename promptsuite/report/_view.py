@@ -26,6 +26,7 @@ from promptsuite.results import (
     GenerationRecord,
     RunResults,
     SummaryRow,
+    call_counts,
     group_by_variant,
     transcript_text,
 )
@@ -153,6 +154,7 @@ def _cell(
         "failed": sorted({c.name for r in case.repeats for c in r.checks if not c.passed}),
         "messages": [[m.get("role", ""), m.get("content", "")] for m in case.messages],
         "tokens": case.tokens,
+        "calls": call_counts([case]).text(),
         "latency_s": case.mean_latency_s,
         "cost": _sum_known(_call_cost(g, price) for g in calls),
         "spent": _sum_known(_call_cost(g, price) for g in calls if not g.cached),
@@ -255,7 +257,7 @@ def _groups(cases: Iterable[CaseResult], cells: Mapping[int, dict[str, Any]]) ->
                 spent=_sum_known(spent),
                 statuses=statuses,
                 scores=[c.score for c in group],
-                latencies_s=[g.latency_s for g in generations],
+                latencies_s=[g.latency_s for g in generations if g.calls],
                 call_tokens=[g.tokens for g in generations],
             )
         )
@@ -274,6 +276,7 @@ def _totals(cases: Sequence[CaseResult], groups: Sequence[Group]) -> dict[str, A
         "uncalibrated": sum(c.uncalibrated is not None for c in cases),
         "regressions": sum(g.statuses.get("regression", 0) for g in groups),
         "tokens": sum(g.tokens for g in groups),
+        "calls": call_counts(cases).text(),
         "cost": _sum_known(costs),
         "spent": _sum_known(spent),
     }

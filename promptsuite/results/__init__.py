@@ -16,6 +16,7 @@ from promptsuite.results._run import RESULTS_VERSION, RunResults, load
 from promptsuite.results._tables import (
     CHECK_COLUMNS,
     SAMPLE_COLUMNS,
+    CallCounts,
     GroupKey,
     SummaryRow,
     call_counts,
@@ -23,7 +24,9 @@ from promptsuite.results._tables import (
     export_rows,
     group_by_variant,
     sample_rows,
+    spent_usd,
     summarize,
+    usage_metadata,
 )
 from promptsuite.results._transcript import transcript_line, transcript_text
 
@@ -32,6 +35,7 @@ __all__ = [
     "RESULTS_VERSION",
     "SAMPLE_COLUMNS",
     "BaselineStatus",
+    "CallCounts",
     "CaseResult",
     "CheckResult",
     "GenerationRecord",
@@ -45,7 +49,9 @@ __all__ = [
     "group_by_variant",
     "load",
     "sample_rows",
+    "spent_usd",
     "summarize",
     "transcript_line",
     "transcript_text",
+    "usage_metadata",
 ]

@@ -88,15 +88,20 @@ class CheckResult:
 
 @dataclass(frozen=True)
 class GenerationRecord:
-    """What a model call cost, as recorded with a repeat (the reply text is the repeat's).
+    """What a repeat's model calls cost (the reply text is the repeat's output).
 
     ``prompt_tokens``, ``completion_tokens``, ``latency_s``, ``finish_reason``, ``model`` and
-    ``cached`` are the :class:`promptsuite.models.Generation`'s it records.
+    ``cached`` are the :class:`promptsuite.models.Generation`'s it records; over several
+    requests, tokens and latency are their sums (tokens include those the endpoint reported
+    in answers that could not be used), finish reason and model the last answer's.
 
     Attributes:
-        calls: The requests it stands for: more than 1 for a conversation or a reply with
-            tool round trips (tokens and latency are then their sums).
+        calls: The requests answered, by the model or the cache: more than 1 for a
+            conversation or a reply with tool round trips, 0 when every request failed.
         cache_hits: How many of those the cache answered (None: 1 if cached, else 0).
+        failed: Requests sent that got no usable answer: the provider's retries and the
+            request it gave up on. A repeat that errored keeps what it spent before.
+        retried: Of the failed requests, those that were sent again.
     """
 
     prompt_tokens: int = 0
@@ -107,11 +112,18 @@ class GenerationRecord:
     cached: bool = False
     calls: int = 1
     cache_hits: int | None = None
+    failed: int = 0
+    retried: int = 0
 
     @property
     def hits(self) -> int:
         """Requests of this record the cache answered."""
         return self.cache_hits if self.cache_hits is not None else int(self.cached)
+
+    @property
+    def sent(self) -> int:
+        """Requests that reached the model: answered by it, or failed."""
+        return self.calls - self.hits + self.failed
 
     @property
     def tokens(self) -> int:
@@ -128,7 +140,16 @@ class GenerationRecord:
             "model": self.model,
             "cached": self.cached,
             # Only for several requests, so a single reply's record keeps its form.
-            **({"calls": self.calls, "cache_hits": self.hits} if self.calls != 1 else {}),
+            **(
+                {
+                    "calls": self.calls,
+                    "cache_hits": self.hits,
+                    "failed": self.failed,
+                    "retried": self.retried,
+                }
+                if self.calls != 1 or self.failed
+                else {}
+            ),
         }
 
     @classmethod
@@ -143,6 +164,8 @@ class GenerationRecord:
             cached=bool(data.get("cached", False)),
             calls=int(data.get("calls", 1)),
             cache_hits=int(data["cache_hits"]) if data.get("cache_hits") is not None else None,
+            failed=int(data.get("failed", 0)),
+            retried=int(data.get("retried", 0)),
         )
 
 
@@ -153,8 +176,9 @@ class RepeatResult:
     Attributes:
         index: Repeat index, from 0.
         output: The model's reply ("" when the call failed).
-        generation: Tokens, latency, finish reason, model and whether it came from the
-            cache; None when no generation was produced.
+        generation: What its model calls cost: tokens, latency, finish reason, model,
+            whether it came from the cache, the requests answered and failed; kept when
+            the repeat errored after some of them. None when no request was made.
         checks: Every check's result.
         passed: Whether this sample passed the case.
         score: Weighted mean score of the checks.
@@ -281,7 +305,7 @@ class CaseResult:
 
     @property
     def generations(self) -> list[GenerationRecord]:
-        """The generation of every repeat that produced one."""
+        """The call record of every repeat that sent a request or had one answered by the cache."""
         return [r.generation for r in self.repeats if r.generation is not None]
 
     @property
@@ -291,8 +315,8 @@ class CaseResult:
 
     @property
     def mean_latency_s(self) -> float:
-        """Mean latency of the repeats that produced a generation (0 when none did)."""
-        return mean([g.latency_s for g in self.generations])
+        """Mean latency of the repeats that got an answer (0 when none did)."""
+        return mean([g.latency_s for g in self.generations if g.calls])
 
     def to_dict(self) -> dict[str, Any]:
         """The case as JSON-ready data."""

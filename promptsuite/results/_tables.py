@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -69,11 +69,81 @@ def group_by_variant(cases: Iterable[CaseResult]) -> list[tuple[GroupKey, list[C
     return sorted(groups.items())
 
 
-def call_counts(cases: Iterable[CaseResult]) -> tuple[int, int]:
-    """(model calls, cache hits) over every sample that produced a generation."""
-    generations = [g for c in cases for g in c.generations]
-    hits = sum(g.hits for g in generations)
-    return sum(g.calls for g in generations) - hits, hits
+@dataclass(frozen=True)
+class CallCounts:
+    """The requests of some cases, from their records (errored repeats included).
+
+    Attributes:
+        sent: Requests that reached a model: answered, or failed (every retry counts).
+        failed: Of those, the requests that got no usable answer.
+        retried: Of the failed requests, those that were sent again.
+        cache_hits: Requests the cache answered instead.
+    """
+
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    cache_hits: int = 0
+
+    @property
+    def answered(self) -> int:
+        """Requests the model answered."""
+        return self.sent - self.failed
+
+    def text(self, number: Callable[[int], str] = str) -> str:
+        """``model calls: 35 (23 answered, 12 failed, 10 of them retried), cache hits: 0``;
+        the part in brackets only when a request failed."""
+        calls = f"model calls: {number(self.sent)}"
+        if self.failed:
+            retried = f", {number(self.retried)} of them retried" if self.retried else ""
+            calls += f" ({number(self.answered)} answered, {number(self.failed)} failed{retried})"
+        return f"{calls}, cache hits: {number(self.cache_hits)}"
+
+
+def call_counts(cases: Iterable[CaseResult]) -> CallCounts:
+    """The requests of every repeat of ``cases``."""
+    records = [g for c in cases for g in c.generations]
+    return CallCounts(
+        sent=sum(g.sent for g in records),
+        failed=sum(g.failed for g in records),
+        retried=sum(g.retried for g in records),
+        cache_hits=sum(g.hits for g in records),
+    )
+
+
+def spent_usd(
+    cases: Iterable[CaseResult], prices: Mapping[str, Price] | None = None
+) -> float | None:
+    """What the requests the cases sent cost, cache hits left out (a record the cache
+    answered only in part counts whole); None when a model that was called has no price."""
+    total = 0.0
+    for case in cases:
+        records = [g for g in case.generations if not g.cached]
+        if not records:
+            continue
+        price = price_for(case.model, case.backend, prices)
+        if price is None:
+            return None
+        total += sum(cost_usd(g.prompt_tokens, g.completion_tokens, price) for g in records)
+    return total
+
+
+def usage_metadata(
+    cases: Sequence[CaseResult], prices: Mapping[str, Price] | None = None
+) -> dict[str, Any]:
+    """What a run's requests came to, as the results file's metadata records it:
+    ``model_calls`` (every request sent, failed ones and retries included),
+    ``failed_calls``, ``retried_calls``, ``cache_hits``, ``tokens`` (of every answer, from
+    cases that errored too) and ``cost_usd`` (:func:`spent_usd`)."""
+    counts = call_counts(cases)
+    return {
+        "model_calls": counts.sent,
+        "failed_calls": counts.failed,
+        "retried_calls": counts.retried,
+        "cache_hits": counts.cache_hits,
+        "tokens": sum(c.tokens for c in cases),
+        "cost_usd": spent_usd(cases, prices),
+    }
 
 
 def summarize(cases: Iterable[CaseResult]) -> list[SummaryRow]:

@@ -108,7 +108,7 @@ def test_the_default_search_fixes_a_prompt_fixable_suite_offline(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert attempts.read_text(encoding="utf-8") == ""
-    assert "references: 16 of 16 train cases (0 stated, 16 derived" in result.stderr
+    assert "references: 16 of 16 train cases (16 derived from their checks)" in result.stderr
     [report] = (tmp_path / "reports" / "optimize").glob("order_number-*/optimization.json")
     saved = read_optimization_report(report)
     final = saved.analysis.final

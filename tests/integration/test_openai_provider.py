@@ -163,8 +163,10 @@ def test_retry_after_ms_is_preferred(stub: StubServer) -> None:
 def test_5xx_is_retried_then_succeeds(stub: StubServer, code: int) -> None:
     stub.behavior = sequence(Status(code), Status(code))
 
-    assert generate(make_provider(stub.base_url)).text == "hello big world"
+    generation = generate(make_provider(stub.base_url))
+    assert generation.text == "hello big world"
     assert stub.stats().total == 3
+    assert generation.retried == 2  # the failed requests before it are the run's to count
 
 
 def test_persistent_500_raises_transport_error_after_every_attempt(stub: StubServer) -> None:
@@ -173,6 +175,7 @@ def test_persistent_500_raises_transport_error_after_every_attempt(stub: StubSer
     error = generate_error(make_provider(stub.base_url, max_retries=2), TransportError)
 
     assert stub.stats().total == 3
+    assert error.requests == 3
     assert "HTTP 500" in str(error)
     assert "upstream exploded" in str(error)
     assert "3 attempt" in str(error)
@@ -248,6 +251,14 @@ def test_unusable_completion_is_a_bad_response_without_retry(
 
     assert phrase in str(error)
     assert stub.stats().total == 1
+    # The answer was billed though it cannot be used: its tokens go with the error.
+    server = stub.stats()
+    assert (error.requests, error.prompt_tokens, error.completion_tokens) == (
+        1,
+        server.prompt_tokens,
+        server.completion_tokens,
+    )
+    assert error.prompt_tokens > 0
 
 
 @pytest.mark.parametrize("code", [400, 401, 404, 422])
@@ -363,8 +374,9 @@ def test_openai_api_without_a_key_fails_before_any_request(
     monkeypatch.delenv("OPENAI_API_KEY")
     provider = OpenAIProvider(ModelSpec("openai", "gpt-4o-mini"))
 
-    with pytest.raises(ModelError, match="OPENAI_API_KEY is not set"):
+    with pytest.raises(ModelError, match="OPENAI_API_KEY is not set") as info:
         generate(provider)
+    assert info.value.requests == 0  # nothing was sent, nothing to count
 
 
 def test_missing_openai_package_names_the_install_command(

@@ -92,8 +92,8 @@ def test_outcomes_failure_output_and_summary(project: pytest.Pytester) -> None:
             "*promptsuite*",
             "suite*model*prompt*cases*passed*pass rate*mean score*",
             "support*bot*default*3*1*33%*",
-            "model calls: 2, cache hits: 0; results: reports/latest.json; "
-            "report: reports/latest.html",
+            "model calls: 3 (2 answered, 1 failed), cache hits: 0; "
+            "results: reports/latest.json; report: reports/latest.html",
         ]
     )
     data = json.loads((project.path / "reports" / "latest.json").read_text())
@@ -110,7 +110,8 @@ def test_second_run_is_served_from_the_cache(project: pytest.Pytester) -> None:
     run(project)
     result = run(project)
     result.assert_outcomes(passed=1, failed=1, errors=1)
-    result.stdout.fnmatch_lines(["model calls: 0, cache hits: 2*"])
+    # The errored case is sent again (errors are never cached), and counted.
+    result.stdout.fnmatch_lines(["model calls: 1 (0 answered, 1 failed), cache hits: 2*"])
 
 
 def test_replay_mode_fails_clearly_on_a_miss_then_replays(project: pytest.Pytester) -> None:
@@ -254,9 +255,9 @@ def test_judge_uses_its_own_grader_and_unparseable_replies_are_errors(
 def test_refresh_mode_calls_again_and_overwrites(project: pytest.Pytester) -> None:
     run(project)
     result = run(project, "--promptsuite-cache", "refresh")
-    result.stdout.fnmatch_lines(["model calls: 2, cache hits: 0*"])
+    result.stdout.fnmatch_lines(["model calls: 3 (2 answered, 1 failed), cache hits: 0*"])
     result = run(project)
-    result.stdout.fnmatch_lines(["model calls: 0, cache hits: 2*"])
+    result.stdout.fnmatch_lines(["model calls: 1 (0 answered, 1 failed), cache hits: 2*"])
 
 
 def test_tags_work_with_strict_markers(project: pytest.Pytester) -> None:

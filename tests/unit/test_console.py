@@ -60,6 +60,44 @@ def test_the_summary_has_the_table_flaky_cases_counts_and_paths() -> None:
     assert "model calls: 1, cache hits: 3; results: reports/latest.json; report: r.html" in lines
 
 
+def test_failed_requests_and_what_they_cost_are_in_the_counts() -> None:
+    # A conversation that errored on its third request after two answers and two failed
+    # attempts, on a priced model; and a reply that came after one retried request.
+    errored = replace(
+        case("a", [False]),
+        model="mini",
+        backend={"provider": "openai", "model": "in-house-model"},
+        error="HTTP 503 after 3 attempt(s)",
+        repeats=[
+            RepeatResult(
+                0,
+                "",
+                GenerationRecord(100, 20, 1.0, calls=2, cache_hits=0, failed=3, retried=2),
+                [],
+                False,
+                0.0,
+                error="HTTP 503 after 3 attempt(s)",
+            )
+        ],
+    )
+    retried = replace(
+        case("b", [True]),
+        repeats=[
+            RepeatResult(0, "ok", GenerationRecord(10, 5, 0.2, failed=1, retried=1), [], True, 1.0)
+        ],
+    )
+    prices = {"mini": (1.0, 2.0)}
+    lines = texts(RunSummary([errored, retried], prices=prices))
+    # 2 + 3 requests of the conversation, 1 + 1 of the reply; the cost is the answers' tokens.
+    assert (
+        "model calls: 7 (3 answered, 4 failed, 3 of them retried), cache hits: 0, "
+        "est. cost: $0.00014"
+    ) in lines
+    assert summary_lines(RunSummary([errored]))[-1].text.endswith(
+        "est. cost: unknown (no price for mini)"
+    )
+
+
 def test_baseline_statuses_missing_baselines_and_problems_are_reported() -> None:
     improved = replace(case("a", [True]), baseline_status="improved")
     run = RunSummary(

@@ -25,7 +25,7 @@ from promptsuite.models import (
     ToolCall,
     register_provider,
 )
-from promptsuite.results import CaseResult
+from promptsuite.results import CaseResult, GenerationRecord
 from promptsuite.runner import Runner, plan_jobs
 from promptsuite.suite import load_suite
 
@@ -55,7 +55,7 @@ class Agent(Provider):
             call = ToolCall("call_9", "lookup", json.dumps({"id": last.content.split()[-1]}))
             return Generation("", 2, 1, 0.5, "tool_calls", "agent", tool_calls=(call,))
         if "explode" in last.content:
-            raise TransportError("HTTP 503 after 3 attempts")
+            raise TransportError("HTTP 503 after 3 attempts", requests=3)
         replies = sum(m.role == "assistant" for m in request.messages)
         return Generation(f"reply {replies + 1} to {last.content}", 1, 3, 0.5, "stop", "agent")
 
@@ -132,8 +132,9 @@ def test_turns_carry_replies_and_tool_results_and_check_each_turn(
     assert last.messages[5].tool_calls[0].id == last.messages[6].tool_call_id == "call_9"
     assert last.params.tools[0]["function"]["name"] == "lookup"
     # 4 requests a repeat of the first case; the second case's first turn is the same
-    # request as the first's (answered by the cache), its second fails in the model.
-    assert (runner.stats.model_calls, runner.stats.cache_hits, runner.stats.errors) == (8, 2, 2)
+    # request as the first's (answered by the cache), its second fails after 3 requests.
+    stats = runner.stats
+    assert (stats.model_calls, stats.failed_calls, stats.cache_hits, stats.errors) == (14, 6, 2, 2)
 
 
 def test_an_error_mid_conversation_keeps_the_transcript_so_far(
@@ -142,6 +143,13 @@ def test_an_error_mid_conversation_keeps_the_transcript_so_far(
     _, (_, broken) = run(write("suites/s.yaml", SUITE), tmp_path)
     assert broken.error is not None and broken.error_kind == "TransportError"
     assert "case 'broken', turn 2: HTTP 503" in broken.error
+    # What the conversation spent before the error is kept: the first turn's answer (from
+    # the cache here) and the three failed requests of the second.
+    record = broken.repeats[0].generation
+    assert record is not None
+    assert (record.calls, record.hits, record.failed, record.retried) == (1, 1, 3, 2)
+    assert (record.prompt_tokens, record.completion_tokens, record.sent) == (1, 3, 3)
+    assert GenerationRecord.from_dict(record.to_dict()) == record
     text = format_failure(broken)
     assert "  [user] hello\n  [assistant] reply 1 to hello\n  [user] explode" in text
 

@@ -107,7 +107,7 @@ def test_failures_errors_flaky_cases_and_cost_are_listed() -> None:
     # gpt-4o-mini at $0.15 / $0.60 per million: 1000 prompt + 500 completion tokens.
     assert "| $0.00045 |" in text
     assert "**4 cases**: 1 passed, 2 failed, 1 error" in text
-    assert "model calls: 6, cache hits: 0, tokens: 9,000" in text
+    assert "model calls: 6, cache hits: 0, tokens: 9,000, est. cost: $0.00045" in text
 
 
 def test_model_output_cannot_mention_people_close_fences_or_inject_html() -> None:

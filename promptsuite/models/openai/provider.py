@@ -17,6 +17,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -143,9 +144,10 @@ class OpenAIProvider(Provider):
             BadResponse: A 4xx answer, a completion without content, or a body that was
                 not valid JSON on every attempt.
         """
-        return await self._with_retries(
+        generation, retried = await self._with_retries(
             "/chat/completions", self._request_body(request), self._parse
         )
+        return replace(generation, retried=retried) if retried else generation
 
     def embedding_identity(self) -> dict[str, Any]:
         """The embedding model and endpoint; never the key."""
@@ -162,21 +164,37 @@ class OpenAIProvider(Provider):
         def parse(content: bytes, latency: float) -> list[list[float]]:
             return self._parse_embeddings(content, len(texts))
 
-        return await self._with_retries("/embeddings", body, parse)
+        vectors, _ = await self._with_retries("/embeddings", body, parse)
+        return vectors
 
     async def _with_retries(
         self, path: str, body: dict[str, Any], parse: Callable[[bytes, float], _Parsed]
-    ) -> _Parsed:
+    ) -> tuple[_Parsed, int]:
+        """The parsed answer, and how many failed attempts came before it.
+
+        Raises:
+            ModelError: Its ``requests`` are the attempts that were sent.
+        """
         slots = self._slots_for_running_loop()
         attempts = self.max_retries + 1
         for attempt in range(1, attempts + 1):
+            sent = False
             try:
                 async with slots:
-                    return await self._attempt(path, body, parse)
+                    report = await self._attempt(path, body)
+                    sent = report.kind != "error"
+                    return self._from_report(report, parse), attempt - 1
             except _RetryableFailure as failure:
                 if attempt == attempts:
-                    self._raise(failure.kind, f"{failure.detail} after {attempts} attempt(s)")
+                    self._raise(
+                        failure.kind,
+                        f"{failure.detail} after {attempts} attempt(s)",
+                        requests=attempts,
+                    )
                 await asyncio.sleep(self._backoff(attempt, failure.retry_after))
+            except ModelError as err:  # not worth retrying: this attempt is the last
+                err.requests = attempt if sent else attempt - 1
+                raise
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def aclose(self) -> None:
@@ -231,16 +249,14 @@ class OpenAIProvider(Provider):
         body.update(self.extra_body)
         return body
 
-    async def _attempt(
-        self, path: str, body: dict[str, Any], parse: Callable[[bytes, float], _Parsed]
-    ) -> _Parsed:
+    async def _attempt(self, path: str, body: dict[str, Any]) -> AttemptReport:
         """One attempt: in the model-call process when one runs, else in this one."""
         helper = await call_helper.ready()
         if helper is None:
             client = self._client_for_running_loop()
-            return self._from_report(await post_once(client, self.timeout, path, body), parse)
+            return await post_once(client, self.timeout, path, body)
         try:
-            report = await helper.post(
+            return await helper.post(
                 base_url=self.base_url,
                 api_key_env=self.api_key_env,
                 api_key=os.environ.get(self.api_key_env, ""),
@@ -252,7 +268,6 @@ class OpenAIProvider(Provider):
             )
         except CallProcessGone as gone:
             raise _RetryableFailure(TransportError, str(gone)) from None
-        return self._from_report(report, parse)
 
     def _from_report(
         self, report: AttemptReport, parse: Callable[[bytes, float], _Parsed]
@@ -308,9 +323,16 @@ class OpenAIProvider(Provider):
 
     def _parse(self, content: bytes, latency: float) -> Generation:
         data = self._json_body(content)
+        usage = data.get("usage")
+        usage = usage if isinstance(usage, dict) else {}
+        # An answer we cannot use may still be billed: its tokens go with the error.
+        tokens = {
+            "prompt_tokens": _as_int(usage.get("prompt_tokens")),
+            "completion_tokens": _as_int(usage.get("completion_tokens")),
+        }
         choices = data.get("choices")
         if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-            self._raise(BadResponse, "the completion has no choices")
+            self._raise(BadResponse, "the completion has no choices", **tokens)
         choice = choices[0]
         message = choice.get("message")
         text = message.get("content") if isinstance(message, dict) else None
@@ -320,15 +342,13 @@ class OpenAIProvider(Provider):
         if not isinstance(text, str):
             refusal = message.get("refusal") if isinstance(message, dict) else None
             why = f" (refusal: {refusal})" if refusal else ""
-            self._raise(BadResponse, f"the completion has no text content{why}")
-        usage = data.get("usage")
-        usage = usage if isinstance(usage, dict) else {}
+            self._raise(BadResponse, f"the completion has no text content{why}", **tokens)
         finish_reason = choice.get("finish_reason")
         return Generation(
             logprobs=token_logprobs(choice.get("logprobs")),
             text=text,
-            prompt_tokens=_as_int(usage.get("prompt_tokens")),
-            completion_tokens=_as_int(usage.get("completion_tokens")),
+            prompt_tokens=tokens["prompt_tokens"],
+            completion_tokens=tokens["completion_tokens"],
             latency_s=latency,
             finish_reason=finish_reason if isinstance(finish_reason, str) else None,
             model=str(data.get("model") or self.model),
@@ -341,9 +361,22 @@ class OpenAIProvider(Provider):
         ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return random.uniform(0.0, ceiling)
 
-    def _raise(self, kind: type[ModelError], detail: str) -> NoReturn:
+    def _raise(
+        self,
+        kind: type[ModelError],
+        detail: str,
+        *,
+        requests: int = 0,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+    ) -> NoReturn:
         message = f"openai model {self.model!r} at {self.base_url}: {detail}"
-        raise kind(self._redact(" ".join(message.split())))
+        raise kind(
+            self._redact(" ".join(message.split())),
+            requests=requests,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+        )
 
     def _redact(self, text: str) -> str:
         # A misbehaving server may echo the Authorization header back in its error body. The

@@ -74,7 +74,7 @@
     add(line, el("span", "badge k-" + c.k, c.k));
     line.appendChild(document.createTextNode(
       " score " + num(c.sc) + "; " + c.n + " repeat(s), " + pct(c.pr) + " passed " + interval(c.iv) +
-      "; " + c.tk + " tokens; " + Math.round(c.l * 1000) + " ms; est. cost " + usd(c.c)));
+      "; " + c.mc + "; " + c.tk + " tokens; " + Math.round(c.l * 1000) + " ms; est. cost " + usd(c.c)));
     if (c.b) {
       line.appendChild(document.createTextNode("; baseline: "));
       add(line, el("span", "badge b-" + c.b, c.b));

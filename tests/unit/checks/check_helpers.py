@@ -199,8 +199,20 @@ JSON_CASES: list[Case] = [
     ({"type": "is-json", "schema": SCHEMA}, '{"id": 3}', {}, True, 1.0),
     ({"type": "is-json", "schema": SCHEMA}, '{"id": "3"}', {}, False, 0.0),
     ({"type": "contains-json"}, 'Sure: {"a": 1} hope it helps', {}, True, 1.0),
-    ({"type": "contains-json"}, 'Sure:\n```json\n[1, 2]\n```\n', {}, True, 1.0),
-    ({"type": "contains-json"}, "no json {here", {}, False, 0.0),
+    # Objects only, read as promptfoo reads them (YAML 1.2, // comments, closed when cut off).
+    ({"type": "contains-json"}, 'Sure:\n```json\n[1, 2]\n```\n', {}, False, 0.0),
+    ({"type": "contains-json"}, "no json here {", {}, False, 0.0),
+    ({"type": "contains-json"}, "no json {here", {}, True, 1.0),  # {"here": null}
+    ({"type": "contains-json"}, '{"a": 1, // one\n "b": 2,}', {}, True, 1.0),
+    ({"type": "contains-json", "schema": SCHEMA}, "ok: {id: 7, tags: [a, b,],}", {}, True, 1.0),
+    ({"type": "contains-json", "schema": SCHEMA}, "cut: {id: 7, tags: [a]", {}, True, 1.0),
+    ({"type": "contains-json"}, "cut: {id: 7, tags: [a", {}, False, 0.0),  # only } are added
+    ({"type": "contains-json", "schema": SCHEMA}, "{id: yes}", {}, False, 0.0),  # "yes": text
+    ({"type": "contains-json", "schema": {"required": ["1"]}}, "{1: one}", {}, True, 1.0),
+    ({"type": "contains-json"}, '{"k": "v" more text', {}, False, 0.0),
+    ({"type": "is-json"}, '{"a": 1,}', {}, False, 0.0),
+    ({"type": "is-json"}, '{"a": NaN}', {}, False, 0.0),
+    ({"type": "is-json"}, "{a: 1}", {}, False, 0.0),
     ({"type": "contains-json", "schema": SCHEMA}, 'x {"y": 1} then {"id": 7}', {}, True, 1.0),
     ({"type": "contains-json", "schema": SCHEMA}, 'x {"y": 1}', {}, False, 0.0),
     ({"type": "json-schema", "schema": SCHEMA}, '{"id": 3, "tags": []}', {}, True, 1.0),

@@ -228,3 +228,120 @@ def test_unreadable_referenced_files_are_notes_not_tracebacks(tmp_path: Path) ->
     assert "bad.jsonl: line[2]: not JSON" in joined
     assert "cannot read" in joined and "bad.yaml" in joined and "latin1.csv" in joined
     assert "no tests file" in joined
+
+
+def imported_from(tmp_path: Path, config: str, **files: str) -> tuple[Any, dict[str, Any], Any]:
+    """Import ``config`` (with ``files`` beside it): the loaded suite, the prompt file's
+    data and the import result."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    if "tests:" not in config:  # a case, so that no note is about the tests
+        config += "tests: [{vars: {x: 1}}]\n"
+    (tmp_path / "promptfooconfig.yaml").write_text(config)
+    result = import_config(tmp_path / "promptfooconfig.yaml", tmp_path / "out")
+    prompt = yaml.safe_load(result.prompt_file.read_text())
+    suite = load_suite(result.suite_file) if not result.problems else None
+    return suite, prompt, result
+
+
+@pytest.mark.parametrize(
+    ("config", "base_url", "note"),
+    [
+        ("{apiHost: gateway.example.com}", "https://gateway.example.com/v1", None),
+        ("{apiHost: gw.example.com/, apiBaseUrl: 'https://other.example.com/v2'}",
+         "https://gw.example.com/v1",
+         "providers[0].config.apiBaseUrl: not used: promptfoo prefers apiHost when both are set"),
+        ("{apiBaseUrl: 'http://localhost:4000/openai'}", "http://localhost:4000/openai", None),
+        ("{apiHost: 'http://10.0.0.2:8000'}", "http://10.0.0.2:8000/v1",
+         "providers[0].config.apiHost: apiHost is a host name, not a URL"),
+    ],
+)  # fmt: skip
+def test_endpoints_are_built_as_promptfoo_builds_them(
+    tmp_path: Path, config: str, base_url: str, note: str | None
+) -> None:
+    text = "prompts: ['Say {{x}}']\nproviders:\n  - id: openai:gpt-4o-mini\n"
+    text += f"    config: {config}\n"
+    suite, _, result = imported_from(tmp_path, text)
+    assert suite.models[0].options_dict["base_url"] == base_url
+    if note is None:
+        assert result.notes == []
+    else:
+        [line] = result.notes
+        assert line.startswith(f"{tmp_path / 'promptfooconfig.yaml'}:4: {note}")
+
+
+def test_a_chat_file_valid_only_once_rendered_becomes_messages(tmp_path: Path) -> None:
+    chat = "- role: system\n  content: Be {{ tone }}.\n- role: user\n  content: {{ q }}\n"
+    suite, prompt, result = imported_from(
+        tmp_path, "prompts: [file://chat.yaml]\ntests: [{vars: {q: hi, tone: brief}}]\n",
+        **{"chat.yaml": chat},
+    )  # fmt: skip
+    assert prompt["messages"] == [
+        {"role": "system", "content": "Be {{ tone }}."},
+        {"role": "user", "content": "{{ q }}"},
+    ]
+    assert result.notes == [] and suite.cases[0].vars == {"q": "hi", "tone": "brief"}
+
+
+def test_a_json_chat_value_dumped_as_json_text_stays_text(tmp_path: Path) -> None:
+    chat = '[{"role": "user", "content": {{ q | dump }}},\n'
+    chat += ' {"role": "assistant", "content": "{{ a | dump }}"}]'
+    _, prompt, result = imported_from(tmp_path, "prompts: [file://c.json]\n", **{"c.json": chat})
+    # Unquoted, JSON reads the dumped value back into the text itself; quoted, the quotes stay.
+    assert prompt["messages"] == [
+        {"role": "user", "content": "{{ q }}"},
+        {"role": "assistant", "content": "{{ a | tojson }}"},
+    ]
+    assert len(result.notes) == 1 and "filter 'dump' became Jinja2's tojson" in result.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("chat", "why"),
+    [
+        ("{% for m in history %}\n- role: {{ m.role }}\n  content: {{ m.content }}\n{% endfor %}",
+         "not JSON or YAML"),
+        ("- role: '{{ who }}'\n  content: hi\n", "message 1's role is not fixed text"),
+        ('[{"role": "user", "content": [{"type": "image_url"}]}]',
+         "message 1's content is not text"),
+    ],
+)  # fmt: skip
+def test_a_chat_that_cannot_be_read_as_messages_says_why(
+    tmp_path: Path, chat: str, why: str
+) -> None:
+    _, prompt, result = imported_from(tmp_path, "prompts: [file://c.txt]\n", **{"c.txt": chat})
+    assert prompt["user"] == chat.strip("\n")
+    [line] = result.notes
+    assert line.startswith(f"{tmp_path / 'promptfooconfig.yaml'}:1: prompts[0]: file://c.txt: ")
+    assert f"a chat prompt, but {why}" in line and line.endswith("kept as one user message")
+
+
+def test_nunjucks_filters_are_translated_or_listed_one_located_line_each(tmp_path: Path) -> None:
+    config = (
+        "prompts:\n"
+        "  - 'List: {{ items | join(\", \") | indent }} {{ notes | nl2br }}'\n"
+        "  - '{{ text | truncate(20) }} {{ raw | load }}'\n"
+        "tests:\n"
+        "  - vars: {items: [a], notes: n, text: t, raw: '{}', k: {a: 1}}\n"
+        "    assert:\n"
+        "      - {type: contains, value: '{{ k | dump(2) }}'}\n"
+    )
+    _, prompt, result = imported_from(tmp_path, config)
+    variants = prompt["variants"]
+    assert (
+        variants["p1"]["user"] == 'List: {{ items | join(", ") | indent(2) }} {{ notes | nl2br }}'
+    )
+    suite = yaml.safe_load(result.suite_file.read_text())
+    assert suite["cases"][0]["expect"][0]["value"] == "{{ k | tojson(indent=2) }}"
+    where = str(tmp_path / "promptfooconfig.yaml")
+    assert [line.split(": filter ")[0] for line in result.notes] == [
+        f"{where}:2: prompts[0]",
+        f"{where}:3: prompts[1]",
+        f"{where}:3: prompts[1]",
+        f"{where}:7: tests[0].assert[0].value",
+    ]
+    assert "'nl2br': Nunjucks' nl2br has no Jinja2 filter" in result.notes[0]
+    assert "'truncate': Jinja2's truncate counts" in result.notes[1]
+    assert "'load': promptfoo's load (JSON.parse) has no Jinja2 filter" in result.notes[2]
+    # The filters Jinja2 lacks stay as written, so the suite says where it fails to load.
+    assert any("No filter named 'nl2br'" in p for p in result.problems)
