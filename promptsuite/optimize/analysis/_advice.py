@@ -25,6 +25,10 @@ rule                              what it adds, or the verdict it gives
 ``stopped_before_a_plateau``      ``undecided``: the optimizer stopped before a plateau
 ``no_labelled_demos``             ``undecided``: no train reference and no samples, so no demo
                                   was tried
+``nothing_passed_to_learn_from``   ``plateau-collect``: no train reference, and the samples
+                                  never passed for at least :data:`GAP_SHARE` of the train
+                                  cases, so no demo could be tried: a gap only labels (or
+                                  a teacher) can fill, whatever the instruction search does
 ``state_the_plateau``             the plateau's reason
 ``too_early_for_a_plateau``       ``undecided``: no more candidates than the window
 ``still_improving``               ``still-improving``, with the gain of another budget
@@ -383,6 +387,38 @@ def no_labelled_demos(evidence: Evidence, reasons: list[str]) -> Verdict | None:
     )
 
 
+def nothing_passed_to_learn_from(evidence: Evidence, reasons: list[str]) -> Verdict | None:
+    """Collect labels when sampling found no passing reply to learn from, and it is a gap.
+
+    With no train reference and most sampled train cases never passing in K samples, the
+    search could try instructions only; a drift of their mean score (still
+    improving or not) does not teach the model what it does not know, and more budget would
+    buy more of the same. The evidence is the samples, so this decides before the plateau.
+    """
+    sampled = evidence.consistency
+    search = evidence.search
+    if sampled is None or not sampled.gap or search.demos_tried or search.train_references:
+        return None
+    reasons.append(evidence.plateau.reason)
+    reasons.extend(sampled.lines())
+    reasons.append(
+        "no sampled reply passed, so the search had no example to show and tried instructions only"
+    )
+    count_the_labels(evidence, reasons)
+    count_the_missing_references(evidence, reasons)
+    more = max(evidence.labels.min_examples - evidence.labels.labelled, 0)
+    return Verdict(
+        "plateau-collect",
+        "Prompting without examples cannot close this gap: in "
+        f"{sampled.samples} samples the model never produced a passing reply for "
+        f"{sampled.overall.never} of {sampled.overall.cases} train cases; label passing "
+        f"replies for about {more} cases (promptsuite review) or sample a "
+        "stronger --teacher, then optimize or fine-tune on them.",
+        (*reasons, *evidence.closing_reasons),
+        collect_more=more,
+    )
+
+
 def state_the_plateau(evidence: Evidence, reasons: list[str]) -> None:
     """From here on, every verdict quotes the plateau's reason."""
     reasons.append(evidence.plateau.reason)
@@ -532,6 +568,7 @@ VERDICT_RULES: tuple[VerdictRule, ...] = (
     empty_search,
     stopped_before_a_plateau,
     no_labelled_demos,
+    nothing_passed_to_learn_from,
     state_the_plateau,
     too_early_for_a_plateau,
     still_improving,

@@ -315,6 +315,32 @@ def test_a_sampled_gap_is_named_in_the_plateau_headline() -> None:
     assert "never produced" not in few.headline
 
 
+def test_nothing_passed_to_learn_from() -> None:
+    """No train reference and a sampled gap: collect labels, even while instructions drift up."""
+    improving = plateau(plateaued=False, gain=0.05)
+    facts = evidence(
+        plateau=improving, search=SearchFacts(5, False, 0), consistency=sampled_gap(12, 12)
+    )
+    verdict, reasons = apply("nothing_passed_to_learn_from", facts)
+    assert verdict is not None and verdict.code == "plateau-collect"
+    assert verdict.collect_more == 30
+    assert verdict.headline.startswith(
+        "Prompting without examples cannot close this gap: in 4 samples the model never "
+        "produced a passing reply for 12 of 12 train cases; label passing replies for about 30"
+    )
+    assert reasons[1] == improving.reason
+    assert reasons[2].startswith("consistency on 12 sampled train cases (local)")
+    assert any("tried instructions only" in line for line in reasons)
+    assert verdict.reasons == (*reasons, *FAILING, *EXTRA)
+    # The whole table gives it too, ahead of "still improving".
+    assert decide(facts).code == "plateau-collect"
+    # Demos tried, a reference to show, a sampled share under the gap, or no samples: go on.
+    passes("nothing_passed_to_learn_from", replace(facts, search=SearchFacts(5, True, 0)))
+    passes("nothing_passed_to_learn_from", replace(facts, search=SearchFacts(5, False, 2)))
+    passes("nothing_passed_to_learn_from", replace(facts, consistency=sampled_gap(5, 12)))
+    passes("nothing_passed_to_learn_from", replace(facts, consistency=None))
+
+
 def test_state_the_plateau() -> None:
     undecided = plateau(decided=False)
     verdict, reasons = apply("state_the_plateau", evidence(plateau=undecided))
