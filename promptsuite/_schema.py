@@ -449,15 +449,17 @@ class Record(BaseModel):
     """The file a record of its own is saved as; None for a part of a record."""
 
     @classmethod
-    def read(cls, path: Path) -> Self:
+    def read(cls, path: str | Path) -> Self:
         """Read the record from its file, or from the folder that holds it as
         :attr:`saved_as`; a record of an older version is converted by the model itself.
+        The path may be a string.
 
         Raises:
             ConfigError: One line naming the file: it is missing, not JSON, or not this
                 record.
         """
         file = cls.saved_as or RecordFile("", f"a {cls.__name__} record", "")
+        path = Path(path)
         if path.is_dir() and file.name:
             path = path / file.name
         hint = f"; {file.hint}" if file.hint else ""

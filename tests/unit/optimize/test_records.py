@@ -49,6 +49,8 @@ def test_a_run_and_its_report_round_trip(tmp_path: Path) -> None:
     path.write_text(report.model_dump_json(), encoding="utf-8")
     again = read_optimization_report(tmp_path)
     assert again == report
+    assert read_optimization_report(str(path)) == report  # a path given as a string
+    assert read_run(str(tmp_path)) == run
     assert again.analysis.failures == report.analysis.failures  # a dataclass, read back typed
 
 
