@@ -160,6 +160,12 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.Finet
         say(
             f"  {len(rows.missing)} train/validation cases have no reference, e.g. {case_id}: {why}"
         )
+    if opt_run is not None and best is None and options.best_variant is None:
+        say(
+            "  the optimization wrote no variant into the prompt file (--no-write, or none "
+            "beat your prompt), so the prompt arm is your own prompt; pass --best-variant to "
+            "compare with another"
+        )
     base = load_base(base_path, config.threads)
     say(f"loaded {base_path.name} with transformers in {base.load_s:.0f} s")
     adapter = out / "adapter.gguf"

@@ -156,10 +156,22 @@ def test_each_stage_fills_its_typed_part_and_the_record_reads_back(project: Path
     assert judgement.curve is not None and judgement.advice_after is not None
     assert [run.share for run in record.curve_runs] == [0.5]
     assert f"  test finetuned 1.000  ({record.variant})" in lines
+    assert not any("wrote no variant" in line for line in lines)
     assert f"verdict: the advice ({report.analysis.verdict.code}) is {judgement.verdict}" in lines
     assert lines[-1].startswith("record: ") and lines[-1].endswith("finetune.html")
     page = (project / "out" / "finetune.html").read_text(encoding="utf-8")
     assert f"1 of {record.agreement.cases} greedy test replies identical" in page
+
+
+def test_an_optimization_that_wrote_no_variant_is_compared_with_your_prompt_and_says_so(
+    project: Path,
+) -> None:
+    (project / "prompt.yaml").write_text(PROMPT, encoding="utf-8")  # as with --no-write
+    lines: list[str] = []
+    record = finetune(load_suite("suite.yaml"), options(project, curve=()), say=lines.append)
+    assert record.best_variant is None
+    assert record.retest is not None and record.retest.arms["prompt"].variant == "default"
+    assert any("wrote no variant into the prompt file" in line for line in lines)
 
 
 def test_without_a_retest_only_the_training_is_recorded(project: Path) -> None:
