@@ -16,7 +16,12 @@ from promptsuite.finetune._record import AdviceFinding, ArmComparison, ArmName, 
 from promptsuite.optimize import CaseScore, mean
 from promptsuite.stats import mcnemar_exact, paired_bootstrap
 
-__all__ = ["compare_arms", "per_tag", "verdict_of"]
+__all__ = ["FINETUNE_ADVICE", "compare_arms", "per_tag", "verdict_of"]
+
+#: The optimizer's verdicts that advise fine-tuning (now, or once enough labels are in): a
+#: fine-tune confirms or refutes only these; after any other the finding is fine-tuning
+#: against prompting, no more.
+FINETUNE_ADVICE = frozenset({"plateau-finetune", "plateau-collect"})
 
 
 def compare_arms(

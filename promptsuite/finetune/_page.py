@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptsuite._files import write_text_atomic
+from promptsuite.finetune._compare import FINETUNE_ADVICE
 from promptsuite.finetune._record import ArmName, FinetuneRecord
 from promptsuite.optimize import mean_score
 from promptsuite.optimize.analysis import LearningCurve
@@ -71,6 +72,9 @@ def render_finetune_report(record: FinetuneRecord) -> str:
         .render(
             r=record,
             j=judgement,
+            advised=judgement is None
+            or judgement.advice_before is None
+            or judgement.advice_before.code in FINETUNE_ADVICE,
             arms=arms,
             arm_names=[a.name for a in arms],
             charts=charts,

@@ -38,7 +38,7 @@ from promptsuite._schema import write_record
 from promptsuite.config import RunSettings
 from promptsuite.errors import ConfigError
 from promptsuite.finetune import _record as parts
-from promptsuite.finetune._compare import compare_arms, per_tag, verdict_of
+from promptsuite.finetune._compare import FINETUNE_ADVICE, compare_arms, per_tag, verdict_of
 from promptsuite.finetune._config import TrainConfig
 from promptsuite.finetune._data import Rows, chat_rows, subsample
 from promptsuite.finetune._page import write_finetune_report
@@ -494,11 +494,15 @@ def _judge(
         f"(95% CI {main.ci_low:+.3f} to {main.ci_high:+.3f}), "
         f"{len(main.fixed)} fixed, {len(main.broken)} broken"
     )
-    say(
-        f"verdict: the advice ({advice.code}) is {finding}"
-        if advice is not None
-        else f"verdict: fine-tuning vs prompting is {finding}"
-    )
+    if advice is None:
+        say(f"verdict: fine-tuning vs prompting is {finding}")
+    elif advice.code in FINETUNE_ADVICE:
+        say(f"verdict: the advice ({advice.code}) is {finding}")
+    else:  # the advice did not call for fine-tuning: nothing of it to confirm or refute
+        say(
+            f"verdict: fine-tuning vs prompting is {finding}; the advice ({advice.code}) "
+            "did not call for fine-tuning"
+        )
     points = [(len(rows.train), main.candidate_score)]
     for run in curve_runs:
         points.append((run.rows, retested.curve_scores.get(run.share, 0.0)))

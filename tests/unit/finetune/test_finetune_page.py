@@ -135,6 +135,19 @@ def test_the_page_shows_the_verdict_the_arms_and_how_to_reproduce() -> None:
     assert "local:+lora:out/adapter.gguf" in page
 
 
+def test_after_a_reached_target_the_page_confirms_no_advice() -> None:
+    judged = record().judgement
+    assert judged is not None
+    reached = Verdict(code="target-reached", headline="Use the prompt.", reasons=())
+    judgement = judged.model_copy(update={"advice_before": reached})
+    page = render_finetune_report(record().model_copy(update={"judgement": judgement}))
+    assert "The advice to fine-tune" not in page
+    assert (
+        "Fine-tuning against the best prompt is confirmed on the held-out test cases; the "
+        "advice (target-reached) did not call for fine-tuning"
+    ) in page
+
+
 def test_a_record_without_a_retest_renders_without_a_verdict() -> None:
     trained = record().model_copy(update={"retest": None, "agreement": None, "judgement": None})
     page = render_finetune_report(trained)
@@ -143,7 +156,11 @@ def test_a_record_without_a_retest_renders_without_a_verdict() -> None:
 
 def test_a_version_1_record_renders_as_it_did() -> None:
     page = render_finetune_report(read_finetune_record(FIXTURES / "finetune_v1.json"))
-    assert "The advice to fine-tune (undecided) is inconclusive" in page
+    # An undecided advice did not call for fine-tuning: the finding is about the arms only.
+    assert (
+        "Fine-tuning against the best prompt is inconclusive on the held-out test cases; the "
+        "advice (undecided) did not call for fine-tuning"
+    ) in page
     assert "prompt tokens per call at inference, your prompt (what the fine-tuned" in page
     assert "(9 labelled now)" in page
     assert page.count("<svg") == 2

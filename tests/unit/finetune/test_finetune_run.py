@@ -157,7 +157,11 @@ def test_each_stage_fills_its_typed_part_and_the_record_reads_back(project: Path
     assert [run.share for run in record.curve_runs] == [0.5]
     assert f"  test finetuned 1.000  ({record.variant})" in lines
     assert not any("wrote no variant" in line for line in lines)
-    assert f"verdict: the advice ({report.analysis.verdict.code}) is {judgement.verdict}" in lines
+    assert report.analysis.verdict.code == "undecided"  # no advice to fine-tune to confirm
+    assert (
+        f"verdict: fine-tuning vs prompting is {judgement.verdict}; the advice (undecided) did "
+        "not call for fine-tuning"
+    ) in lines
     assert lines[-1].startswith("record: ") and lines[-1].endswith("finetune.html")
     page = (project / "out" / "finetune.html").read_text(encoding="utf-8")
     assert f"1 of {record.agreement.cases} greedy test replies identical" in page
