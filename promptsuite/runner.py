@@ -409,7 +409,7 @@ class Runner:
         self, job: Job, spec: ModelSpec | None, request: GenerateRequest
     ) -> Generation:
         grader = spec or self.settings.grader or job.model
-        return await self.generate(self.provider(grader).grader_spec(grader), request)
+        return await self.generate(grader, request)
 
     def _result(
         self,

@@ -288,15 +288,6 @@ class Provider(ABC):
     async def generate(self, request: GenerateRequest) -> Generation:
         """Complete ``request``."""
 
-    def grader_spec(self, spec: ModelSpec) -> ModelSpec:
-        """The spec a model-graded check asks when this provider's ``spec`` grades.
-
-        The same model, the same identity and cache entries; a provider whose state one
-        request leaves for the next (a local slot's cached prompt prefix) gives graders
-        their own, so grading in the background never changes the task's replies.
-        """
-        return spec
-
     @abstractmethod
     def identity(self) -> dict[str, Any]:
         """What identifies this backend in a cache key: provider, model, endpoint.

@@ -100,9 +100,7 @@ DEFAULT_CTX_SIZE = 4096
 # Sent when a request has no seed, so sampling at temperature > 0 is reproducible.
 DEFAULT_SEED = 1234
 
-_OPTIONS = ("path", "threads", "parallel", "ctx_size", "lora", "instance")
-#: The instance a run's graders use (see :meth:`LocalProvider.grader_spec`).
-GRADER_INSTANCE = "grader"
+_OPTIONS = ("path", "threads", "parallel", "ctx_size", "lora")
 #: Separates the model file from a LoRA adapter in a local model name.
 LORA_MARK = "+lora:"
 _MIN_CTX_SIZE = 256
@@ -120,9 +118,6 @@ class LocalSettings:
         embedding: Load the model in llama.cpp's embedding mode (mean pooling,
             normalized vectors) instead of for chat; ``similar`` checks use it.
         lora: Absolute path of a GGUF LoRA adapter applied on top of the model, or None.
-        instance: A name: settings that differ only in it load separate servers of the same
-            model (same identity, same cache entries). Graders get their own, so their
-            requests never replace a task slot's cached prompt prefix.
     """
 
     path: Path | None = None
@@ -131,7 +126,6 @@ class LocalSettings:
     ctx_size: int = DEFAULT_CTX_SIZE
     embedding: bool = False
     lora: Path | None = None
-    instance: str = ""
 
     @classmethod
     def from_spec(cls, spec: ModelSpec, environ: Mapping[str, str] | None = None) -> LocalSettings:
@@ -150,13 +144,9 @@ class LocalSettings:
                 f"expected: {', '.join(_OPTIONS)}"
             )
         model, lora = _split_lora(spec)
-        instance = options.get("instance", "")
-        if not isinstance(instance, str):
-            raise ConfigError(f"local model option instance must be a name, got {instance!r}")
         return cls(
             path=_user_model_path(replace(spec, model=model), env),
             lora=lora,
-            instance=instance,
             threads=_positive_int(options, "threads", env, ENV_THREADS, auto_threads(env)),
             parallel=_positive_int(options, "parallel", env, ENV_PARALLEL, DEFAULT_PARALLEL),
             ctx_size=_positive_int(
@@ -288,7 +278,7 @@ def _as_int(raw: object) -> int | None:
         return None
 
 
-_servers: dict[tuple[Path, int, int, int, bool, Path | None, str], Any] = {}
+_servers: dict[tuple[Path, int, int, int, bool, Path | None], Any] = {}
 _servers_lock = threading.Lock()
 
 
@@ -309,7 +299,6 @@ def get_server(settings: LocalSettings) -> Any:
         settings.ctx_size,
         settings.embedding,
         settings.lora,
-        settings.instance,
     )
     with _servers_lock:
         server = _servers.get(key)
@@ -452,19 +441,6 @@ class LocalProvider(Provider):
         server = await asyncio.to_thread(get_server, settings)
         response = await asyncio.to_thread(_embed, server, list(texts))
         return _parse_embeddings(response, len(texts))
-
-    def grader_spec(self, spec: ModelSpec) -> ModelSpec:
-        """The same model on a server of its own (:data:`GRADER_INSTANCE`).
-
-        llama.cpp reuses a slot's cached prompt prefix, and a prompt evaluated from a
-        cached prefix is not bit-identical with one evaluated whole: a grader request
-        landing between two task requests, at a time that depends on the machine, flipped a
-        borderline task reply from run to run. On a server of their own, graders never
-        touch the task slots.
-        """
-        if self.settings.instance:
-            return spec
-        return replace(spec, options=(*spec.options, ("instance", GRADER_INSTANCE)))
 
     def embedding_identity(self) -> dict[str, Any]:
         """The model file, in embedding mode."""

@@ -338,27 +338,6 @@ def test_loads_once_and_shares_the_server(gguf: Path, started: list[Any]) -> Non
     assert local.loaded_servers() == 1
 
 
-def test_graders_get_a_server_of_their_own_with_the_same_identity(
-    gguf: Path, started: list[Any]
-) -> None:
-    """A grader request between two task requests must not replace the task slot's cached
-    prompt prefix (it made a borderline task reply differ from run to run)."""
-    task_spec = spec(str(gguf))
-    task = LocalProvider(task_spec)
-    grader_spec = task.grader_spec(task_spec)
-    grader = LocalProvider(grader_spec)
-    assert grader_spec.display == task_spec.display
-    assert grader.identity() == task.identity()
-    assert grader.grader_spec(grader_spec) == grader_spec  # asked again, the same one
-    asyncio.run(task.generate(request()))
-    asyncio.run(grader.generate(request()))
-    asyncio.run(task.generate(request()))
-    assert [settings.instance for _, settings in started] == ["", local.GRADER_INSTANCE]
-    assert local.get_server(task.settings) is not local.get_server(grader.settings)
-    with pytest.raises(ConfigError, match="instance must be a name"):
-        LocalSettings.from_spec(spec(str(gguf), instance=3))
-
-
 def test_other_runtime_settings_get_their_own_server(gguf: Path, started: list[Any]) -> None:
     asyncio.run(LocalProvider(spec(str(gguf))).generate(request()))
     asyncio.run(LocalProvider(spec(str(gguf), parallel=2)).generate(request()))
