@@ -32,3 +32,13 @@ def recorded_verdicts() -> dict[str, bool]:
             test_id = f"suites/{path.stem}.yaml::{entry['case_id']}[{entry['model']}]"
             verdicts[test_id] = bool(entry["passed"])
     return verdicts
+
+
+def recorded_outputs() -> dict[str, str]:
+    """``{test id: the first repeat's output}`` from the committed baselines."""
+    outputs = {}
+    for path in sorted(BASELINES.glob("*.json")):
+        for entry in json.loads(path.read_text())["entries"].values():
+            test_id = f"suites/{path.stem}.yaml::{entry['case_id']}[{entry['model']}]"
+            outputs[test_id] = str(entry["repeats"][0].get("output", ""))
+    return outputs
