@@ -102,7 +102,7 @@ def test_example_suites_run_and_rerun_from_the_cache(tmp_path: Path) -> None:
     assert set(verdicts) == set(recorded)
     # A cold run on the embedded model is not bit-reproducible: support_reply's
     # exchange-3 ends in one of two replies (they part mid-sentence; one is cut off at
-    # the token limit) in about half the cold runs on this machine, cause not found (it is
+    # the token limit) from one cold run to the next on this machine, cause not found (it is
     # not the grader sharing the slot: tried). A verdict may differ from the baseline only
     # where the model said something else, and only in a rare case.
     flipped = sorted(t for t in recorded if verdicts[t] != recorded[t])
