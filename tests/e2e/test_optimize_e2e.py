@@ -116,7 +116,10 @@ def test_the_default_search_fixes_a_prompt_fixable_suite_offline(tmp_path):
     assert final.baseline_score < 0.5 <= 0.8 <= final.best_score
     assert saved.analysis.verdict.code == "target-reached"
     run = saved.run
-    assert run.optimizer == "auto" and len(run.candidates) == 9
+    # Racing: the search stops once validation clearly reached the target (2 candidates
+    # in the known-answer benchmark, where the full budget is 9).
+    assert run.optimizer == "auto" and 2 <= len(run.candidates) < 9
+    assert run.stopped is not None and run.stopped.reason == "target"
     assert run.dspy is None  # the auto search needs no DSPy
 
 
