@@ -153,6 +153,11 @@ class LabelFacts:
     min_examples: int = RECOMMENDED_MIN_EXAMPLES
     basis: str | None = None
 
+    @property
+    def to_collect(self) -> int:
+        """Labelled cases still missing before fine-tuning is advised (0 when enough)."""
+        return max(self.min_examples - self.labelled, 0)
+
 
 @dataclass(frozen=True)
 class FailureFacts:
@@ -399,14 +404,14 @@ def nothing_passed_to_learn_from(evidence: Evidence, reasons: list[str]) -> Verd
     search = evidence.search
     if sampled is None or not sampled.gap or search.demos_tried or search.train_references:
         return None
-    reasons.append(evidence.plateau.reason)
-    reasons.extend(sampled.lines())
+    state_the_plateau(evidence, reasons)
+    note_consistency(evidence, reasons)
     reasons.append(
         "no sampled reply passed, so the search had no example to show and tried instructions only"
     )
     count_the_labels(evidence, reasons)
     count_the_missing_references(evidence, reasons)
-    more = max(evidence.labels.min_examples - evidence.labels.labelled, 0)
+    more = evidence.labels.to_collect
     return Verdict(
         "plateau-collect",
         "Prompting without examples cannot close this gap: in "
@@ -511,7 +516,7 @@ def count_the_missing_references(evidence: Evidence, reasons: list[str]) -> None
 def enough_labels_to_finetune(evidence: Evidence, reasons: list[str]) -> Verdict | None:
     """A plateau with at least ``min_examples`` labelled cases: fine-tune."""
     labels = evidence.labels
-    if labels.labelled < labels.min_examples:
+    if labels.to_collect:
         return None
     return Verdict(
         "plateau-finetune",
@@ -523,7 +528,7 @@ def enough_labels_to_finetune(evidence: Evidence, reasons: list[str]) -> Verdict
 
 def collect_more_labels(evidence: Evidence, reasons: list[str]) -> Verdict:
     """A plateau with too few labelled cases: how many more to collect. Always decides."""
-    more = evidence.labels.min_examples - evidence.labels.labelled
+    more = evidence.labels.to_collect
     return Verdict(
         "plateau-collect",
         f"Prompting has plateaued below the target;{_lacks_knowledge(evidence)} there are too "
