@@ -15,7 +15,10 @@ class TrainConfig:
         rank: LoRA rank.
         alpha: LoRA alpha (the update is scaled by alpha / rank).
         learning_rate: AdamW learning rate (decayed linearly to 0 over the planned steps).
-        epochs: Passes over the train rows.
+        epochs: The most passes over the train rows; early stopping on the validation loss
+            (``patience``) usually ends training before. The learning rate decays over all
+            of them, so the cap shapes the schedule too. Chosen on the known-answer suites
+            (``benchmarks/known_answer/finetune.py``, docs/finetune.md "Epochs").
         batch_size: Rows per step.
         max_steps: Stop after this many steps (None: no step budget).
         max_seconds: Stop before a step would end past this many seconds of training.
@@ -28,11 +31,11 @@ class TrainConfig:
     rank: int = 16
     alpha: float = 32.0
     learning_rate: float = 1e-3
-    epochs: int = 3
+    epochs: int = 10
     batch_size: int = 4
     max_steps: int | None = None
     max_seconds: float = 900.0
-    patience: int = 1
+    patience: int = 2
     seed: int = 0
     threads: int | None = None
     max_length: int = 512

@@ -150,7 +150,8 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.Finet
     say(
         f"finetune {suite.name}: {len(rows.train)} train rows, {len(rows.val)} validation rows "
         f"(early stopping), {len(rows.test_ids)} test cases held out; base {base_path.name}; "
-        f"LoRA r{config.rank}, {config.epochs} epochs, batch {config.batch_size}, "
+        f"LoRA r{config.rank}, up to {config.epochs} epochs (patience {config.patience}), "
+        f"batch {config.batch_size}, "
         f"budget {config.max_seconds:.0f} s"
     )
     if rows.sources:
