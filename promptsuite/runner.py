@@ -222,14 +222,19 @@ class Runner:
 
     # ------------------------------------------------------------ jobs
 
-    async def run_jobs(self, jobs: Iterable[Job]) -> list[CaseResult]:
-        """Run jobs concurrently; results come back in the jobs' order."""
-        return list(await asyncio.gather(*(self.run_job(job) for job in jobs)))
+    async def run_jobs(self, jobs: Iterable[Job], *, first_repeat: int = 0) -> list[CaseResult]:
+        """Run jobs concurrently; results come back in the jobs' order.
 
-    async def run_job(self, job: Job) -> CaseResult:
+        ``first_repeat`` numbers the repeats from there (each repeat's index is in its cache
+        key and its seed), so repeats asked in rounds are the ones asked all at once.
+        """
+        return list(await asyncio.gather(*(self.run_job(job, first_repeat) for job in jobs)))
+
+    async def run_job(self, job: Job, first_repeat: int = 0) -> CaseResult:
         """Run every repeat of one job and reduce them to a case result."""
         variant = job.suite.prompt.variants[job.variant]
         repeats = self.settings.repeat or job.case.repeat
+        indices = range(first_repeat, first_repeat + repeats)
         try:
             messages = render_messages(variant.templates, job.case.vars)
         except PromptsuiteError as exc:
@@ -244,9 +249,9 @@ class Runner:
             )
         request = GenerateRequest(messages, _params(job))
         if job.case.is_conversation:
-            runs = [self._converse(job, messages, request.params, i) for i in range(repeats)]
+            runs = [self._converse(job, messages, request.params, i) for i in indices]
         else:
-            runs = [self._sample(job, request, index) for index in range(repeats)]
+            runs = [self._sample(job, request, index) for index in indices]
         samples = await asyncio.gather(*runs)
         failed = next((s for s in samples if s.error), None)
         summary = reduce_repeats(

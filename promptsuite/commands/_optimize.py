@@ -7,6 +7,7 @@ fine-tune record with the fine-tune's own reader.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -102,9 +103,10 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--no-racing",
         action="store_true",
-        help="auto: score every candidate on every validation case and run the whole budget "
-        "(by default candidates race: one clearly behind the best so far is dropped early, "
-        "and the search stops once the target is clearly reached or the plateau is decided)",
+        help="auto: score every candidate on every validation case and run the whole budget, "
+        "and draw every sample (by default candidates race: one clearly behind the best so "
+        "far is dropped early, and the search stops once the target is clearly reached or "
+        "the plateau is decided; sampling stops once no reply passed and the gap is settled)",
     )
     parser.add_argument(
         "--max-calls",
@@ -215,7 +217,7 @@ def cmd_optimize(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
         max_demos=args.max_demos,
         settings=settings,
         log=out_dir / "dspy.log",
-        sampling=sampling,
+        sampling=dataclasses.replace(sampling, early_stop=not args.no_racing),
         racing=not args.no_racing,
         limits=limits,
     )

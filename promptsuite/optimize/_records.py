@@ -365,6 +365,9 @@ class Sampling(FrozenRecord):
     stopped: str | None = None
     """Why the stage stopped before sampling every case (a spending limit ran out; the
     cases left are in ``skipped``)."""
+    settled: str | None = None
+    """Why fewer than K samples were drawn per case: no reply passed, and the samples left
+    could not give half the cases a passing one (None: every sample was drawn)."""
     usage: ModelUsage = ModelUsage()
     """What the task model's samples cost."""
     teacher_usage: ModelUsage = ModelUsage()

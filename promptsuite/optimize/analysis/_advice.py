@@ -414,8 +414,8 @@ def nothing_passed_to_learn_from(evidence: Evidence, reasons: list[str]) -> Verd
     more = evidence.labels.to_collect
     return Verdict(
         "plateau-collect",
-        "Prompting without examples cannot close this gap: in "
-        f"{sampled.samples} samples the model never produced a passing reply for "
+        "Prompting without examples cannot close this gap: "
+        f"{sampled.in_samples} the model never produced a passing reply for "
         f"{sampled.overall.never} of {sampled.overall.cases} train cases; label passing "
         f"replies for about {more} cases (promptsuite review) or sample a "
         "stronger --teacher, then optimize or fine-tune on them.",
@@ -555,7 +555,7 @@ def _lacks_knowledge(evidence: Evidence) -> str:
     sampled = evidence.consistency
     if sampled is not None and sampled.gap:
         return (
-            f" in {sampled.samples} samples the model never produced a passing reply for "
+            f" {sampled.in_samples} the model never produced a passing reply for "
             f"{sampled.overall.never} of {sampled.overall.cases} train cases (a capability or "
             "knowledge gap):"
         )

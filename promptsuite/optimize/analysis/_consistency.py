@@ -137,7 +137,7 @@ class Consistency:
 
     Attributes:
         model: The task model sampled.
-        samples: Samples per case (K).
+        samples: Samples drawn per case (K, or fewer when the stage settled a gap early).
         temperature: Their temperature.
         overall: Every sampled case.
         tags: One row per tag, the most never-passing share first.
@@ -154,6 +154,11 @@ class Consistency:
     cases: tuple[CaseConsistency, ...]
     teacher: str | None = None
     teacher_solved: int = 0
+
+    @property
+    def in_samples(self) -> str:
+        """``in 4 samples`` (``in 1 sample``): how many each case was asked, in words."""
+        return f"in {self.samples} sample" + ("" if self.samples == 1 else "s")
 
     @property
     def gap(self) -> bool:
@@ -182,12 +187,12 @@ class Consistency:
             for row in shown:
                 if row.never:
                     out.append(
-                        f"in {self.samples} samples the model never produced a passing reply "
+                        f"{self.in_samples} the model never produced a passing reply "
                         f"for {row.never} of {row.cases} train cases tagged {row.group}"
                     )
             if not self.tags:
                 out.append(
-                    f"in {self.samples} samples the model never produced a passing reply for "
+                    f"{self.in_samples} the model never produced a passing reply for "
                     f"{o.never} of {o.cases} train cases"
                 )
         if self.teacher is not None:
@@ -208,7 +213,8 @@ def consistency(sampling: Sampling | None) -> Consistency | None:
     rows.sort(key=lambda r: (-r.never / r.cases, r.group))
     return Consistency(
         model=sampling.model,
-        samples=sampling.samples,
+        # The samples drawn: fewer than K when the stage settled a gap early.
+        samples=max((len(c.passes) for c in sampling.cases), default=sampling.samples),
         temperature=sampling.temperature,
         overall=_row("all", cases),
         tags=tuple(rows),

@@ -348,7 +348,9 @@ def sampling_line(sampling: Sampling) -> str:
         f"sampling: references for {len(kept)} of {len(sampling.cases)} cases"
         + (f" ({teacher} from the teacher)" if sampling.teacher else "")
         + f"; {usage.calls} calls (+{usage.cache_hits} cached), {usage.tokens} tokens, "
-        f"{sampling.wall_s:.0f} s" + (f"; stopped: {sampling.stopped}" if sampling.stopped else "")
+        f"{sampling.wall_s:.0f} s"
+        + (f"; stopped: {sampling.stopped}" if sampling.stopped else "")
+        + (f"\n  settled: {sampling.settled}" if sampling.settled else "")
     )
 
 

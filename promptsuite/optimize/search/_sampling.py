@@ -34,6 +34,7 @@ from promptsuite.optimize.search._limits import Meter
 from promptsuite.references import text_score
 from promptsuite.results import CaseResult
 from promptsuite.runner import Runner, plan_jobs
+from promptsuite.stats import wilson_interval
 from promptsuite.suite import Prompt, ResolvedCase, Suite, Variant
 
 __all__ = [
@@ -58,11 +59,14 @@ class SamplingOptions:
         samples: Replies per train case without a reference (K); 0 turns the stage off.
         temperature: Their sampling temperature.
         teacher: A stronger model asked (K replies) where no task-model reply passed.
+        early_stop: Stop drawing samples once no reply passed and the rest could not give
+            half the cases a passing one (the gap is settled); off with ``--no-racing``.
     """
 
     samples: int = DEFAULT_SAMPLES
     temperature: float = DEFAULT_SAMPLE_TEMPERATURE
     teacher: ModelSpec | None = None
+    early_stop: bool = True
 
 
 @dataclass(frozen=True)
@@ -125,9 +129,10 @@ def sample_references(
     task_usage, teacher_usage = ModelUsage(), ModelUsage()
     sampled: list[SampledCase] = []
     stopped: str | None = None
+    settled: str | None = None
 
     async def run() -> None:
-        nonlocal task_usage, teacher_usage, stopped
+        nonlocal task_usage, teacher_usage, stopped, settled
         # One runner (one model instance, one cache) for both passes; the case's repeat
         # count says how many replies each pass asks for.
         runner = Runner(dataclasses.replace(settings, repeat=None))
@@ -143,17 +148,18 @@ def sample_references(
                 )
                 asked = left[:fit]
                 calls = runner.stats.model_calls
-                greedy += await _replies(runner, suite, asked, model, None, seed, 1)
-                drawn += await _replies(
-                    runner, suite, asked, model, options.temperature, seed, samples
-                )
+                first = await _replies(runner, suite, asked, model, None, seed, 1)
+                draws, why = await _draw(runner, suite, asked, model, options, seed, first)
+                greedy += first
+                drawn += draws
+                settled = settled or why
                 if meter is not None:
                     fresh = runner.stats.model_calls - calls
                     meter.add(
                         model,
-                        [*greedy[-fit:], *drawn[-fit:]] if fit else [],
+                        [*first, *draws],
                         fresh,
-                        fit * (1 + samples),
+                        sum(1 + len(d.repeats) for d in draws),
                     )
                     cut = cut or (meter.ran_out() if len(greedy) < len(single) else None)
                 if cut is not None:
@@ -209,6 +215,7 @@ def sample_references(
         cases=sampled,
         skipped=skipped,
         stopped=stopped,
+        settled=settled,
         usage=task_usage,
         teacher_usage=teacher_usage,
         wall_s=round(time.perf_counter() - started, 3),
@@ -223,9 +230,11 @@ async def _replies(
     temperature: float | None,
     seed: int,
     repeats: int,
+    *,
+    first: int = 0,
 ) -> list[CaseResult]:
     """``repeats`` replies to each case under the suite's first variant (its own params when
-    ``temperature`` is None, else that temperature and ``seed``)."""
+    ``temperature`` is None, else that temperature and ``seed``), numbered from ``first``."""
     params = (
         suite.params
         if temperature is None
@@ -233,7 +242,89 @@ async def _replies(
     )
     asked = tuple(dataclasses.replace(c, repeat=repeats, min_pass_rate=None) for c in cases)
     trial = dataclasses.replace(suite, params=params, variants=suite.variants[:1], cases=asked)
-    return await runner.run_jobs(plan_jobs(trial, [model]))
+    return await runner.run_jobs(plan_jobs(trial, [model]), first_repeat=first)
+
+
+async def _draw(
+    runner: Runner,
+    suite: Suite,
+    cases: Sequence[ResolvedCase],
+    model: ModelSpec,
+    options: SamplingOptions,
+    seed: int,
+    greedy: Sequence[CaseResult],
+) -> tuple[list[CaseResult], str | None]:
+    """The K samples of each case, and why fewer were drawn, if they were.
+
+    With ``options.early_stop``, the samples are drawn one round at a time (one per case)
+    for as long as no reply of any case has passed: once enough replies failed that, at any
+    pass rate their 95% interval allows, K samples would give fewer than half the cases one
+    passing reply, the gap is settled and the remaining rounds are not drawn. The first
+    passing reply ends the rounds and the rest of the K are drawn at once. The samples of a
+    round are numbered as the same samples drawn at once (same seeds, same cache entries).
+    """
+    samples = options.samples
+    if not options.early_stop or _passed_any(greedy):
+        drawn = await _replies(runner, suite, cases, model, options.temperature, seed, samples)
+        return drawn, None
+    rounds: list[list[CaseResult]] = []
+    while len(rounds) < samples:
+        rounds.append(
+            await _replies(
+                runner, suite, cases, model, options.temperature, seed, 1, first=len(rounds)
+            )
+        )
+        if _passed_any(rounds[-1]):
+            rest = samples - len(rounds)
+            if rest:
+                rounds.append(
+                    await _replies(
+                        runner, suite, cases, model, options.temperature, seed, rest,
+                        first=len(rounds),
+                    )
+                )  # fmt: skip
+            return [_merged(parts) for parts in zip(*rounds, strict=True)], None
+        why = _settled(len(cases), len(rounds), samples)
+        if why is not None:
+            return [_merged(parts) for parts in zip(*rounds, strict=True)], why
+    return [_merged(parts) for parts in zip(*rounds, strict=True)], None
+
+
+def _passed_any(results: Sequence[CaseResult]) -> bool:
+    return any(r.passed and not r.error for result in results for r in result.repeats)
+
+
+def _settled(cases: int, drawn: int, samples: int) -> str | None:
+    """Why no more samples are drawn once ``drawn`` rounds over ``cases`` all failed, if
+    they are not: the 95% Wilson bound of the pass rate says that K samples would give fewer
+    than half the cases a passing reply (the consistency gap's threshold)."""
+    failed = cases * drawn
+    high = wilson_interval(0, failed)[1]
+    reach = 1 - (1 - high) ** samples
+    if reach >= 0.5:
+        return None
+    return (
+        f"none of {cases} replies at the suite's temperature and {failed} samples passed "
+        f"(a pass rate of at most {high:.0%}, 95% CI); {samples} samples would give at most "
+        f"{reach:.0%} of the cases a passing reply, so the gap is settled after {drawn} "
+        f"of {samples} samples (--no-racing draws them all)"
+    )
+
+
+def _merged(parts: Sequence[CaseResult]) -> CaseResult:
+    """One case's samples from several rounds, as one result."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    repeats = [r for part in parts for r in part.repeats]
+    return dataclasses.replace(
+        first,
+        repeats=repeats,
+        passed=all(p.passed for p in parts),
+        score=sum(r.score for r in repeats) / len(repeats),
+        error=next((p.error for p in parts if p.error), None),
+        error_kind=next((p.error_kind for p in parts if p.error), None),
+    )
 
 
 def _usage(runner: Runner, results: Sequence[CaseResult]) -> ModelUsage:

@@ -285,3 +285,48 @@ def test_a_person_labelled_output_is_a_reference_and_is_not_sampled(make_suite, 
     rows = chat_rows(suite, split=run.split)
     assert rows.sources == {"labelled": 1}
     assert rows.train[0][-1]["content"] == "Thanks, a person wrote this."
+
+
+def test_samples_stop_once_nothing_passed_and_the_gap_is_settled(make_suite, settings):
+    # 24 cases, none ever passes: after the replies at the suite's temperature and one
+    # round of samples (0 of 24 passed, a pass rate of at most 14%), K = 4 samples could
+    # give at most 45% of the cases a passing reply: the gap holds, the other rounds are
+    # not drawn.
+    suite = make_suite(never=24)
+    sampling = sample(suite, settings)
+    assert sampling.usage.calls == len(sampling_scripted.ASKED) == 24 * 2
+    assert {r for _, t, r in sampling_scripted.ASKED if t} == {0}
+    assert all(c.passes == [False] for c in sampling.cases)
+    assert sampling.settled is not None and "after 1 of 4 samples" in sampling.settled
+    figures = consistency(sampling)
+    assert figures is not None and figures.gap and figures.samples == 1
+    assert "in 1 sample the model never produced" in " ".join(figures.lines())
+
+
+def test_without_early_stopping_every_sample_is_drawn(make_suite, settings):
+    suite = make_suite(never=24)
+    sampling = sample(suite, settings, early_stop=False)
+    assert sampling.usage.calls == 24 * (1 + K) and sampling.settled is None
+    assert all(len(c.passes) == K for c in sampling.cases)
+
+
+def test_samples_drawn_in_rounds_are_the_ones_drawn_at_once(make_suite, settings, tmp_path):
+    # Three cases: too few failures to settle anything after a round; the 'sometimes' case
+    # passes at its second sample, and the rest are drawn at once, numbered on.
+    suite = make_suite(sometimes=1, never=2)
+    rounds = sample(suite, settings)
+    asked_in_rounds = sorted(sampling_scripted.ASKED)
+    sampling_scripted.ASKED.clear()
+    at_once = sample(suite, RunSettings(cache_path=tmp_path / "other.sqlite"), early_stop=False)
+    assert sorted(sampling_scripted.ASKED) == asked_in_rounds
+    assert rounds.cases == at_once.cases and rounds.settled is None
+    by_id = {c.case_id: c for c in rounds.cases}
+    assert by_id["sometimes-0"].passes == [False, True, False, True]
+    assert rounds.usage.calls == 3 * (1 + K)
+
+
+def test_a_few_failing_cases_settle_nothing(make_suite, settings):
+    # 0 of 3, 6, 9, 12 samples: the interval stays too wide to call a gap before K.
+    sampling = sample(make_suite(never=3), settings)
+    assert sampling.settled is None and all(len(c.passes) == K for c in sampling.cases)
+    assert sampling.usage.calls == 3 * (1 + K)
