@@ -12,6 +12,10 @@ then passes is kept instead, marked as repaired. Where none of the task model's 
 passed and a ``--teacher`` model is given, the teacher is asked for K replies the same way.
 Validation and test cases are never sampled.
 
+While no reply has passed, the samples are drawn a round at a time, and the stage stops as
+soon as the failures settle a gap (:func:`_settled`): the rounds left could not give half the
+cases a passing reply.
+
 The same replies measure the model's consistency: the reply at the suite's own temperature
 (pass@1), the K samples (pass@k, and each case's pass rate). Every call goes through
 promptsuite's runner and its cache, so a re-run costs nothing, and is counted.
