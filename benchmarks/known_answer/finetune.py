@@ -108,7 +108,7 @@ def epochs_row(m: Measured) -> str:
     assert r.judgement is not None  # the benchmark always re-tests
     per_epoch = math.ceil(r.rows.train / r.config.batch_size)
     epochs = len(t.val_losses)
-    kept = next((i + 1 for i, (step, _) in enumerate(t.val_losses) if step == t.best_step), 0)
+    kept = t.kept_epoch or 0
     return (
         f"| {r.suite} | {m.arm} | {r.rows.train} / {r.rows.val} | {epochs} "
         f"({per_epoch} steps each) | "

@@ -107,6 +107,14 @@ class Training(FrozenRecord):
     peak_rss_mb: float
     """Peak resident memory of the process so far."""
 
+    @property
+    def kept_epoch(self) -> int | None:
+        """The epoch whose weights were kept (1-based; None without validation rows)."""
+        return next(
+            (i for i, (step, _) in enumerate(self.val_losses, start=1) if step == self.best_step),
+            None,
+        )
+
 
 class CurveRun(FrozenRecord):
     """One training of the learning curve, on a share of the train rows."""

@@ -172,10 +172,12 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.Finet
     adapter = out / "adapter.gguf"
     outcome = train_lora(base, rows.train, rows.val, config, adapter, say=say)
     training = outcome.training
+    kept = training.kept_epoch
     say(
         f"trained {training.steps} steps in {training.train_s:.0f} s ({training.step_s:.1f} "
-        f"s/step, stopped: {training.stopped}, kept step {training.best_step}); "
-        f"adapter: {adapter}"
+        f"s/step, stopped: {training.stopped}, kept "
+        + (f"epoch {kept} of {len(training.val_losses)}, " if kept else "")
+        + f"step {training.best_step}); adapter: {adapter}"
     )
     test_chats = _test_chats(suite, rows) if options.retest else {}
     generated = time.perf_counter()

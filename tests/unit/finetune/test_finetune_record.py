@@ -80,3 +80,12 @@ def test_what_is_not_a_fine_tune_record_is_one_line_naming_the_file(tmp_path: Pa
     assert message.startswith(f"{other}: not a fine-tune record (") and "\n" not in message
     with pytest.raises(ConfigError, match=r"finetune\.json: cannot read a fine-tune record"):
         read_finetune_record(tmp_path)
+
+
+def test_the_epoch_kept_is_read_off_the_validation_losses() -> None:
+    training = read_finetune_record(FIXTURES / "finetune_v1.json").training
+    kept = training.kept_epoch
+    assert kept is not None and training.val_losses[kept - 1][0] == training.best_step
+    moved = training.model_copy(update={"best_step": training.val_losses[0][0]})
+    assert moved.kept_epoch == 1
+    assert training.model_copy(update={"val_losses": []}).kept_epoch is None
