@@ -69,6 +69,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help=f"epochs without a better validation loss before stopping ({d.patience})",
     )
     parser.add_argument(
+        "--min-delta",
+        type=float,
+        default=d.min_delta,
+        help=f"how much lower a validation loss must be to count as better ({d.min_delta:g})",
+    )
+    parser.add_argument(
         "--threads", type=int, help="torch CPU threads (default: 2 when a core is free, else 1)"
     )
     parser.add_argument(
@@ -128,6 +134,10 @@ def cmd_finetune(
     ):
         if value < 1:
             raise ConfigError(f"--{name} must be at least 1, got {value}")
+    if args.patience < 1:
+        raise ConfigError(f"--patience must be at least 1, got {args.patience}")
+    if args.min_delta < 0:
+        raise ConfigError(f"--min-delta must be at least 0, got {args.min_delta:g}")
     if args.max_steps is not None and args.max_steps < 1:
         raise ConfigError(f"--max-steps must be at least 1, got {args.max_steps}")
     model_file = Path(args.model_file).expanduser().resolve() if args.model_file else None
@@ -143,6 +153,7 @@ def cmd_finetune(
         max_steps=args.max_steps,
         max_seconds=args.max_seconds,
         patience=args.patience,
+        min_delta=args.min_delta,
         seed=args.seed,
         threads=args.threads,
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
 
-__all__ = ["TrainConfig"]
+__all__ = ["EarlyStop", "TrainConfig"]
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class TrainConfig:
         max_steps: Stop after this many steps (None: no step budget).
         max_seconds: Stop before a step would end past this many seconds of training.
         patience: Epochs without a better validation loss before stopping early.
+        min_delta: How much lower than the best so far a validation loss must be to count
+            as better (a loss that creeps down by less is noise, not learning).
         seed: Seed of the LoRA initialisation and of the row order.
         threads: CPU threads torch uses (None: two when a core is free, else one).
         max_length: Longest row in tokens; longer rows are cut from the left of the prompt.
@@ -36,6 +39,36 @@ class TrainConfig:
     max_steps: int | None = None
     max_seconds: float = 900.0
     patience: int = 2
+    min_delta: float = 0.001
     seed: int = 0
     threads: int | None = None
     max_length: int = 512
+
+
+@dataclass
+class EarlyStop:
+    """Early stopping on the validation loss: which epoch is the best, and when to stop.
+
+    A loss counts as better only when it is more than ``min_delta`` below the best so far;
+    training stops after ``patience`` epochs in a row without a better one.
+    """
+
+    patience: int
+    min_delta: float
+    best: float = math.inf
+    waited: int = 0
+    history: list[float] = field(default_factory=list)
+
+    def better(self, loss: float) -> bool:
+        """Record an epoch's validation loss; whether it is the new best."""
+        self.history.append(loss)
+        if loss < self.best - self.min_delta:
+            self.best, self.waited = loss, 0
+            return True
+        self.waited += 1
+        return False
+
+    @property
+    def done(self) -> bool:
+        """Whether ``patience`` epochs in a row brought no better loss."""
+        return self.waited >= self.patience

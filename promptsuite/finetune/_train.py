@@ -4,8 +4,9 @@ transformers reads the GGUF (dequantized to float32, Q/K rows back in HF order),
 LoRA matrices, and a plain seeded loop trains them with the loss on the reply's tokens only
 (the prompt and the template's few-shot turns are context, never targets). The validation
 rows decide when to stop: after each epoch the validation loss is measured and the best
-epoch's LoRA weights are kept; training stops when it has not improved for ``patience``
-epochs, or when the step or time budget runs out. Imported only by ``promptsuite finetune``.
+epoch's LoRA weights are kept; training stops when it has not improved (by more than
+``min_delta``) for ``patience`` epochs, or when the step or time budget runs out. Imported
+only by ``promptsuite finetune``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from promptsuite.finetune._config import TrainConfig
+from promptsuite.finetune._config import EarlyStop, TrainConfig
 from promptsuite.finetune._data import Chat
 from promptsuite.finetune._deps import require
 from promptsuite.finetune._gguf import write_lora_gguf
@@ -231,9 +232,8 @@ def train_lora(
     losses: list[float] = []
     val_losses: list[tuple[int, float]] = []
     best_state: dict[str, Any] | None = None
-    best_val = math.inf
+    stop = EarlyStop(config.patience, config.min_delta)
     best_step = 0
-    waited = 0
     stopped = "epochs"
     tokens = 0
     started = time.perf_counter()
@@ -271,23 +271,21 @@ def train_lora(
                 current = round(_val_loss(torch, model, val_rows, config.batch_size, pad), 5)
                 val_losses.append((step, current))
                 say(f"  epoch {_epoch + 1}: validation loss {current:.4f} (step {step})")
-                if current < best_val:
-                    best_val, best_step, waited = current, step, 0
+                if stop.better(current):
+                    best_step = step
                     best_state = {
                         k: v.detach().clone() for k, v in model.state_dict().items() if "lora_" in k
                     }
-                else:
-                    waited += 1
-                    if waited >= config.patience:
-                        stopped = "early-stopping"
-                        break
+                elif stop.done:
+                    stopped = "early-stopping"
+                    break
             continue
         break
     if val_rows and (not val_losses or val_losses[-1][0] != step):
         current = round(_val_loss(torch, model, val_rows, config.batch_size, pad), 5)
         val_losses.append((step, current))
-        if current < best_val:
-            best_val, best_step, best_state = current, step, None
+        if stop.better(current):
+            best_step, best_state = step, None
     if best_state is not None:
         model.load_state_dict(best_state, strict=False)
     elif not val_rows:

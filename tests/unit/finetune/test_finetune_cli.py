@@ -28,3 +28,7 @@ def test_bad_options_exit_2_naming_the_option(
     assert "--epochs must be at least 1, got 0" in capsys.readouterr().err
     assert main(["finetune", str(suite), "--model-file", str(tmp_path / "none.gguf")]) == 2
     assert "--model-file" in capsys.readouterr().err
+    assert main(["finetune", str(suite), "--patience", "0"]) == 2
+    assert "--patience must be at least 1, got 0" in capsys.readouterr().err
+    assert main(["finetune", str(suite), "--min-delta", "-0.1"]) == 2
+    assert "--min-delta must be at least 0, got -0.1" in capsys.readouterr().err
