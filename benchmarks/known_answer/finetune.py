@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from promptsuite.finetune import FinetuneRecord, read_finetune_record
+from promptsuite.finetune._config import EarlyStop
 from promptsuite.optimize import mean_score
 
 HERE = Path(__file__).resolve().parent
@@ -113,23 +114,24 @@ def epochs_row(m: Measured) -> str:
         f"| {r.suite} | {m.arm} | {r.rows.train} / {r.rows.val} | {epochs} "
         f"({per_epoch} steps each) | "
         + ", ".join(f"{loss:.3f}" for _, loss in t.val_losses)
-        + f" | {kept} | {t.stopped} | {patience_one(t.val_losses)} | {t.train_s:.0f} s | "
+        + f" | {kept} | {t.stopped} | {patience_one(t.val_losses, r.config.min_delta)} | "
+        f"{t.train_s:.0f} s | "
         f"{r.judgement.comparisons.finetuned_vs_prompt.gain:+.3f} | {r.judgement.verdict} | "
         f"{m.optimize_s:.0f} s + {m.finetune_s:.0f} s |"
     )
 
 
-def patience_one(val_losses: list[tuple[int, float]]) -> str:
+def patience_one(val_losses: list[tuple[int, float]], min_delta: float) -> str:
     """Where training with a patience of 1 would have stopped, and the epoch it would keep.
 
     The learning-rate schedule depends on the epoch cap, not on the patience, so the same
     run with patience 1 follows these losses until its first epoch without a better one.
     """
-    best, kept = math.inf, 0
+    stop, kept = EarlyStop(1, min_delta), 0
     for epoch, (_, loss) in enumerate(val_losses, start=1):
-        if loss < best:
-            best, kept = loss, epoch
-        else:
+        if stop.better(loss):
+            kept = epoch
+        elif stop.done:
             return f"after {epoch}, keeps {kept}"
     return f"did not stop, keeps {kept}"
 
@@ -157,7 +159,7 @@ def main() -> None:
     measured = [m for name in suites for m in run_suite(name, arms, not args.no_curve, args.keep)]
     print(
         "| suite | arm | train / val rows | epochs run | validation loss by epoch | epoch kept | "
-        "stopped | patience 1 | train | gain vs best prompt | verdict | "
+        "stopped | patience 1 | train | fine-tuned vs best prompt | judgement | "
         "time to verdict (optimize + finetune) |"
     )
     print("|" + "---|" * 12)
