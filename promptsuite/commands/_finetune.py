@@ -22,7 +22,7 @@ DEFAULT_CURVE = (0.25, 0.5)
 
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register ``promptsuite finetune`` on the CLI's subcommands."""
-    from promptsuite.finetune import TrainConfig
+    from promptsuite.finetune import EPOCH_CAP, EPOCHS_UNVALIDATED, TrainConfig
 
     d = TrainConfig()
     parser = commands.add_parser(
@@ -51,7 +51,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--lr", type=float, default=d.learning_rate, help=f"learning rate ({d.learning_rate:g})"
     )
-    parser.add_argument("--epochs", type=int, default=d.epochs, help=f"epochs ({d.epochs})")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        help=f"epochs (default: up to {EPOCH_CAP}, early stopping on the validation loss; "
+        f"{EPOCHS_UNVALIDATED} when no validation row has a reference)",
+    )
     parser.add_argument(
         "--batch-size", type=int, default=d.batch_size, help=f"rows per step ({d.batch_size})"
     )
@@ -129,7 +134,7 @@ def cmd_finetune(
 
     for name, value in (
         ("rank", args.rank),
-        ("epochs", args.epochs),
+        ("epochs", 1 if args.epochs is None else args.epochs),
         ("batch-size", args.batch_size),
     ):
         if value < 1:

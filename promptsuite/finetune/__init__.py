@@ -12,7 +12,7 @@ load only when a training starts (``pip install "promptsuite[finetune]"``; see
 """
 
 from promptsuite.finetune._compare import compare_arms, per_tag, verdict_of
-from promptsuite.finetune._config import TrainConfig
+from promptsuite.finetune._config import EPOCH_CAP, EPOCHS_UNVALIDATED, TrainConfig
 from promptsuite.finetune._data import Rows, chat_rows, subsample
 from promptsuite.finetune._deps import FINETUNE_INSTALL
 from promptsuite.finetune._gguf import gguf_tensor_name, permute_rows, write_lora_gguf
@@ -42,6 +42,8 @@ from promptsuite.finetune._record import (
 from promptsuite.finetune._run import FinetuneOptions, finetune, tuned_spec
 
 __all__ = [
+    "EPOCHS_UNVALIDATED",
+    "EPOCH_CAP",
     "FINETUNE_INSTALL",
     "RECORD_VERSION",
     "AdapterFile",

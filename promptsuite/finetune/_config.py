@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
-__all__ = ["EarlyStop", "TrainConfig"]
+__all__ = ["EPOCHS_UNVALIDATED", "EPOCH_CAP", "EarlyStop", "TrainConfig"]
+
+#: The most epochs when the validation loss decides (early stopping ends most runs sooner).
+EPOCH_CAP = 10
+#: Epochs without validation rows: nothing can stop a longer run before it overfits.
+EPOCHS_UNVALIDATED = 3
 
 
 @dataclass(frozen=True)
@@ -16,10 +22,13 @@ class TrainConfig:
         rank: LoRA rank.
         alpha: LoRA alpha (the update is scaled by alpha / rank).
         learning_rate: AdamW learning rate (decayed linearly to 0 over the planned steps).
-        epochs: The most passes over the train rows; early stopping on the validation loss
-            (``patience``) usually ends training before. The learning rate decays over all
-            of them, so the cap shapes the schedule too. Chosen on the known-answer suites
-            (``benchmarks/known_answer/finetune.py``, docs/finetune.md "Epochs").
+        epochs: Passes over the train rows; None (the default) lets the validation loss
+            decide: up to :data:`EPOCH_CAP` epochs with early stopping (``patience``), or
+            :data:`EPOCHS_UNVALIDATED` when no validation row has a reference to measure it
+            on (an open-ended suite's validation cases are never sampled). The learning
+            rate decays over all of them, so the number shapes the schedule too. Chosen on
+            the known-answer suites (``benchmarks/known_answer/finetune.py``,
+            docs/finetune.md "Epochs"). :meth:`resolved` fixes it before training.
         batch_size: Rows per step.
         max_steps: Stop after this many steps (None: no step budget).
         max_seconds: Stop before a step would end past this many seconds of training.
@@ -34,7 +43,7 @@ class TrainConfig:
     rank: int = 16
     alpha: float = 32.0
     learning_rate: float = 1e-3
-    epochs: int = 10
+    epochs: int | None = None
     batch_size: int = 4
     max_steps: int | None = None
     max_seconds: float = 900.0
@@ -43,6 +52,20 @@ class TrainConfig:
     seed: int = 0
     threads: int | None = None
     max_length: int = 512
+
+    def resolved(self, validation_rows: int) -> TrainConfig:
+        """These settings with the epochs fixed for a training with this many validation rows."""
+        if self.epochs is not None:
+            return self
+        epochs = EPOCH_CAP if validation_rows else EPOCHS_UNVALIDATED
+        return dataclasses.replace(self, epochs=epochs)
+
+    @property
+    def epoch_count(self) -> int:
+        """The epochs, once :meth:`resolved` fixed them."""
+        if self.epochs is None:
+            raise ValueError("the epochs are fixed by TrainConfig.resolved before training")
+        return self.epochs
 
 
 @dataclass

@@ -146,12 +146,16 @@ def finetune(suite: Suite, options: FinetuneOptions, *, say: Say) -> parts.Finet
     )
     best = _best_variant(suite, opt_run, options.best_variant, rows.variant)
     base_path = options.model_file or default_model_path()
-    config = options.config
+    config = options.config.resolved(len(rows.val))
+    epochs = (
+        f"up to {config.epochs} epochs (early stopping, patience {config.patience})"
+        if rows.val
+        else f"{config.epochs} epochs (no validation row has a reference: no early stopping)"
+    )
     say(
-        f"finetune {suite.name}: {len(rows.train)} train rows, {len(rows.val)} validation rows "
-        f"(early stopping), {len(rows.test_ids)} test cases held out; base {base_path.name}; "
-        f"LoRA r{config.rank}, up to {config.epochs} epochs (patience {config.patience}), "
-        f"batch {config.batch_size}, "
+        f"finetune {suite.name}: {len(rows.train)} train rows, {len(rows.val)} validation rows, "
+        f"{len(rows.test_ids)} test cases held out; base {base_path.name}; "
+        f"LoRA r{config.rank}, {epochs}, batch {config.batch_size}, "
         f"budget {config.max_seconds:.0f} s"
     )
     if rows.sources:

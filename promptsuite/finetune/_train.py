@@ -204,6 +204,7 @@ def train_lora(
     """
     torch = require("torch")
     peft = require("peft")
+    config = config.resolved(len(val))
     random.seed(config.seed)
     torch.manual_seed(config.seed)
     tokenizer = base.tokenizer
@@ -222,7 +223,7 @@ def train_lora(
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
     per_epoch = math.ceil(len(rows) / config.batch_size)
-    planned = per_epoch * config.epochs
+    planned = per_epoch * config.epoch_count
     if config.max_steps is not None:
         planned = min(planned, config.max_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -238,7 +239,7 @@ def train_lora(
     tokens = 0
     started = time.perf_counter()
     step = 0
-    for _epoch in range(config.epochs):
+    for _epoch in range(config.epoch_count):
         order = list(range(len(rows)))
         order_rng.shuffle(order)
         for start in range(0, len(order), config.batch_size):
