@@ -529,20 +529,30 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 suites=state.suites if _runs_jobs(config) else None,
                 labels=state.labels if _runs_jobs(config) else None,
             )
-            from promptsuite.console import shown
-            from promptsuite.markdown import write_step_summary
-
-            root, finished = config.rootpath, state.finished
-            state.step_summary_problem = write_step_summary(
-                finished.run,
-                gates=finished.gates,
-                baselines=finished.baselines,
-                prices=config.stash[_CONFIG_KEY].prices,
-                results_path=shown(finished.results_path, root),
-                report_path=shown(finished.report_path, root) if finished.report_path else None,
-            )
+            if os.environ.get("GITHUB_STEP_SUMMARY"):
+                state.step_summary_problem = _write_step_summary(config, state.finished)
     finally:
         config.stash[_SESSION_KEY].close()
+
+
+def _write_step_summary(config: pytest.Config, finished: FinishedRun) -> str | None:
+    """Append the run's verdict to GitHub Actions' job page; why not, if it could not be.
+
+    Called only when ``GITHUB_STEP_SUMMARY`` is set: elsewhere the Markdown writer and its
+    imports (~15 ms) are not needed.
+    """
+    from promptsuite.console import shown
+    from promptsuite.markdown import write_step_summary
+
+    root = config.rootpath
+    return write_step_summary(
+        finished.run,
+        gates=finished.gates,
+        baselines=finished.baselines,
+        prices=config.stash[_CONFIG_KEY].prices,
+        results_path=shown(finished.results_path, root),
+        report_path=shown(finished.report_path, root) if finished.report_path else None,
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -25,7 +25,7 @@ cases:
 # importing it), after promptsuite's early start (its trylast hook) and once collection is
 # over (when the test loop starts).
 PROBE = """
-import gc, json, os
+import gc, json, os, sys
 import pytest
 from promptsuite.models import call_helper
 
@@ -45,6 +45,7 @@ def pytest_runtestloop(session):
     seen["frozen"] = gc.get_freeze_count()
 
 def pytest_unconfigure(config):
+    seen["markdown_imported"] = "promptsuite.markdown" in sys.modules
     with open(os.path.join(str(config.rootpath), "probe.json"), "w") as out:
         json.dump(seen, out)
 """
@@ -136,3 +137,21 @@ def test_a_session_with_other_tests_keeps_the_collector(
     seen = run(pytester, "suites", "test_plain.py", "--promptsuite-cache", "off")
     assert seen["frozen"] == 0
     assert project.stats().by_kind["reply"] == 2
+
+
+def test_off_github_actions_the_markdown_writer_is_not_imported(
+    pytester: pytest.Pytester, project: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert seen["markdown_imported"] is False
+
+
+def test_on_github_actions_the_step_summary_is_written(
+    pytester: pytest.Pytester, project: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert seen["markdown_imported"] is True
+    assert summary.read_text(encoding="utf-8").startswith("<!-- promptsuite:summary -->\n")
