@@ -140,7 +140,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     Importing the openai client takes the helper longer than pytest takes to start and
     collect, so every earlier moment shortens a run. ``pytest_configure`` decides again on
     the final options and stops a helper it would not have started.
+
+    Also takes the rest of this package off pytest's assertion rewriting (see
+    :func:`_load_unrewritten`).
     """
+    _load_unrewritten(early_config)
     guessed = call_helper.take_guess()  # started at import from the raw command line
     options = early_config.known_args_namespace
     parallel = getattr(options, "numprocesses", None) or getattr(options, "dist", "no") != "no"
@@ -157,6 +161,26 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
         RunSession.stop_model_process()  # it starts at the first cache miss, or never
     RunSession.start_model_process(resolved.settings)
     early_config.stash[_EARLY_HELPER_KEY] = True
+
+
+def _load_unrewritten(config: pytest.Config) -> None:
+    """Let promptsuite's modules imported from now on (collection imports ~60: the suite
+    loader, the checks, the runner, the report) load as plain Python.
+
+    pytest marks every package of a plugin's distribution for assertion rewriting, so each
+    of those modules went through the rewriter's lookups and its own bytecode cache: ~20-40
+    ms of a cached run. None of their assertions is a test's, so nothing a user sees
+    changes. pytest offers no switch for this (``PYTEST_DONT_REWRITE`` in a docstring still
+    sends the module through the rewriter): the marks are its private attributes. Where
+    they are not found as expected (another pytest), nothing is changed and the modules are
+    rewritten as before.
+    """
+    hook = getattr(config.pluginmanager, "rewrite_hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    decided = getattr(hook, "_marked_for_rewrite_cache", None)
+    if isinstance(marked, set) and isinstance(decided, dict):
+        marked.discard(__name__.partition(".")[0])
+        decided.clear()  # pytest's memo of which names are marked, recomputed on demand
 
 
 def pytest_configure(config: pytest.Config) -> None:

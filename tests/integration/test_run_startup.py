@@ -46,6 +46,8 @@ def pytest_runtestloop(session):
 
 def pytest_unconfigure(config):
     seen["markdown_imported"] = "promptsuite.markdown" in sys.modules
+    loader = getattr(sys.modules.get("promptsuite.suite._load"), "__loader__", None)
+    seen["suite_loader_loaded_by"] = type(loader).__name__
     with open(os.path.join(str(config.rootpath), "probe.json"), "w") as out:
         json.dump(seen, out)
 """
@@ -155,3 +157,10 @@ def test_on_github_actions_the_step_summary_is_written(
     seen = run(pytester, "suites", "--promptsuite-cache", "off")
     assert seen["markdown_imported"] is True
     assert summary.read_text(encoding="utf-8").startswith("<!-- promptsuite:summary -->\n")
+
+
+def test_promptsuite_modules_collection_imports_are_not_assertion_rewritten(
+    pytester: pytest.Pytester, project: StubServer
+) -> None:
+    seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert seen["suite_loader_loaded_by"] == "SourceFileLoader"
