@@ -39,10 +39,14 @@ def pytest_plugin_registered(plugin, manager):
 def pytest_load_initial_conftests(early_config, args):
     seen["helper_before_configure"] = call_helper.process is not None
 
+def pytest_itemcollected(item):
+    seen.setdefault("collector_on_while_collecting", gc.isenabled())
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
     seen["helper_after_configure"] = call_helper.process is not None
     seen["frozen"] = gc.get_freeze_count()
+    seen["collector_on_in_the_run"] = gc.isenabled()
 
 def pytest_unconfigure(config):
     seen["markdown_imported"] = "promptsuite.markdown" in sys.modules
@@ -130,6 +134,9 @@ def test_a_run_of_suites_only_freezes_what_collection_built(
 ) -> None:
     seen = run(pytester, "suites", "--promptsuite-cache", "off")
     assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000
+    # Off while the suites load (their stack lives to the end), on again for the run.
+    assert seen["collector_on_while_collecting"] is False
+    assert seen["collector_on_in_the_run"] is True
 
 
 def test_a_session_with_other_tests_keeps_the_collector(
@@ -138,6 +145,7 @@ def test_a_session_with_other_tests_keeps_the_collector(
     pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
     seen = run(pytester, "suites", "test_plain.py", "--promptsuite-cache", "off")
     assert seen["frozen"] == 0
+    assert seen["collector_on_in_the_run"] is True
     assert project.stats().by_kind["reply"] == 2
 
 
