@@ -33,8 +33,17 @@ interpreter ``--browser-python`` names (one with the dev extra).
         --browser-python /path/to/dev-venv/bin/python
 
 Run it in a virtualenv with promptsuite's runtime install (README command 1): dev plugins
-such as hypothesis and xdist add to every pytest start-up. Extra pytest options for
-promptsuite's runs go after ``--``, e.g. ``-- --promptsuite-model-process off``.
+such as hypothesis and xdist add to every pytest start-up, the floor's as much as ours. With
+``--python`` the timed pytest runs (promptsuite's and the floor's) use another interpreter,
+with this checkout first on its ``PYTHONPATH``: a lean virtualenv that holds promptsuite's
+runtime install and nothing else, which is what a user who installs promptsuite gets,
+while this script runs from a dev environment:
+
+    python -m venv /tmp/lean && /tmp/lean/bin/pip install -e .
+    python benchmarks/side_by_side.py --cases 200 --cached --runs 7 --python /tmp/lean/bin/python
+
+Extra pytest options for promptsuite's runs go after ``--``, e.g.
+``-- --promptsuite-model-process off``.
 """
 
 from __future__ import annotations
@@ -279,7 +288,7 @@ def complete_report(folder: Path) -> None:
         raise SystemExit(f"{page} is missing or incomplete after the run")
 
 
-def main() -> None:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=200)
     parser.add_argument("--delay-ms", type=float, default=50.0)
@@ -291,8 +300,21 @@ def main() -> None:
     parser.add_argument(
         "--cache-dir", type=Path, default=Path.home() / ".cache" / "promptsuite-bench"
     )
+    parser.add_argument(
+        "--python",
+        default=None,
+        help="the interpreter of the timed pytest runs, promptsuite's and the floor's (a "
+        "virtualenv with promptsuite installed), with this checkout first on PYTHONPATH; "
+        "default: this one, as it is",
+    )
     parser.add_argument("extra", nargs="*", help="pytest options for promptsuite's runs")
-    args = parser.parse_args()
+    return parser.parse_args(argv)
+
+
+def main() -> None:
+    args = parse_args()
+    if args.python is not None:
+        check_interpreter(args.python)
 
     work = Path(tempfile.mkdtemp(prefix="side-by-side-"))
     stub, base_url = start_stub(0.0 if args.scale else args.delay_ms)
@@ -318,6 +340,8 @@ def main() -> None:
         else f"{args.delay_ms:g} ms per request"
     )
     print(f"{args.cases} cases, {mode}, concurrency {args.concurrency}, {args.runs} runs each")
+    if args.python is not None:
+        print(f"  pytest runs in {args.python} (PYTHONPATH={ROOT})")
     for name, samples in rows.items():
         shown = " ".join(f"{s:.2f}" for s in samples)
         print(f"  {name:<30} median {medians[name]:.2f} s   ({shown})")
@@ -343,12 +367,48 @@ def main() -> None:
     print(json.dumps({"medians_s": medians, "cases": args.cases, "mode": mode, **summary}))
 
 
+def check_interpreter(python: str) -> None:
+    """Stop unless ``python`` has pytest and promptsuite installed (its pytest loads the
+    plugin from the installed package's entry point, the floor's pytest too)."""
+    probe = "import importlib.metadata as m, pytest; m.distribution('promptsuite')"
+    try:
+        done = subprocess.run([python, "-c", probe], capture_output=True, text=True)
+    except OSError as exc:
+        raise SystemExit(f"--python {python}: cannot run it ({exc})") from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["?"])[-1]
+        raise SystemExit(
+            f"--python {python}: needs pytest and promptsuite installed ({last}); "
+            f"e.g. python -m venv /tmp/lean && /tmp/lean/bin/pip install -e {ROOT}"
+        )
+
+
+def pytest_python(args: argparse.Namespace) -> str:
+    """The interpreter of the timed pytest runs."""
+    return str(args.python) if args.python is not None else sys.executable
+
+
+def pytest_env(args: argparse.Namespace) -> dict[str, str]:
+    """The timed pytest runs' environment: with ``--python``, this checkout comes first
+    on ``PYTHONPATH`` (the interpreter's own promptsuite install may be another copy)."""
+    if args.python is None:
+        return child_env()
+    return child_env(
+        {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    )
+
+
 def promptsuite_command(args: argparse.Namespace, suites: Path, cache: Path) -> list[str]:
     return [
-        sys.executable, "-m", "pytest", str(suites), "-q", "-p", "no:cacheprovider",
+        pytest_python(args), "-m", "pytest", str(suites), "-q", "-p", "no:cacheprovider",
         "--promptsuite-concurrency", str(args.concurrency),
         "--promptsuite-cache-path", str(cache), *args.extra,
     ]  # fmt: skip
+
+
+def floor_command(args: argparse.Namespace, empty: Path) -> list[str]:
+    """pytest on the empty tests, in the same interpreter as promptsuite's runs."""
+    return [pytest_python(args), "-m", "pytest", str(empty), "-q", "-p", "no:cacheprovider"]
 
 
 def run_against_promptfoo(
@@ -371,7 +431,7 @@ def run_against_promptfoo(
     rows: dict[str, list[float]] = {"promptfoo": [], "promptsuite": []}
     for _ in range(args.runs):
         rows["promptfoo"].append(timed(theirs, work / "pf", child_env(PROMPTFOO_ENV), (0, 100)))
-        rows["promptsuite"].append(timed(ours, work / "ps", child_env(), (0,)))
+        rows["promptsuite"].append(timed(ours, work / "ps", pytest_env(args), (0,)))
         complete_report(work / "ps")
     return rows
 
@@ -384,9 +444,9 @@ def run_cached(args: argparse.Namespace, work: Path, base_url: str) -> dict[str,
         "--promptsuite-cache",
         "use",
     ]
-    timed(ours, work / "ps", child_env(), (0,))  # records every answer
-    empty = write_empty_tests(work / "empty", args.cases)
-    floor = [sys.executable, "-m", "pytest", str(empty), "-q", "-p", "no:cacheprovider"]
+    env = pytest_env(args)
+    timed(ours, work / "ps", env, (0,))  # records every answer
+    floor = floor_command(args, write_empty_tests(work / "empty", args.cases))
     rows: dict[str, list[float]] = {
         "promptsuite cached": [],
         "cached, report off": [],
@@ -394,11 +454,11 @@ def run_cached(args: argparse.Namespace, work: Path, base_url: str) -> dict[str,
     }
     for _ in range(args.runs):
         (work / "ps" / "reports" / "latest.html").unlink()
-        rows["promptsuite cached"].append(timed(ours, work / "ps", child_env(), (0,)))
+        rows["promptsuite cached"].append(timed(ours, work / "ps", env, (0,)))
         complete_report(work / "ps")
         off = [*ours, "--promptsuite-report", "off"]
-        rows["cached, report off"].append(timed(off, work / "ps", child_env(), (0,)))
-        rows["empty pytest"].append(timed(floor, work / "empty", child_env(), (0,)))
+        rows["cached, report off"].append(timed(off, work / "ps", env, (0,)))
+        rows["empty pytest"].append(timed(floor, work / "empty", env, (0,)))
     return rows
 
 
@@ -419,7 +479,7 @@ def run_scale(
     peaks: dict[str, int] = {}
     for _ in range(args.runs):
         for name, (command, folder) in commands.items():
-            wall, memory = measured(command, folder, child_env(), (0,))
+            wall, memory = measured(command, folder, pytest_env(args), (0,))
             rows[name].append(wall)
             complete_report(folder)
             if name == big:

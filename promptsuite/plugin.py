@@ -63,6 +63,7 @@ _CONFIG_KEY = pytest.StashKey[PluginConfig]()
 _SESSION_KEY = pytest.StashKey[RunSession]()
 _STATE_KEY = pytest.StashKey["_RunState"]()
 _EARLY_HELPER_KEY = pytest.StashKey[bool]()
+_GC_PAUSED_KEY = pytest.StashKey[bool]()
 # Reports carry results from xdist workers to the controller as these attributes.
 _CASE_ATTR = "promptsuite"
 _GATE_ATTR = "promptsuite_gate"
@@ -140,7 +141,11 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
     Importing the openai client takes the helper longer than pytest takes to start and
     collect, so every earlier moment shortens a run. ``pytest_configure`` decides again on
     the final options and stops a helper it would not have started.
+
+    Also takes the rest of this package off pytest's assertion rewriting (see
+    :func:`_load_unrewritten`).
     """
+    _load_unrewritten(early_config)
     guessed = call_helper.take_guess()  # started at import from the raw command line
     options = early_config.known_args_namespace
     parallel = getattr(options, "numprocesses", None) or getattr(options, "dist", "no") != "no"
@@ -157,6 +162,26 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
         RunSession.stop_model_process()  # it starts at the first cache miss, or never
     RunSession.start_model_process(resolved.settings)
     early_config.stash[_EARLY_HELPER_KEY] = True
+
+
+def _load_unrewritten(config: pytest.Config) -> None:
+    """Let promptsuite's modules imported from now on (collection imports ~60: the suite
+    loader, the checks, the runner, the report) load as plain Python.
+
+    pytest marks every package of a plugin's distribution for assertion rewriting, so each
+    of those modules went through the rewriter's lookups and its own bytecode cache: ~20-40
+    ms of a cached run. None of their assertions is a test's, so nothing a user sees
+    changes. pytest offers no switch for this (``PYTEST_DONT_REWRITE`` in a docstring still
+    sends the module through the rewriter): the marks are its private attributes. Where
+    they are not found as expected (another pytest), nothing is changed and the modules are
+    rewritten as before.
+    """
+    hook = getattr(config.pluginmanager, "rewrite_hook", None)
+    marked = getattr(hook, "_must_rewrite", None)
+    decided = getattr(hook, "_marked_for_rewrite_cache", None)
+    if isinstance(marked, set) and isinstance(decided, dict):
+        marked.discard(__name__.partition(".")[0])
+        decided.clear()  # pytest's memo of which names are marked, recomputed on demand
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -198,6 +223,7 @@ class SuiteCollector(pytest.File):
         from promptsuite.runner import plan_jobs
         from promptsuite.suite import load_suite
 
+        _pause_collector(self.config)
         config = self.config.stash[_CONFIG_KEY]
         try:
             suite = load_suite(self.path, display=shown(self.path, self.config.rootpath))
@@ -456,6 +482,27 @@ def pytest_collection_modifyitems(
         items[:] = kept
 
 
+def _pause_collector(config: pytest.Config) -> None:
+    """Turn the cyclic garbage collector off from the first suite collected to the end of
+    collection (:func:`_resume_collector`).
+
+    Collecting suites imports their stack (pydantic and the file formats' models, Jinja2,
+    the checks) and builds the suites and items: objects that live to the end of the run,
+    which the collector would walk again and again for nothing (~10 ms of a cached run).
+    Cycles made meanwhile are collected once it is back on. A collector turned off by
+    someone else is left to them.
+    """
+    if not config.stash.get(_GC_PAUSED_KEY, False) and gc.isenabled():
+        gc.disable()
+        config.stash[_GC_PAUSED_KEY] = True
+
+
+def _resume_collector(config: pytest.Config) -> None:
+    if config.stash.get(_GC_PAUSED_KEY, False):
+        config.stash[_GC_PAUSED_KEY] = False
+        gc.enable()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_collection_finish(session: pytest.Session) -> None:
     if session.items and all(isinstance(item, _PlainItem) for item in session.items):
@@ -465,6 +512,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         # for the pydantic and Jinja2 machinery (0.3-0.5 s of a 200-case cached run).
         # A session with other tests keeps the collector as it was.
         gc.freeze()
+    _resume_collector(session.config)
     # Under xdist each worker collects everything but runs only what it is sent, so
     # workers start jobs item by item (see pytest_runtest_protocol) instead.
     if _is_worker(session.config):
@@ -529,20 +577,31 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
                 suites=state.suites if _runs_jobs(config) else None,
                 labels=state.labels if _runs_jobs(config) else None,
             )
-            from promptsuite.console import shown
-            from promptsuite.markdown import write_step_summary
-
-            root, finished = config.rootpath, state.finished
-            state.step_summary_problem = write_step_summary(
-                finished.run,
-                gates=finished.gates,
-                baselines=finished.baselines,
-                prices=config.stash[_CONFIG_KEY].prices,
-                results_path=shown(finished.results_path, root),
-                report_path=shown(finished.report_path, root) if finished.report_path else None,
-            )
+            if os.environ.get("GITHUB_STEP_SUMMARY"):
+                state.step_summary_problem = _write_step_summary(config, state.finished)
     finally:
+        _resume_collector(config)  # collection stopped before it finished
         config.stash[_SESSION_KEY].close()
+
+
+def _write_step_summary(config: pytest.Config, finished: FinishedRun) -> str | None:
+    """Append the run's verdict to GitHub Actions' job page; why not, if it could not be.
+
+    Called only when ``GITHUB_STEP_SUMMARY`` is set: elsewhere the Markdown writer and its
+    imports (~15 ms) are not needed.
+    """
+    from promptsuite.console import shown
+    from promptsuite.markdown import write_step_summary
+
+    root = config.rootpath
+    return write_step_summary(
+        finished.run,
+        gates=finished.gates,
+        baselines=finished.baselines,
+        prices=config.stash[_CONFIG_KEY].prices,
+        results_path=shown(finished.results_path, root),
+        report_path=shown(finished.report_path, root) if finished.report_path else None,
+    )
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -285,16 +286,23 @@ class RunSession:
         return self._runner
 
     def start(self, jobs: Iterable[Job]) -> None:
-        """Schedule jobs that are not scheduled yet; returns at once."""
+        """Schedule jobs that are not scheduled yet; returns at once.
+
+        The jobs go to the loop's thread in one call, not one each: every call wakes that
+        thread, which then takes the interpreter lock from pytest's (~20 ms of a 1000-case
+        cached run).
+        """
         loop = self._ensure_loop()
         runner = self.runner
         self._catch_signals()
+        fresh: list[tuple[Job, Future[CaseResult]]] = []
         with self._lock:
             for job in jobs:
                 if job.test_id not in self._futures:
-                    self._futures[job.test_id] = asyncio.run_coroutine_threadsafe(
-                        runner.run_job(job), loop
-                    )
+                    future = self._futures[job.test_id] = Future()
+                    fresh.append((job, future))
+        if fresh:
+            loop.call_soon_threadsafe(_run_jobs, loop, runner, fresh)
 
     def result(self, job: Job) -> CaseResult:
         """Wait for a job's result, scheduling it first if needed."""
@@ -513,6 +521,39 @@ def run_calibration(
             path = labels_path(suite_path, root)
             labels[suite_path] = read_labels(path, shown(path, root))
     return calibrate(cases, labels, suites.case_ids or None, threshold=threshold)
+
+
+def _run_jobs(
+    loop: asyncio.AbstractEventLoop, runner: Runner, jobs: Sequence[tuple[Job, Future[CaseResult]]]
+) -> None:
+    """On the loop's thread: run each job as a task whose outcome settles its future, as
+    :func:`asyncio.run_coroutine_threadsafe` would (a future cancelled from another thread
+    cancels its task; one cancelled before this runs starts nothing)."""
+    for job, future in jobs:
+        if future.cancelled():
+            continue
+        task = loop.create_task(runner.run_job(job))
+        task.add_done_callback(functools.partial(_settle, future))
+        future.add_done_callback(functools.partial(_cancel_if_cancelled, loop, task))
+
+
+def _settle(future: Future[CaseResult], task: asyncio.Task[CaseResult]) -> None:
+    if task.cancelled():
+        future.cancel()
+    if not future.set_running_or_notify_cancel():
+        return  # cancelled
+    exception = task.exception()
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(task.result())
+
+
+def _cancel_if_cancelled(
+    loop: asyncio.AbstractEventLoop, task: asyncio.Task[CaseResult], future: Future[CaseResult]
+) -> None:
+    if future.cancelled() and not loop.is_closed():
+        loop.call_soon_threadsafe(task.cancel)
 
 
 def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:

@@ -76,11 +76,11 @@ _PASS_WORDS = {
     "fail": False,
     "failed": False,
 }
-_PROSE_PASS = re.compile(r"\b(?:pass|passed|verdict)\b\W{0,3}[:=]\s*\W?(\w+)", re.I)
-_PROSE_SCORE = re.compile(
-    r"\bscore\b\W{0,3}[:=]\s*\W?(\d+(?:\.\d+)?\s*(?:/\s*\d+(?:\.\d+)?|%)?)", re.I
-)
-_PROSE_REASON = re.compile(r"\breason(?:ing)?\b\W{0,3}[:=]\s*(.+)", re.I)
+# Patterns, not compiled ones: ``re`` compiles them on first use (~4 ms), which most runs
+# never reach.
+_PROSE_PASS = r"(?i)\b(?:pass|passed|verdict)\b\W{0,3}[:=]\s*\W?(\w+)"
+_PROSE_SCORE = r"(?i)\bscore\b\W{0,3}[:=]\s*\W?(\d+(?:\.\d+)?\s*(?:/\s*\d+(?:\.\d+)?|%)?)"
+_PROSE_REASON = r"(?i)\breason(?:ing)?\b\W{0,3}[:=]\s*(.+)"
 
 
 def _judge_schema() -> dict[str, Any]:
@@ -187,13 +187,13 @@ def _grade_from_mapping(data: Mapping[str, Any]) -> _Grade | None:
 
 
 def _grade_from_prose(text: str) -> _Grade | None:
-    pass_match = _PROSE_PASS.search(text)
-    score_match = _PROSE_SCORE.search(text)
+    pass_match = re.search(_PROSE_PASS, text)
+    score_match = re.search(_PROSE_SCORE, text)
     passed = _as_pass(pass_match.group(1)) if pass_match else None
     score = _as_score(score_match.group(1).replace(" ", "")) if score_match else None
     if passed is None and score is None:
         return None
-    reason_match = _PROSE_REASON.search(text)
+    reason_match = re.search(_PROSE_REASON, text)
     return _Grade(passed, score, reason_match.group(1) if reason_match else text)
 
 

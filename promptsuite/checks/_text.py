@@ -382,8 +382,9 @@ def levenshtein(spec: CheckSpec, ctx: CheckContext) -> Finding:
 
 # Refusals, as the model words them. Each pattern must be a refusal wherever it appears;
 # phrases that also occur in helpful answers ("I can't wait") are excluded by their wording.
-_REFUSALS = re.compile(
-    r"""
+# A pattern, not a compiled one: ``re`` compiles it on first use (~5 ms), which most runs
+# never reach.
+_REFUSALS = r"""(?ix)
     \b(?:i|we)\s*(?:'m|\ am|\ are|'re)\s+(?:really\s+|very\s+|so\s+)?sorry,?\s+but\b
   | \b(?:i|we)\s*(?:'m|\ am|\ are|'re)\s+sorry\b[^.!?\n]{0,30}\b(?:can't|cannot|can\ not|unable
         |not\ able|won't|will\ not)\b
@@ -404,9 +405,7 @@ _REFUSALS = re.compile(
         |programming|terms)
   | \bnot\s+able\s+to\s+(?:help|assist|provide)\s+with\s+(?:that|this)
   | \bcontent\s+(?:was\s+)?(?:blocked|filtered)\b
-    """,
-    re.I | re.X,
-)
+    """
 
 
 # How refusals open; an output starting so is a refusal, unless it goes on as one of the
@@ -439,15 +438,15 @@ _REFUSAL_OPENERS = (
     "i am not going to",
     "i don't feel comfortable",
 )
-_HELPFUL_OPENERS = re.compile(
+_HELPFUL_OPENERS = (
     r"i (?:can't|cannot|can not) (?:wait|believe|stress|emphasi[sz]e|recommend \w+ enough)"
-    r"|i(?:'m| am) sorry (?:to hear|for|about)|i apologi[sz]e for",
+    r"|i(?:'m| am) sorry (?:to hear|for|about)|i apologi[sz]e for"
 )
 
 
 def _refusal_opening(text: str) -> str | None:
     opening = re.sub(r"^[^a-z]+", "", text.lower().replace("\u2019", "'"))
-    if _HELPFUL_OPENERS.match(opening):
+    if re.match(_HELPFUL_OPENERS, opening):
         return None
     return next((p for p in _REFUSAL_OPENERS if opening.startswith(p)), None)
 
@@ -464,7 +463,7 @@ def is_refusal(spec: CheckSpec, ctx: CheckContext) -> Finding:
     opener = _refusal_opening(ctx.output.strip())
     if opener is not None:
         return Finding.of(True, "be a refusal", f"it opens with {opener!r}")
-    match = _REFUSALS.search(ctx.output)
+    match = re.search(_REFUSALS, ctx.output)
     if match is None:
         return Finding.of(False, "be a refusal", f"no refusal in {quote(ctx.output)}")
     return Finding.of(True, "be a refusal", f"refusal {quote(match.group(0))}")

@@ -190,7 +190,7 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
         if prompt is not None
         else None
     )
-    seen_ids: dict[str, str] = {}
+    seen_ids: dict[str, Place] = {}  # where each case id first appears, placed when repeated
     cases: list[ResolvedCase] = []
     for i, entry in enumerate(spec.cases):
         line = node_at(root, ("cases", i)).start_mark.line + 1
@@ -202,13 +202,11 @@ def load_suite(path: str | Path, *, display: str | None = None) -> Suite:
         shown_messages: set[str] = set()
         for case, place in expanded:
             if case.id in seen_ids:
+                first = _short_place(seen_ids[case.id](()))
                 errors.append(
-                    ConfigError(
-                        f"duplicate case id {case.id!r} (first at {seen_ids[case.id]})",
-                        place(("id",)),
-                    )
+                    ConfigError(f"duplicate case id {case.id!r} (first at {first})", place(("id",)))
                 )
-            seen_ids.setdefault(case.id, _short_place(place(())))
+            seen_ids.setdefault(case.id, place)
             own: list[ConfigError] = []
             resolved = _resolve_case(spec, case, line, place, own, tools)
             if isinstance(entry, schema.CaseRows):

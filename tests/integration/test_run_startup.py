@@ -25,7 +25,7 @@ cases:
 # importing it), after promptsuite's early start (its trylast hook) and once collection is
 # over (when the test loop starts).
 PROBE = """
-import gc, json, os
+import gc, json, os, sys
 import pytest
 from promptsuite.models import call_helper
 
@@ -39,12 +39,19 @@ def pytest_plugin_registered(plugin, manager):
 def pytest_load_initial_conftests(early_config, args):
     seen["helper_before_configure"] = call_helper.process is not None
 
+def pytest_itemcollected(item):
+    seen.setdefault("collector_on_while_collecting", gc.isenabled())
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtestloop(session):
     seen["helper_after_configure"] = call_helper.process is not None
     seen["frozen"] = gc.get_freeze_count()
+    seen["collector_on_in_the_run"] = gc.isenabled()
 
 def pytest_unconfigure(config):
+    seen["markdown_imported"] = "promptsuite.markdown" in sys.modules
+    loader = getattr(sys.modules.get("promptsuite.suite._load"), "__loader__", None)
+    seen["suite_loader_loaded_by"] = type(loader).__name__
     with open(os.path.join(str(config.rootpath), "probe.json"), "w") as out:
         json.dump(seen, out)
 """
@@ -127,6 +134,9 @@ def test_a_run_of_suites_only_freezes_what_collection_built(
 ) -> None:
     seen = run(pytester, "suites", "--promptsuite-cache", "off")
     assert isinstance(seen["frozen"], int) and seen["frozen"] > 10_000
+    # Off while the suites load (their stack lives to the end), on again for the run.
+    assert seen["collector_on_while_collecting"] is False
+    assert seen["collector_on_in_the_run"] is True
 
 
 def test_a_session_with_other_tests_keeps_the_collector(
@@ -135,4 +145,30 @@ def test_a_session_with_other_tests_keeps_the_collector(
     pytester.makepyfile(test_plain="def test_plain():\n    assert True\n")
     seen = run(pytester, "suites", "test_plain.py", "--promptsuite-cache", "off")
     assert seen["frozen"] == 0
+    assert seen["collector_on_in_the_run"] is True
     assert project.stats().by_kind["reply"] == 2
+
+
+def test_off_github_actions_the_markdown_writer_is_not_imported(
+    pytester: pytest.Pytester, project: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert seen["markdown_imported"] is False
+
+
+def test_on_github_actions_the_step_summary_is_written(
+    pytester: pytest.Pytester, project: StubServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    summary = pytester.path / "step-summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert seen["markdown_imported"] is True
+    assert summary.read_text(encoding="utf-8").startswith("<!-- promptsuite:summary -->\n")
+
+
+def test_promptsuite_modules_collection_imports_are_not_assertion_rewritten(
+    pytester: pytest.Pytester, project: StubServer
+) -> None:
+    seen = run(pytester, "suites", "--promptsuite-cache", "off")
+    assert seen["suite_loader_loaded_by"] == "SourceFileLoader"
