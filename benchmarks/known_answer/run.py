@@ -10,6 +10,13 @@ cache, on the model given (default: the embedded one), exactly as a new user wou
 
     python benchmarks/known_answer/run.py [--model local] [--suite order_number ...]
 
+``--against OPTIONS`` runs every suite twice, with the defaults and with these options, one
+right after the other (which goes first alternates from suite to suite, so a machine's
+drift falls on both), and prints the before/after table: model calls, tokens, wall time and
+verdict of each, and the share the defaults spend. Issue 27's table is::
+
+    python benchmarks/known_answer/run.py --against=--no-racing
+
 It prints one row per suite (baseline and best test score, verdict, model calls, the tokens
 of those calls, wall time) and whether the verdict is the right one, and exits 1 if any is
 not. The tokens are read from the run's fresh response cache, which holds every call the run
@@ -21,6 +28,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -97,12 +105,57 @@ def _cached_tokens(path: Path) -> int:
     return sum(g.get("prompt_tokens", 0) + g.get("completion_tokens", 0) for g in generations)
 
 
+def compare(suites: list[str], model: str | None, extra: list[str], against: list[str]) -> None:
+    """Each suite with the defaults and with ``against``, alternating; the before/after table."""
+    pairs = []
+    for i, name in enumerate(suites):
+        order = [("defaults", extra), ("against", [*extra, *against])]
+        runs = dict(
+            (label, run_suite(name, model, options))
+            for label, options in (order if i % 2 == 0 else order[::-1])
+        )
+        pairs.append((runs["against"], runs["defaults"]))
+        print(f"{name}: done", file=sys.stderr, flush=True)
+    flag = " ".join(against)
+    print(
+        f"| suite | verdict ({flag}) | verdict (defaults) | model calls | tokens | wall time | "
+        "calls, tokens, wall: defaults / " + flag + " |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for before, after in pairs:
+        print(
+            f"| {after['suite']} | {before['verdict']} | {after['verdict']} | "
+            f"{before['calls']} → {after['calls']} | {before['tokens']} → {after['tokens']} | "
+            f"{before['wall_s']:.0f} s → {after['wall_s']:.0f} s | "
+            f"{_share(after['calls'], before['calls'])}, "
+            f"{_share(after['tokens'], before['tokens'])}, "
+            f"{_share(after['wall_s'], before['wall_s'])} |"
+        )
+    right = all(r["right"] for pair in pairs for r in pair)
+    same = all(b["verdict"] == a["verdict"] for b, a in pairs)
+    print(f"\nevery verdict right: {right}; the same verdict both ways: {same}")
+    sys.exit(0 if right else 1)
+
+
+def _share(after: object, before: object) -> str:
+    assert isinstance(after, int | float) and isinstance(before, int | float)
+    return f"{after / before:.0%}" if before else "-"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="task model (default: each suite's own, the embedded one)")
     parser.add_argument("--suite", action="append", choices=sorted(EXPECTED), help="repeatable")
+    parser.add_argument(
+        "--against",
+        metavar="OPTIONS",
+        help="also run each suite with these options and print the two side by side",
+    )
     parser.add_argument("extra", nargs="*", help="more options for promptsuite optimize")
     args = parser.parse_args()
+    if args.against is not None:
+        compare(args.suite or list(EXPECTED), args.model, args.extra, shlex.split(args.against))
+        return
     rows = [run_suite(name, args.model, args.extra) for name in args.suite or EXPECTED]
     print(
         "| suite | kind | baseline test | best test | verdict | right | candidates | "
