@@ -288,7 +288,9 @@ async def _draw(
                     )
                 )  # fmt: skip
             return [_merged(parts) for parts in zip(*rounds, strict=True)], None
-        why = _settled(len(cases), len(rounds), samples)
+        # A reply that errored says nothing of the model: only failed checks settle a gap.
+        errored = _errored([*greedy, *(result for one in rounds for result in one)])
+        why = None if errored else _settled(len(cases), len(rounds), samples)
         if why is not None:
             return [_merged(parts) for parts in zip(*rounds, strict=True)], why
     return [_merged(parts) for parts in zip(*rounds, strict=True)], None
@@ -296,6 +298,10 @@ async def _draw(
 
 def _passed_any(results: Sequence[CaseResult]) -> bool:
     return any(r.passed and not r.error for result in results for r in result.repeats)
+
+
+def _errored(results: Sequence[CaseResult]) -> bool:
+    return any(r.error for result in results for r in result.repeats)
 
 
 def _settled(cases: int, drawn: int, samples: int) -> str | None:

@@ -330,3 +330,18 @@ def test_a_few_failing_cases_settle_nothing(make_suite, settings):
     sampling = sample(make_suite(never=3), settings)
     assert sampling.settled is None and all(len(c.passes) == K for c in sampling.cases)
     assert sampling.usage.calls == 3 * (1 + K)
+
+
+def test_replies_that_errored_settle_nothing(make_suite, settings):
+    # The provider fails every request: no reply was judged, so every sample is asked.
+    suite = make_suite(never=24)
+    sampling = sample_references(
+        suite,
+        suite.cases,
+        parse_model_spec({**TASK, "fail": {"never-": "the provider is down"}}),
+        SamplingOptions(samples=K),
+        seed=3,
+        settings=settings,
+    )
+    assert sampling.settled is None
+    assert all(len(c.passes) == K for c in sampling.cases)
