@@ -134,17 +134,15 @@ def cmd_finetune(
 
     for name, value in (
         ("rank", args.rank),
-        ("epochs", 1 if args.epochs is None else args.epochs),
+        ("epochs", args.epochs),
         ("batch-size", args.batch_size),
+        ("patience", args.patience),
+        ("max-steps", args.max_steps),
     ):
-        if value < 1:
+        if value is not None and value < 1:
             raise ConfigError(f"--{name} must be at least 1, got {value}")
-    if args.patience < 1:
-        raise ConfigError(f"--patience must be at least 1, got {args.patience}")
     if args.min_delta < 0:
         raise ConfigError(f"--min-delta must be at least 0, got {args.min_delta:g}")
-    if args.max_steps is not None and args.max_steps < 1:
-        raise ConfigError(f"--max-steps must be at least 1, got {args.max_steps}")
     model_file = Path(args.model_file).expanduser().resolve() if args.model_file else None
     if model_file is not None and not model_file.is_file():
         raise ConfigError(f"--model-file {args.model_file!r}: no such file")

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from promptsuite.config import RunSettings
 from promptsuite.models import ModelSpec
 from promptsuite.optimize._records import ModelUsage, SampledCase, Sampling
+from promptsuite.optimize.analysis import GAP_SHARE
 from promptsuite.optimize.search._derived import repair
 from promptsuite.optimize.search._limits import Meter
 from promptsuite.references import text_score
@@ -272,7 +273,8 @@ async def _draw(
         drawn = await _replies(runner, suite, cases, model, options.temperature, seed, samples)
         return drawn, None
     rounds: list[list[CaseResult]] = []
-    while len(rounds) < samples:
+    why: str | None = None
+    while len(rounds) < samples and why is None:
         rounds.append(
             await _replies(
                 runner, suite, cases, model, options.temperature, seed, 1, first=len(rounds)
@@ -287,13 +289,11 @@ async def _draw(
                         first=len(rounds),
                     )
                 )  # fmt: skip
-            return [_merged(parts) for parts in zip(*rounds, strict=True)], None
+            break
         # A reply that errored says nothing of the model: only failed checks settle a gap.
         errored = _errored([*greedy, *(result for one in rounds for result in one)])
         why = None if errored else _settled(len(cases), len(rounds), samples)
-        if why is not None:
-            return [_merged(parts) for parts in zip(*rounds, strict=True)], why
-    return [_merged(parts) for parts in zip(*rounds, strict=True)], None
+    return [_merged(parts) for parts in zip(*rounds, strict=True)], why
 
 
 def _passed_any(results: Sequence[CaseResult]) -> bool:
@@ -306,12 +306,12 @@ def _errored(results: Sequence[CaseResult]) -> bool:
 
 def _settled(cases: int, drawn: int, samples: int) -> str | None:
     """Why no more samples are drawn once ``drawn`` rounds over ``cases`` all failed, if
-    they are not: the 95% Wilson bound of the pass rate says that K samples would give fewer
-    than half the cases a passing reply (the consistency gap's threshold)."""
+    they are not: the 95% Wilson bound of the pass rate says that K samples would give a
+    passing reply to too few cases for anything but a gap (:data:`GAP_SHARE`)."""
     failed = cases * drawn
     high = wilson_interval(0, failed)[1]
     reach = 1 - (1 - high) ** samples
-    if reach >= 0.5:
+    if reach >= 1 - GAP_SHARE:
         return None
     return (
         f"none of {cases} replies at the suite's temperature and {failed} samples passed "
