@@ -4,6 +4,10 @@ The suite and prompt models are the single source of truth: the loader validates
 them and the JSON Schemas shipped in ``promptsuite/schemas/`` (for editor completion) are
 generated from them. :class:`Record` is the base of the versioned JSON records the
 optimizer and the fine-tune write; :meth:`Record.read` is how each is read back.
+
+At about 500 lines it stays whole: it is the file formats, one model per block of a file
+with its field descriptions (which the shipped JSON Schemas carry), so the source of truth
+is one file.
 """
 
 from __future__ import annotations

@@ -2,6 +2,10 @@
 
 All jobs of a run go through one :class:`Runner`: a global bound on requests in flight plus
 each provider's own bound, and the response cache in front of every provider.
+
+At a little over 500 lines it stays whole: it is the one place a case becomes model calls
+and a result (single replies, conversations with tool round trips, graders, embeddings,
+repeats and their reduction), so the cache, the bounds and the call counts hold for all.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 Also the JSON readers other parts share: :func:`parse_json_output` (the output as JSON),
 :func:`json_candidates` (every JSON value in it), :func:`extract_json_objects` (the objects
 in it as promptfoo's ``contains-json`` finds them) and :func:`parse_path` (``a.b[0].c``).
+
+At about 500 lines it stays whole: it is one concept, JSON in a reply; the lenient reader
+that must find what promptfoo finds, case for case, is much of it.
 """
 
 from __future__ import annotations

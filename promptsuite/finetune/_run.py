@@ -21,6 +21,10 @@
 7. **verdict** (``judgement``): the fine-tuned model against the best prompt, paired, with
    its interval; the optimizer's advice re-derived with the learning curve instead of a
    fixed threshold.
+
+At a little over 500 lines it stays whole: it is the one pipeline of ``promptsuite
+finetune``, the stages above in their order, each a short function that hands its work to
+the modules that own it (rows, training, re-test, comparison, page).
 """
 
 from __future__ import annotations

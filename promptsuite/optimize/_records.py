@@ -6,6 +6,9 @@ fine-tuning export, the optimization report and ``promptsuite finetune``. They a
 models persisted as versioned JSON (``run.json``, and the ``run`` of ``optimization.json``);
 :func:`read_run` reads a file back, and a record of an older version is converted where it
 is validated (:meth:`OptimizationRun._upgrade`), so every reader gets the current shape.
+
+At about 550 lines it stays whole: it is the one record of a run, its parts side by side
+with a docstring under each field (most of the length), so the contract reads in one file.
 """
 
 from __future__ import annotations

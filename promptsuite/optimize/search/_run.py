@@ -6,6 +6,10 @@ metric sees each scored prediction together with the candidate that produced it;
 candidate has a score for every validation case it is recorded as a
 :class:`~promptsuite.optimize._records.Candidate`, with the calls and tokens spent so far,
 and reported to the progress callback. The test split is never given to the optimizer.
+
+At about 550 lines it stays whole: it is the search's driver, the stages before and around
+an optimizer (split, references, sampling, spending limits, the run record), each short and
+in the order they run; the optimizers themselves live in their own modules.
 """
 
 from __future__ import annotations
