@@ -108,7 +108,7 @@ def epochs_row(m: Measured) -> str:
     t = r.training
     assert r.judgement is not None  # the benchmark always re-tests
     per_epoch = math.ceil(r.rows.train / r.config.batch_size)
-    epochs = len(t.val_losses)
+    epochs = math.ceil(t.steps / per_epoch)  # also without validation rows
     kept = t.kept_epoch or 0
     return (
         f"| {r.suite} | {m.arm} | {r.rows.train} / {r.rows.val} | {epochs} "
