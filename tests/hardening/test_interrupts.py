@@ -35,6 +35,26 @@ def server() -> Iterator[StubServer]:
         yield stub
 
 
+def usual_signals() -> None:
+    """SIGINT and SIGTERM as a process started from a terminal has them.
+
+    A job started in the background by a shell without job control inherits SIGINT
+    ignored, and promptsuite rightly leaves an ignored signal alone: these tests are about
+    a run that can be interrupted, so they start from the usual dispositions.
+    """
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+@pytest.fixture
+def interruptible() -> Iterator[None]:
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    usual_signals()
+    yield
+    for signum, handler in before.items():
+        signal.signal(signum, handler)
+
+
 def wait_for(predicate: Callable[[], bool], proc: subprocess.Popen[str], what: str) -> None:
     deadline = time.monotonic() + 120
     while not predicate():
@@ -67,6 +87,7 @@ def test_interrupted_run_writes_results_keeps_cache_and_resumes(
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=usual_signals,  # Python then turns SIGINT into KeyboardInterrupt
     )
     wait_for(lambda: soak.cache_rows(cache) >= 30, proc, "30 cached answers")
     sent_before = server.stats().total
@@ -107,6 +128,7 @@ def test_interrupted_run_writes_results_keeps_cache_and_resumes(
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.usefixtures("interruptible")
 def test_signal_handlers_are_installed_while_jobs_run_and_then_restored(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
